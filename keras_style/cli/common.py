@@ -1,0 +1,94 @@
+"""What every command shares: error handling, flag parsing, progress display."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Callable
+
+from absl import app, flags
+
+from keras_style.errors import StyleError
+
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int = EXIT_USAGE):
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def _parse_flags(argv):
+    # absl's default prints two lines and a "FATAL" prefix; users get one line.
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        _fail(str(e).splitlines()[0])
+
+
+def run(main: Callable[[list[str]], int | None]):
+    """Runs an absl `main` so user errors end in one stderr line and a non-zero exit."""
+
+    def wrapped(argv):
+        if len(argv) > 1:
+            _fail(f"unexpected arguments: {' '.join(argv[1:])} (flags look like --name=value)")
+        try:
+            return main(argv)
+        except StyleError as e:
+            _fail(str(e))
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except MemoryError:
+            _fail("out of memory; try a smaller --image_size or --max_size", 1)
+
+    app.run(wrapped, flags_parser=_parse_flags)
+
+
+def float_list(values, name: str) -> list[float] | None:
+    """Parses a DEFINE_list of numbers, with a clear error naming the flag."""
+    if not values:
+        return None
+    try:
+        return [float(v) for v in values]
+    except ValueError:
+        raise StyleError(f"--{name} must be comma-separated numbers, got '{','.join(values)}'") from None
+
+
+def int_list(values, name: str) -> list[int]:
+    """Parses a DEFINE_list of integers, with a clear error naming the flag."""
+    try:
+        return [int(v) for v in values or []]
+    except ValueError:
+        raise StyleError(f"--{name} must be comma-separated integers, got '{','.join(values)}'") from None
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; plain periodic lines otherwise (logs, CI)."""
+
+    def __init__(self, total: int, label: str = "", stream=None, every_seconds: float = 5.0):
+        self.total = total
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.every_seconds = every_seconds
+        self.start = time.perf_counter()
+        self._last_print = 0.0
+        self._finished = False
+
+    def update(self, done: int, message: str = "", force: bool = False):
+        now = time.perf_counter()
+        final = done >= self.total
+        if self._finished or not (self.tty or force or final or now - self._last_print >= self.every_seconds):
+            return
+        self._finished = final
+        self._last_print = now
+        width = 24
+        filled = int(width * min(done, self.total) / max(self.total, 1))
+        bar = "#" * filled + "-" * (width - filled)
+        elapsed = now - self.start
+        line = f"{self.label} [{bar}] {done}/{self.total} {elapsed:6.1f}s {message}"
+        if self.tty:
+            self.stream.write("\r" + line[:160].ljust(100) + ("\n" if final else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()

@@ -1,0 +1,467 @@
+"""Reading, writing and listing images with Pillow and numpy.
+
+Images are float32 numpy arrays of shape (H, W, 3), RGB, in [0, 255]. This
+module deliberately does not import TensorFlow: it is used by the `.tflite`
+inference path, which should start fast.
+
+Everything a user can get wrong (a missing or corrupt file, an oversized image,
+an unwritable output) raises `StyleError` with a one-line message naming the
+path and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import io
+import os
+import secrets
+import struct
+import threading
+from collections.abc import Iterator
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from keras_style.errors import StyleError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+# Pillow's own default bomb limit: 89,478,485 pixels, i.e. about 0.25 GB as
+# 8-bit RGB (1024**3 // 4 // 3). Larger images need `max_pixels` raised
+# explicitly (--max_image_pixels), since a tiny compressed file can otherwise
+# expand to gigabytes of memory when decoded.
+DEFAULT_MAX_PIXELS = 89_478_485
+
+# Extensions `list_images` picks up from directories and globs.
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+
+# Output extension -> Pillow format name.
+_WRITE_FORMATS = {
+    ".bmp": "BMP",
+    ".jpeg": "JPEG",
+    ".jpg": "JPEG",
+    ".png": "PNG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
+OUTPUT_EXTENSIONS = tuple(_WRITE_FORMATS)
+
+# Only these decoders are tried: it keeps exotic ones (e.g. EPS, which runs
+# Ghostscript) away from untrusted input. JPEG includes the multi-picture
+# JPEGs (MPO) some cameras write.
+_READ_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+_READ_FORMATS_HELP = "JPEG, PNG, WebP, BMP, TIFF or GIF"
+
+# What Pillow's decoders raise on malformed input (cf. Pillow's fuzz tests).
+_DECODE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    NotImplementedError,
+    OverflowError,
+)
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+# Pillow keeps its bomb limit in a module global shared by all threads.
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+def load_image(
+    path: PathLike,
+    max_size: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> np.ndarray:
+    """Reads an image file as a float32 (H, W, 3) RGB array in [0, 255].
+
+    Handles JPEG, PNG, WebP, BMP, TIFF and GIF (first frame) in any common
+    mode: grayscale, palette, CMYK, 16-bit grayscale (scaled, not clipped),
+    32-bit float (taken on Pillow's 0..255 scale) and anything with alpha or
+    palette transparency, which is flattened onto white. EXIF orientation is
+    applied, so the array is upright as a viewer shows it.
+
+    Args:
+      path: the image file.
+      max_size: if given, resize (down or up, Lanczos) so the long side is
+        exactly this many pixels, keeping the aspect ratio.
+      max_pixels: refuse images with more pixels than this, checked from the
+        header before decoding; None disables the check.
+
+    Raises:
+      StyleError: the file is missing, unreadable, not an image, corrupt or
+        truncated, or over `max_pixels`.
+    """
+    name = os.fspath(path)
+    try:
+        f = open(name, "rb")
+    except FileNotFoundError:
+        raise StyleError(f"cannot read image '{name}': no such file; check the path") from None
+    except IsADirectoryError:
+        raise StyleError(
+            f"cannot read image '{name}': it is a directory; pass an image file"
+        ) from None
+    except PermissionError:
+        raise StyleError(
+            f"cannot read image '{name}': permission denied; check the file's permissions"
+        ) from None
+    except OSError as e:
+        raise StyleError(f"cannot read image '{name}': {_reason(e)}") from None
+    with f:
+        return _decode(f, name, max_size, max_pixels)
+
+
+def decode_image_bytes(
+    data: bytes,
+    max_size: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    name: str = "<image bytes>",
+) -> np.ndarray:
+    """Decodes an encoded image (e.g. an upload) like `load_image` does a file.
+
+    `name` is only used in error messages. Raises StyleError for data that is
+    not a readable image or is over `max_pixels`.
+    """
+    return _decode(io.BytesIO(data), name, max_size, max_pixels)
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resizes a float (H, W, C) image to `size` = (height, width) with Lanczos.
+
+    Each channel is resampled as a 32-bit float Pillow image, so there is no
+    quantisation to 8 bits. Values are not clipped: Lanczos can overshoot the
+    input range slightly at sharp edges.
+    """
+    height, width = size
+    if height < 1 or width < 1:
+        raise ValueError(f"resize target must be at least 1x1, got {size}")
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 3:
+        raise ValueError(f"expected an (H, W, C) image, got shape {image.shape}")
+    if image.shape[:2] == (height, width):
+        return image.copy()
+    channels = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(image[..., c])).resize(
+                (width, height), Image.Resampling.LANCZOS
+            )
+        )
+        for c in range(image.shape[-1])
+    ]
+    return np.stack(channels, axis=-1)
+
+
+def resize_long_side(image: np.ndarray, long_side: int) -> np.ndarray:
+    """Resizes `image` so its longer side is `long_side`, keeping the aspect ratio.
+
+    The shorter side is rounded and is at least 1 pixel.
+    """
+    if long_side < 1:
+        raise ValueError(f"long_side must be at least 1, got {long_side}")
+    height, width = image.shape[:2]
+    scale = long_side / max(height, width)
+    return resize_image(image, (max(1, round(height * scale)), max(1, round(width * scale))))
+
+
+def check_output_path(path: PathLike, overwrite: bool = False) -> str:
+    """Checks that an image can be written to `path`; returns it as a str.
+
+    Call this before expensive work so a bad output path fails fast. Checks
+    that the path is not a directory, has a writable image extension, its
+    directory exists and is writable, and it does not exist yet unless
+    `overwrite`.
+
+    Raises:
+      StyleError: naming the problem and the fix.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        example = os.path.join(path, "out.png")
+        raise StyleError(f"output '{path}' is a directory; pass a file path such as '{example}'")
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in _WRITE_FORMATS:
+        raise StyleError(
+            f"cannot write '{path}': unsupported output format '{ext or '(no extension)'}'; "
+            f"use one of {', '.join(OUTPUT_EXTENSIONS)}"
+        )
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise StyleError(
+            f"cannot write '{path}': directory '{directory}' does not exist; create it first"
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise StyleError(
+            f"cannot write '{path}': directory '{directory}' is not writable; check its permissions"
+        )
+    if not overwrite and os.path.lexists(path):
+        raise StyleError(_exists_message(path))
+    return path
+
+
+def save_image(
+    image: np.ndarray, path: PathLike, overwrite: bool = False, quality: int = 95
+) -> str:
+    """Writes an image atomically; returns the path written.
+
+    Args:
+      image: (H, W, 3) RGB or (H, W, 1) / (H, W) grayscale; uint8, or any
+        other dtype, which is clipped to [0, 255] and rounded.
+      path: output file; its extension picks the format (see
+        `OUTPUT_EXTENSIONS`).
+      overwrite: replace an existing file. Without it an existing file is
+        never clobbered, even one created while this call runs.
+      quality: JPEG / WebP quality, 1 to 100.
+
+    The image goes to a hidden temporary file in the same directory, is
+    fsynced, and is then moved into place, so readers never see a partial
+    file and a failure leaves nothing behind.
+
+    Raises:
+      StyleError: bad quality, unusable path (see `check_output_path`), or
+        the write failed (e.g. disk full).
+    """
+    options = _save_options(quality)
+    path = check_output_path(path, overwrite)
+    picture = _to_pil(image)
+    directory, base = os.path.split(os.path.abspath(path))
+    ext = os.path.splitext(base)[1]
+    # Same directory so the final rename cannot cross filesystems; same suffix
+    # so a leftover (after a crash) is recognisably an image.
+    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}{ext}")
+    try:
+        # O_EXCL: never reuse someone else's file; mode 0o666 lets the umask
+        # decide permissions, as for any normally created file.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as f:
+            picture.save(f, format=_WRITE_FORMATS[ext.lower()], **options)
+            f.flush()
+            os.fsync(f.fileno())
+        _publish(tmp, path, overwrite)
+    except OSError as e:
+        raise StyleError(
+            f"cannot write '{path}': {_reason(e)}; check free space and permissions"
+        ) from None
+    finally:
+        # Already gone once renamed into place; otherwise a partial or orphaned copy.
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    return path
+
+
+def encode_image(image: np.ndarray, format: str = "PNG", quality: int = 95) -> bytes:
+    """Encodes an image (as accepted by `save_image`) to bytes.
+
+    `format` is a format name or extension, case-insensitive: PNG, JPEG/JPG,
+    WEBP, BMP, TIFF/TIF.
+    """
+    fmt = _WRITE_FORMATS.get("." + format.lower().lstrip("."))
+    if fmt is None:
+        choices = ", ".join(sorted(set(_WRITE_FORMATS.values())))
+        raise StyleError(f"unsupported image format '{format}'; use one of {choices}")
+    buffer = io.BytesIO()
+    _to_pil(image).save(buffer, format=fmt, **_save_options(quality))
+    return buffer.getvalue()
+
+
+def list_images(spec: str) -> list[str]:
+    """Expands an image spec into a list of image files.
+
+    `spec` is a file, a directory (its image files by extension, sorted, not
+    recursive), a glob pattern (matching image files, sorted), or a
+    comma-separated list of these. Duplicates are dropped, order is kept.
+    A file named explicitly is returned whatever its extension.
+
+    Raises:
+      StyleError: a named file is missing, or a directory or pattern matches
+        no images.
+    """
+    paths: list[str] = []
+    parts = [os.path.expanduser(p.strip()) for p in spec.split(",") if p.strip()]
+    if not parts:
+        raise StyleError("no images given; pass a file, directory or glob pattern")
+    for part in parts:
+        if any(ch in part for ch in "*?["):
+            matches = sorted(p for p in glob.glob(part) if _is_image_file(p))
+            if not matches:
+                raise StyleError(f"no images match '{part}'; check the pattern")
+            paths.extend(matches)
+        elif os.path.isdir(part):
+            with os.scandir(part) as entries:
+                found = sorted(e.name for e in entries if _is_image_file(e.path))
+            if not found:
+                raise StyleError(
+                    f"no images in directory '{part}'; "
+                    f"expected files ending in {', '.join(IMAGE_EXTENSIONS)}"
+                )
+            paths.extend(os.path.join(part, n) for n in found)
+        elif os.path.isfile(part):
+            paths.append(part)
+        else:
+            raise StyleError(f"image '{part}' not found; check the path")
+    return list(dict.fromkeys(paths))
+
+
+def _decode(fp: BinaryIO, name: str, max_size: int | None, max_pixels: int | None) -> np.ndarray:
+    """Opens, size-checks, fully decodes and converts an image stream."""
+    try:
+        # Opening reads only the header, so Pillow's own limit can be lifted
+        # here: our check below runs before any pixel memory is allocated.
+        with _pillow_pixel_limit(None):
+            img = Image.open(fp, formats=_READ_FORMATS)
+        with img:
+            _check_pixels(img.size, max_pixels, name)
+            # Pillow re-checks sizes while decoding some formats (TIFF, GIF
+            # frames); it must not refuse what the caller's limit allows.
+            with _pillow_pixel_limit_at_least(max_pixels):
+                img.load()  # full decode here, so truncated files fail now
+            ImageOps.exif_transpose(img, in_place=True)
+            image = _to_rgb_array(img)
+    except StyleError:
+        raise
+    except UnidentifiedImageError:
+        raise StyleError(
+            f"cannot read image '{name}': not a recognised image file "
+            f"(expected {_READ_FORMATS_HELP})"
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        # Raised for frames or tiles larger than the header says; the
+        # warning is an exception when warnings are errors (python -W error).
+        raise StyleError(
+            f"cannot read image '{name}': {_reason(e)}; "
+            "raise --max_image_pixels only if you trust the file"
+        ) from None
+    except MemoryError:
+        raise StyleError(
+            f"cannot read image '{name}': not enough memory to decode it; use a smaller image"
+        ) from None
+    except _DECODE_ERRORS as e:
+        raise StyleError(
+            f"cannot read image '{name}': the file is corrupt or truncated ({_reason(e)}); "
+            "re-export or re-download it"
+        ) from None
+    if max_size is not None:
+        # Lanczos can overshoot at sharp edges; keep the [0, 255] promise.
+        image = np.clip(resize_long_side(image, max_size), 0.0, 255.0)
+    return image
+
+
+def _check_pixels(size: tuple[int, int], max_pixels: int | None, name: str) -> None:
+    width, height = size
+    if max_pixels is not None and width * height > max_pixels:
+        raise StyleError(
+            f"image '{name}' is {width}×{height} = {width * height} pixels, over the limit of "
+            f"{max_pixels}; raise it with --max_image_pixels if you trust the file, "
+            "or use a smaller image"
+        )
+
+
+@contextlib.contextmanager
+def _pillow_pixel_limit(limit: int | None) -> Iterator[None]:
+    """Temporarily sets Pillow's global bomb limit (None: no limit)."""
+    with _PILLOW_LIMIT_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = limit
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+@contextlib.contextmanager
+def _pillow_pixel_limit_at_least(limit: int | None) -> Iterator[None]:
+    """Raises Pillow's bomb limit to `limit` for the block if it is lower.
+
+    The common case (limit within Pillow's) takes no lock, so decoding in
+    several threads stays parallel.
+    """
+    with _PILLOW_LIMIT_LOCK:
+        current = Image.MAX_IMAGE_PIXELS
+    if current is None or (limit is not None and limit <= current):
+        yield
+    else:
+        with _pillow_pixel_limit(limit):
+            yield
+
+
+def _to_rgb_array(img: Image.Image) -> np.ndarray:
+    """Converts a decoded Pillow image of any mode to float32 (H, W, 3) in [0, 255]."""
+    if img.mode in _SIXTEEN_BIT_MODES:
+        # Pillow's own conversion to 8 bits clips (32768 -> 255); scale
+        # instead. "I" is how Pillow opens some 16-bit files.
+        gray = np.clip(np.asarray(img, dtype=np.float32) * (255.0 / 65535.0), 0.0, 255.0)
+    elif img.mode == "F":
+        gray = np.clip(np.nan_to_num(np.asarray(img, dtype=np.float32)), 0.0, 255.0)
+    elif img.has_transparency_data:
+        # Alpha, palette or colour-key transparency: composite onto white,
+        # which is how such images usually look in a viewer or a page.
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
+        alpha = rgba[..., 3:] / 255.0
+        return rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
+    else:
+        return np.asarray(img.convert("RGB"), dtype=np.float32)
+    return np.repeat(gray[..., None], 3, axis=-1)
+
+
+def _to_pil(image: np.ndarray) -> Image.Image:
+    """Converts an (H, W, 3), (H, W, 1) or (H, W) array to an 8-bit Pillow image."""
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 3)):
+        raise ValueError(
+            f"expected an (H, W, 3), (H, W, 1) or (H, W) image, got shape {array.shape}"
+        )
+    if array.dtype != np.uint8:
+        # Network outputs can stray outside [0, 255] (or be NaN); clip, then
+        # round to nearest rather than truncate.
+        array = np.clip(np.nan_to_num(array.astype(np.float32)), 0.0, 255.0)
+        array = np.rint(array).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+def _save_options(quality: int) -> dict[str, int]:
+    """Pillow save options; `quality` only affects lossy formats (JPEG, WebP)."""
+    if not 1 <= quality <= 100:
+        raise StyleError(f"invalid image quality {quality}; use 1 to 100")
+    return {"quality": quality}
+
+
+def _publish(tmp: str, path: str, overwrite: bool) -> None:
+    """Moves the finished temporary file `tmp` to `path`."""
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    # A hard link fails if `path` exists, so a file that appeared since
+    # check_output_path (another process) is never clobbered.
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise StyleError(_exists_message(path)) from None
+    except OSError:
+        # Filesystems without hard links (FAT, some network mounts): check,
+        # then rename, accepting a tiny race window.
+        if os.path.lexists(path):
+            raise StyleError(_exists_message(path)) from None
+        os.replace(tmp, path)
+
+
+def _is_image_file(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS and os.path.isfile(path)
+
+
+def _exists_message(path: str) -> str:
+    return f"output '{path}' exists; pass --overwrite to replace it"
+
+
+def _reason(error: BaseException) -> str:
+    """An exception's message on one line (OSError: just its strerror)."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return " ".join(str(error).split()) or type(error).__name__

