@@ -9,6 +9,9 @@ PACKAGES = find_packages(include=["keras_style", "keras_style.*"]) + ["keras_sty
 CONSOLE_SCRIPTS = [
     "style_fetch_weights=keras_style.cli.fetch_weights:run",
     "style_gatys=keras_style.cli.gatys:run",
+    "style_transfer=keras_style.cli.transfer:run",
+    "style_export=keras_style.cli.export:run",
+    "style_train_fast=keras_style.trainers.train_fast:run",
 ]
 
 setup(
@@ -22,8 +25,8 @@ setup(
     packages=PACKAGES,
     package_dir={"keras_style.trainers": "trainers"},
     install_requires=[
-        "tensorflow>=2.16; platform_machine != 'x86_64'",
-        "tensorflow-cpu>=2.16; platform_machine == 'x86_64'",
+        # GPU users: pip install "tensorflow[and-cuda]" first; the same code runs.
+        "tensorflow>=2.16",
         "keras>=3.3",
         "numpy",
         "scipy",

@@ -44,6 +44,15 @@ def run(main: Callable[[list[str]], int | None]):
     app.run(wrapped, flags_parser=_parse_flags)
 
 
+def import_tensorflow():
+    """Imports TensorFlow with its native start-up log lines filtered; returns it."""
+    from keras_style.native_logs import native_logs_filtered
+
+    with native_logs_filtered():
+        import tensorflow as tf
+    return tf
+
+
 def float_list(values, name: str) -> list[float] | None:
     """Parses a DEFINE_list of numbers, with a clear error naming the flag."""
     if not values:

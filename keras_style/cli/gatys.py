@@ -14,7 +14,9 @@ import sys
 from absl import flags
 
 from keras_style.cli import common
-from keras_style.gatys import GatysConfig
+
+common.import_tensorflow()  # first, so its native start-up lines are filtered
+from keras_style.gatys import GatysConfig  # noqa: E402  (imports Keras)
 
 _D = GatysConfig()  # flag defaults come from the library config, so they cannot drift
 

@@ -1,5 +1,6 @@
 """keras-style models."""
 
+from keras_style.models.metanet import GeneratedTransformNet, MetaNet
 from keras_style.models.transform_net import TransformNet
 
-__all__ = ["TransformNet"]
+__all__ = ["GeneratedTransformNet", "MetaNet", "TransformNet"]

@@ -7,6 +7,7 @@ import keras
 from keras_style.errors import StyleError
 from keras_style.layers.crop_to_reference import CropToReference
 from keras_style.layers.instance_normalization import InstanceNormalization
+from keras_style.layers.nearest_upsampling import NearestUpsampling2D
 from keras_style.layers.pad_to_multiple import PadToMultiple
 from keras_style.layers.reflection_padding import ReflectionPadding2D
 
@@ -91,7 +92,7 @@ class TransformNet(keras.Model):
             y = conv(y, f"res{i}_conv2", relu=False)
             x = keras.layers.Add(name=f"res{i}_add")([x, y])
         for i in (1, 2):
-            x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}_upsample")(x)
+            x = NearestUpsampling2D(2, name=f"up{i}_upsample")(x)
             x = conv(x, f"up{i}_conv")
         x = conv(x, "conv_out", norm=False, relu=False)
         # Output layers in float32: tanh and the [0, 255] scale need the

@@ -1,0 +1,113 @@
+r"""Gatys evaluator speed against the raw VGG19 forward+backward floor.
+
+  python benchmarks/gatys_benchmark.py [--sizes=256,512] [--repeats=8]
+
+For each size, in a fresh child process (so peak memory is that size's alone):
+  * evaluator: seconds per `Evaluator` call (loss + gradient, float64 in and out) with
+    VGG19, 5 style layers (block1..5_conv1) and 1 content layer (block4_conv2);
+  * floor: seconds per forward+backward of the same VGG19 (to block5_conv1, the deepest
+    layer the loss uses) to the input image, in a tf.function, nothing else;
+  * ratio = evaluator / floor (target <= 1.15), measured interleaved in the same run;
+  * lbfgs: seconds per evaluation inside a real `fmin_l_bfgs_b` run (adds scipy's own
+    per-iteration work: bounds handling and the two-loop recursion);
+  * peak RSS of the child process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+from absl import app, flags
+
+_SIZES = flags.DEFINE_list("sizes", ["256", "512"], "Square image sizes.")
+_REPEATS = flags.DEFINE_integer("repeats", 8, "Timed calls per measurement (after 2 warm-up calls).")
+_CHILD = flags.DEFINE_integer("child_size", None, "Internal: measure one size and print JSON.")
+
+
+def _measure(size: int, repeats: int) -> dict:
+    import numpy as np
+    import scipy.optimize
+    import tensorflow as tf
+
+    from keras_style import gatys
+    from keras_style.vgg import VGGFeatureExtractor
+
+    rng = np.random.default_rng(0)
+    content = rng.uniform(0, 255, (size, size, 3)).astype(np.float32)
+    style = rng.uniform(0, 255, (size, size, 3)).astype(np.float32)
+    config = gatys.GatysConfig(image_size=size)
+    layers = list(dict.fromkeys(list(config.content_layers) + list(config.style_layers)))
+    extractor = VGGFeatureExtractor(layers)
+    evaluator = gatys.Evaluator(gatys.GatysLoss(extractor, config, content, [style], [1.0]), size, size)
+
+    floor_model = VGGFeatureExtractor(["block5_conv1"])
+
+    @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32)])
+    def floor(image):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            total = tf.reduce_sum(floor_model(image)["block5_conv1"])
+        return tape.gradient(total, image)
+
+    x = rng.uniform(0, 255, size * size * 3)
+    image = tf.constant(x.reshape(1, size, size, 3), tf.float32)
+    for _ in range(2):
+        evaluator(x)
+        floor(image).numpy()
+    evaluator_times, floor_times = [], []
+    for _ in range(repeats):  # interleaved, so background load hits both alike
+        t = time.perf_counter()
+        evaluator(x)
+        evaluator_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        floor(image).numpy()
+        floor_times.append(time.perf_counter() - t)
+
+    calls = {"n": 0}
+
+    def counted(v):
+        calls["n"] += 1
+        return evaluator(v)
+
+    t = time.perf_counter()
+    scipy.optimize.fmin_l_bfgs_b(counted, x, bounds=[(0.0, 255.0)] * x.size, m=10,
+                                 maxfun=repeats, maxiter=repeats, factr=10.0, pgtol=0.0)
+    lbfgs = (time.perf_counter() - t) / calls["n"]
+    median = lambda v: float(np.median(v))  # noqa: E731
+    return {
+        "size": size,
+        "evaluator_s": median(evaluator_times),
+        "floor_s": median(floor_times),
+        "ratio": median(evaluator_times) / median(floor_times),
+        "lbfgs_s_per_eval": lbfgs,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main(argv):
+    del argv
+    if _CHILD.value:
+        print(json.dumps(_measure(_CHILD.value, _REPEATS.value)))
+        return
+    rows = []
+    for size in _SIZES.value:
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+        out = subprocess.run(
+            [sys.executable, __file__, f"--child_size={size}", f"--repeats={_REPEATS.value}"],
+            capture_output=True, text=True, env=env, check=True,
+        )
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"cores: {os.cpu_count()}  (VGG19, 5 style layers + 1 content layer, float32)")
+    print(f"{'size':>6} {'evaluator s':>12} {'raw floor s':>12} {'ratio':>6} {'in L-BFGS s':>12} {'peak RSS MB':>12}")
+    for r in rows:
+        print(f"{r['size']:>6} {r['evaluator_s']:>12.3f} {r['floor_s']:>12.3f} {r['ratio']:>6.3f} "
+              f"{r['lbfgs_s_per_eval']:>12.3f} {r['peak_rss_mb']:>12.0f}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,126 @@
+r"""style_export: convert an exported SavedModel to a .tflite file and check it.
+
+  style_export --saved_model=exports/starry_night/saved_model \
+      --tflite=exports/starry_night/starry_night_fp16.tflite --quantize=float16
+
+After converting, the TFLite model and the SavedModel stylize the same image
+(--parity_image, else an example image from the repository, else a synthetic
+one) and the largest absolute difference (0..255 scale) is printed. With
+--max_abs_diff the command fails, writing nothing, when the difference is larger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import secrets
+import sys
+
+from absl import flags
+
+from keras_style.cli import common
+
+_SAVED_MODEL = flags.DEFINE_string("saved_model", None, "SavedModel directory written by keras_style.export.")
+_TFLITE = flags.DEFINE_string("tflite", None, "Output .tflite file.")
+_QUANTIZE = flags.DEFINE_enum(
+    "quantize", "float16", ["none", "float16", "dynamic", "int8"],
+    "none: float32. float16: half-size weights (phones' GPUs). dynamic: int8 weights, float activations. "
+    "int8: full-integer, calibrated on --representative_images.",
+)
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing .tflite file.")
+_PARITY_IMAGE = flags.DEFINE_string(
+    "parity_image", None, "Image for the parity check; default: an example image from the repository, "
+    "else a synthetic one.")
+_PARITY_SIZE = flags.DEFINE_integer("parity_size", 256, "Long side the parity image is resized to.")
+_REPRESENTATIVE = flags.DEFINE_string(
+    "representative_images", None, "int8 only: calibration images (file, directory, glob or a,b); default: the "
+    "repository's example content images, else synthetic ones.")
+_MAX_DIFF = flags.DEFINE_float("max_abs_diff", None, "Fail (exit 1) if the parity max abs difference exceeds this.")
+
+flags.mark_flags_as_required(["saved_model", "tflite"])
+
+# The repository's bundled example photos (absent from an installed wheel).
+_EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         "examples", "content")
+
+
+def _example_images() -> list[str]:
+    return sorted(glob.glob(os.path.join(_EXAMPLES, "*.jpg")))
+
+
+def _synthetic_image(size: int, seed: int = 0):
+    """Smooth colour gradients plus noise and edges: exercises the whole value range."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    h, w = max(8, size * 3 // 4), max(8, size)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    image = np.stack([255 * x / w, 255 * y / h, 127.5 + 127.5 * np.sin(x / 7 + y / 11)], axis=-1)
+    image[h // 3 : h // 2, w // 4 : w // 2] = 255.0
+    return np.clip(image + rng.normal(0, 12, image.shape), 0, 255).astype(np.float32)
+
+
+def main(argv):
+    del argv
+    from keras_style import image_io
+    from keras_style.errors import StyleError
+    from keras_style.export import tflite
+
+    if _PARITY_SIZE.value < 8:
+        raise StyleError(f"--parity_size must be at least 8, got {_PARITY_SIZE.value}")
+    # Cheap checks first: the conversion takes seconds.
+    tflite.check_tflite_path(_TFLITE.value, overwrite=_OVERWRITE.value)
+    if not os.path.isfile(os.path.join(_SAVED_MODEL.value, "saved_model.pb")):
+        raise StyleError(f"'{_SAVED_MODEL.value}' is not a SavedModel directory (no saved_model.pb)")
+    size = _PARITY_SIZE.value
+    if _PARITY_IMAGE.value:
+        parity_images, parity_name = [image_io.load_image(_PARITY_IMAGE.value, max_size=size)], _PARITY_IMAGE.value
+    elif _example_images():
+        path = _example_images()[0]
+        parity_images, parity_name = [image_io.load_image(path, max_size=size)], os.path.basename(path)
+    else:
+        parity_images, parity_name = [_synthetic_image(size)], f"synthetic {size}px image"
+    representative = None
+    if _QUANTIZE.value == "int8":
+        if _REPRESENTATIVE.value:
+            paths = image_io.list_images(_REPRESENTATIVE.value)
+            representative = [image_io.load_image(p, max_size=size) for p in paths]
+        elif _example_images():
+            representative = [image_io.load_image(p, max_size=size) for p in _example_images()]
+        else:
+            representative = [_synthetic_image(size, seed) for seed in range(8)]
+
+    # Converted to a hidden file beside the output and moved into place only
+    # once the parity check passed, so a failed check leaves nothing behind.
+    directory, base = os.path.split(os.path.abspath(_TFLITE.value))
+    staging = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tflite")
+    try:
+        tflite.convert_saved_model_to_tflite(
+            _SAVED_MODEL.value, staging, quantize=_QUANTIZE.value, representative_images=representative
+        )
+        result = tflite.parity_check(_SAVED_MODEL.value, staging, parity_images)
+        if _MAX_DIFF.value is not None and result["max_abs_diff"] > _MAX_DIFF.value:
+            raise StyleError(
+                f"parity check failed for --quantize={_QUANTIZE.value}: max abs diff {result['max_abs_diff']:.4g} "
+                f"> --max_abs_diff={_MAX_DIFF.value:g}; nothing written"
+            )
+        size_mb = os.path.getsize(staging) / 1e6
+        tflite.publish_file(staging, _TFLITE.value, overwrite=_OVERWRITE.value)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(staging)
+    print(f"wrote {_TFLITE.value} ({size_mb:.2f} MB, {_QUANTIZE.value})", file=sys.stderr)
+    print(
+        f"parity ({_QUANTIZE.value}) vs SavedModel on {parity_name}: max abs diff {result['max_abs_diff']:.4g}, "
+        f"mean abs diff {result['mean_abs_diff']:.4g} (0..255 scale)"
+    )
+    return 0
+
+
+def run():
+    common.run(main)
+
+
+if __name__ == "__main__":
+    run()

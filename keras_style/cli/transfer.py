@@ -1,0 +1,186 @@
+r"""style_transfer: stylize images with an exported fast style transfer model.
+
+  style_transfer --model=starry_night --content=photo.jpg --output=out.png
+  style_transfer --model=exports/wave_fp16.tflite --content=photos/ --output_dir=styled/ --max_size=1024
+  style_transfer --model=saved_models/starry_night --content='shots/*.jpg' --output_dir=styled \
+      --output_format=jpg --tile=512 --preserve_color=luminance
+
+--model is a SavedModel directory, a .tflite file (runs without TensorFlow),
+or the name of a shipped model (saved_models/NAME or $KERAS_STYLE_MODELS/NAME;
+--model_format picks its SavedModel or .tflite file). Everything is checked
+before the first image is stylized: a bad input writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import flags
+
+from keras_style.cli import common
+
+_MODEL = flags.DEFINE_string("model", None, "SavedModel directory, .tflite file, or shipped model name.")
+_MODEL_FORMAT = flags.DEFINE_enum(
+    "model_format", "auto", ["auto", "saved_model", "tflite"],
+    "For a shipped model name: its SavedModel (auto, when TensorFlow is installed) or its .tflite file.",
+)
+_CONTENT = flags.DEFINE_string("content", None, "Content image(s): a file, a directory, a glob, or a,b,c.")
+_OUTPUT = flags.DEFINE_string("output", None, "Output file, for a single content image (format from its extension).")
+_OUTPUT_DIR = flags.DEFINE_string(
+    "output_dir", None, "Output directory for any number of content images (same base names; created if missing).")
+_OUTPUT_FORMAT = flags.DEFINE_string("output_format", "png", "With --output_dir: png, jpg, webp, bmp or tiff.")
+_MAX_SIZE = flags.DEFINE_integer("max_size", None, "Resize each content image so its long side is this many pixels.")
+_PRESERVE_COLOR = flags.DEFINE_enum(
+    "preserve_color", "none", ["none", "luminance", "histogram"],
+    "Keep the content's colours: luminance (stylized luminance, content chroma) or histogram (match colour "
+    "mean and covariance).",
+)
+_TILE = flags.DEFINE_integer("tile", 0, "Stylize in overlapping tiles of at most this many pixels a side "
+                             "(bounded memory for large images); 0: whole images.")
+_TILE_OVERLAP = flags.DEFINE_integer("tile_overlap", 64, "Overlap between tiles in pixels (blended smoothly).")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
+_MAX_PIXELS = flags.DEFINE_integer("max_image_pixels", None, "Refuse content images with more pixels than this "
+                                   "(decompression-bomb guard); default: the library's limit.")
+_STYLE = flags.DEFINE_list("style", None, "Style image(s); only for arbitrary-style models (adain, metanet).")
+_ALPHA = flags.DEFINE_float("alpha", None, "Style strength 0..1; only for arbitrary-style models (adain, metanet).")
+
+flags.mark_flags_as_required(["model", "content"])
+
+
+def _check_flags():
+    from keras_style import image_io
+    from keras_style.errors import StyleError
+
+    if bool(_OUTPUT.value) == bool(_OUTPUT_DIR.value):
+        raise StyleError("pass exactly one of --output (one content image) or --output_dir (any number)")
+    if _MAX_SIZE.value is not None and _MAX_SIZE.value < 1:
+        raise StyleError(f"--max_size must be at least 1, got {_MAX_SIZE.value}")
+    if _TILE.value < 0:
+        raise StyleError(f"--tile must be 0 (no tiling) or a tile size in pixels, got {_TILE.value}")
+    if _TILE.value and not 0 <= _TILE_OVERLAP.value < _TILE.value:
+        raise StyleError(f"--tile_overlap must be at least 0 and less than --tile={_TILE.value}, "
+                         f"got {_TILE_OVERLAP.value}")
+    if _OUTPUT.value and flags.FLAGS["output_format"].present:
+        raise StyleError("--output_format is for --output_dir; --output takes its format from its extension")
+    fmt = _OUTPUT_FORMAT.value.lower().lstrip(".")
+    if "." + fmt not in image_io.OUTPUT_EXTENSIONS:
+        formats = ", ".join(e.lstrip(".") for e in image_io.OUTPUT_EXTENSIONS)
+        raise StyleError(f"unknown --output_format '{_OUTPUT_FORMAT.value}'; use one of {formats}")
+    return fmt
+
+
+def _check_style_flags(spec):
+    from keras_style.errors import StyleError
+
+    given = [name for name, value in (("--style", _STYLE.value), ("--alpha", _ALPHA.value)) if value is not None]
+    if given and not spec.takes_style:
+        raise StyleError(
+            f"model {spec.source} is a fixed-style model; {' and '.join(given)} "
+            f"{'needs' if len(given) == 1 else 'need'} an arbitrary-style model (adain, metanet)"
+        )
+
+
+def _output_paths(inputs: list[str], fmt: str) -> list[str]:
+    """One output path per input, all checked; creates nothing."""
+    from keras_style import image_io
+    from keras_style.errors import StyleError
+
+    overwrite = _OVERWRITE.value
+    if _OUTPUT.value:
+        if len(inputs) > 1:
+            raise StyleError(f"--content names {len(inputs)} images; use --output_dir for more than one")
+        outputs = [image_io.check_output_path(_OUTPUT.value, overwrite=overwrite)]
+        _probe_writable(os.path.dirname(os.path.abspath(_OUTPUT.value)))
+    else:
+        directory = _OUTPUT_DIR.value
+        if os.path.lexists(directory) and not os.path.isdir(directory):
+            raise StyleError(f"--output_dir '{directory}' exists and is not a directory")
+        if not os.path.isdir(directory):
+            parent = os.path.dirname(os.path.abspath(directory))
+            if not os.path.isdir(parent):
+                raise StyleError(f"cannot create --output_dir '{directory}': directory '{parent}' does not exist")
+            _probe_writable(parent)
+        outputs = [
+            os.path.join(directory, os.path.splitext(os.path.basename(path))[0] + "." + fmt) for path in inputs
+        ]
+        seen = {}
+        for path, out in zip(inputs, outputs):
+            if out in seen:
+                raise StyleError(f"'{seen[out]}' and '{path}' would both be written to '{out}'; rename one")
+            seen[out] = path
+        if os.path.isdir(directory):
+            for out in outputs:
+                image_io.check_output_path(out, overwrite=overwrite)
+            _probe_writable(directory)
+    for path, out in zip(inputs, outputs):
+        if os.path.exists(out) and os.path.samefile(path, out):
+            raise StyleError(f"output '{out}' is the content image itself; choose another output")
+    return outputs
+
+
+def _probe_writable(directory: str) -> None:
+    """Creates and deletes a file: permission bits say nothing for root, read-only
+    mounts or ACLs, and an unwritable output should fail before any work."""
+    import tempfile
+
+    from keras_style.errors import StyleError
+
+    try:
+        with tempfile.TemporaryFile(dir=directory, prefix=".style_transfer_probe"):
+            pass
+    except OSError as e:
+        raise StyleError(f"cannot write to directory '{directory}': {e.strerror or e}; check its permissions") from None
+
+
+def main(argv):
+    del argv
+    from keras_style import image_io
+    from keras_style.inference import model_spec
+
+    fmt = _check_flags()
+    # Everything is validated before the first image is written; the model
+    # (which may import TensorFlow) is loaded last.
+    spec = model_spec.resolve_model(_MODEL.value, _MODEL_FORMAT.value)
+    _check_style_flags(spec)
+    inputs = image_io.list_images(_CONTENT.value)
+    outputs = _output_paths(inputs, fmt)
+    load_kwargs = {"max_pixels": _MAX_PIXELS.value} if _MAX_PIXELS.value is not None else {}
+    for path in inputs:
+        image_io.load_image(path, **load_kwargs)  # decodes fully: corrupt files fail now
+    model = spec.load()
+    if _OUTPUT_DIR.value:
+        try:
+            os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
+        except OSError as e:
+            from keras_style.errors import StyleError
+
+            raise StyleError(f"cannot create --output_dir '{_OUTPUT_DIR.value}': {e.strerror or e}") from None
+
+    from keras_style.inference.tiling import stylize_tiled
+
+    bar = common.ProgressBar(len(inputs), label=f"stylizing ({model.backend})")
+    bar.update(0, force=True)
+    for done, (path, out) in enumerate(zip(inputs, outputs), start=1):
+        content = image_io.load_image(path, max_size=_MAX_SIZE.value, **load_kwargs)
+        if _TILE.value:
+            result = stylize_tiled(model, content, tile=_TILE.value, overlap=_TILE_OVERLAP.value)
+        else:
+            result = model.stylize(content)
+        if _PRESERVE_COLOR.value != "none":
+            from keras_style.color import preserve_color
+
+            result = preserve_color(content, result, method=_PRESERVE_COLOR.value)
+        image_io.save_image(result, out, overwrite=_OVERWRITE.value)
+        bar.update(done, os.path.basename(out))
+    where = _OUTPUT.value or _OUTPUT_DIR.value
+    print(f"wrote {len(outputs)} image{'s' if len(outputs) != 1 else ''} to {where}", file=sys.stderr)
+    return 0
+
+
+def run():
+    common.run(main)
+
+
+if __name__ == "__main__":
+    run()

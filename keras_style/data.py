@@ -1,0 +1,232 @@
+"""Content-image input pipelines for training (tf.data).
+
+`image_dataset` turns a data spec into an endless stream of random crops:
+
+* `tfds:NAME[/CONFIG][:SPLIT]`, e.g. `tfds:coco/2014` or `tfds:coco/2017:train[:10%]`:
+  a prepared TensorFlow Datasets builder (its `image` feature). Nothing is ever
+  downloaded here: an unprepared dataset is a `StyleError` naming `tfds build`.
+* anything else is an image file spec as `keras_style.image_io.list_images` reads it: a
+  folder, a glob pattern or a comma-separated list of files.
+
+Crops are float32 RGB in [0, 255], batched with `drop_remainder=True` so every replica
+of a distributed step sees the same batch size.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from absl import logging
+
+from keras_style import image_io
+from keras_style.errors import StyleError
+
+TFDS_PREFIX = "tfds:"
+RESIZE_MODES = ("short_side", "short_side_range")
+# A crop whose pixel standard deviation is below this is a solid colour (letterbox
+# bars, blank scans); its Gram matrices are degenerate.
+FLAT_STD_THRESHOLD = 1.0
+# tf.io.decode_image reads JPEG, PNG, GIF, BMP and WebP, but not TIFF.
+_UNDECODABLE_EXTENSIONS = (".tif", ".tiff")
+
+
+def parse_tfds_spec(spec: str) -> tuple[str, str | None] | None:
+    """Splits `tfds:NAME[/CONFIG][:SPLIT]` into (name, split); None for non-tfds specs."""
+    if not spec.startswith(TFDS_PREFIX):
+        return None
+    rest = spec[len(TFDS_PREFIX):]
+    # Split syntax may itself hold colons (`train[:10%]`), so only the first counts.
+    name, _, split = rest.partition(":")
+    if not name:
+        raise StyleError(f"bad dataset spec '{spec}'; expected tfds:NAME[/CONFIG][:SPLIT], e.g. tfds:coco/2014")
+    return name, split or None
+
+
+def list_training_images(spec: str) -> list[str]:
+    """The image files a non-tfds spec names, minus formats TensorFlow cannot decode.
+
+    Raises:
+      StyleError: missing paths, or no decodable images.
+    """
+    files = image_io.list_images(spec)
+    usable = [f for f in files if os.path.splitext(f)[1].lower() not in _UNDECODABLE_EXTENSIONS]
+    if not usable:
+        raise StyleError(f"no usable training images in '{spec}'; TIFF files are not supported, convert them to PNG")
+    if len(usable) < len(files):
+        logging.warning("skipping %d TIFF file(s) in '%s': TensorFlow cannot decode TIFF", len(files) - len(usable), spec)
+    return usable
+
+
+def image_dataset(
+    spec: str,
+    crop_size: int = 256,
+    batch_size: int = 4,
+    resize: str = "short_side",
+    short_side_range: Sequence[int] = (256, 512),
+    shuffle_buffer: int = 1000,
+    seed: int | None = None,
+    repeat: bool = True,
+    skip_flat: bool = False,
+    split: str = "train",
+    data_dir: str | None = None,
+    input_context=None,
+):
+    """A `tf.data.Dataset` of float32 (batch_size, crop_size, crop_size, 3) crops in [0, 255].
+
+    Each image is resized (aspect ratio kept, antialiased) so that its short side is
+    `crop_size` ("short_side", Johnson et al.) or a random integer in
+    `short_side_range` ("short_side_range", AdaIN: resize to 256..512, crop 256), then
+    cropped at a random position. Grayscale images become RGB; unreadable files are
+    skipped with a warning rather than ending a long run.
+
+    Args:
+      spec: `tfds:NAME[/CONFIG][:SPLIT]`, or a folder / glob / comma-separated file list.
+      crop_size: side of the square crops.
+      batch_size: images per batch *of this pipeline*; under a distribution strategy pass
+        the per-replica batch size (`input_context.get_per_replica_batch_size`).
+      resize: "short_side" or "short_side_range".
+      short_side_range: (low, high) inclusive, both >= crop_size; used by "short_side_range".
+      shuffle_buffer: examples buffered for shuffling tfds data (a folder's file list is
+        fully reshuffled every epoch instead); 0 keeps the stored order.
+      seed: makes file order and crops reproducible; None draws fresh randomness.
+      repeat: loop forever (training) or make one pass.
+      skip_flat: drop crops whose pixel standard deviation is below 1 (solid colour).
+      split: tfds split when the spec names none.
+      data_dir: tfds data directory (default: TFDS' own, ~/tensorflow_datasets).
+      input_context: a `tf.distribute.InputContext`; each input pipeline then reads its
+        own shard of the files.
+
+    Raises:
+      StyleError: bad arguments, missing files or folders, no images, or an unprepared
+        tfds dataset.
+    """
+    import tensorflow as tf
+
+    _check_args(crop_size, batch_size, resize, short_side_range, shuffle_buffer)
+    num_pipelines = input_context.num_input_pipelines if input_context else 1
+    pipeline_id = input_context.input_pipeline_id if input_context else 0
+    if seed is not None and num_pipelines > 1:
+        seed = seed + 1000003 * pipeline_id  # distinct crops per pipeline, still reproducible
+    parsed = parse_tfds_spec(spec)
+    if parsed is not None:
+        name, spec_split = parsed
+        images = _tfds_images(name, spec_split or split, data_dir, shuffle_buffer > 0, seed, input_context)
+        if shuffle_buffer > 0:
+            images = images.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    else:
+        files = list_training_images(spec)
+        if num_pipelines > 1 and len(files) >= num_pipelines:
+            files = files[pipeline_id::num_pipelines]
+        images = tf.data.Dataset.from_tensor_slices(files)
+        if shuffle_buffer > 0:
+            images = images.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+        images = images.map(_read_image, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # A corrupt file must not end a run that is hours in; tf.data logs what it drops.
+    images = images.ignore_errors(log_warning=True)
+
+    # One stateless seed pair per image keeps crops reproducible under a parallel map.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    low, high = (crop_size, crop_size) if resize == "short_side" else tuple(short_side_range)
+
+    def crop(image, pair):
+        return random_resized_crop(image, crop_size, low, high, pair)
+
+    dataset = tf.data.Dataset.zip((images, seeds)).map(
+        crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    if skip_flat:
+        dataset = dataset.filter(lambda image: tf.math.reduce_std(image) >= FLAT_STD_THRESHOLD)
+    if repeat:
+        # Repeating an empty epoch (every file unreadable or flat) ends the dataset
+        # instead of spinning forever; the trainer reports that as running out of data.
+        dataset = dataset.repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def random_resized_crop(image, crop_size: int, short_low: int, short_high: int, seed):
+    """Resizes a (H, W, 3) image so its short side is in [short_low, short_high], then crops.
+
+    `seed` is a stateless seed: a shape-(2,) int tensor. Returns float32
+    (crop_size, crop_size, 3) in [0, 255].
+    """
+    import tensorflow as tf
+
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=2)
+    image = tf.cast(image, tf.float32)
+    short = tf.random.stateless_uniform([], seeds[0], minval=short_low, maxval=short_high + 1, dtype=tf.int32)
+    shape = tf.shape(image)[:2]
+    scale = tf.cast(short, tf.float32) / tf.cast(tf.reduce_min(shape), tf.float32)
+    # The max() guards against rounding the short side to crop_size - 1.
+    size = tf.maximum(tf.cast(tf.round(tf.cast(shape, tf.float32) * scale), tf.int32), short)
+    image = tf.image.resize(image, size, method="bilinear", antialias=True)
+    image = tf.image.stateless_random_crop(image, [crop_size, crop_size, 3], seeds[1])
+    return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def _read_image(path):
+    import tensorflow as tf
+
+    # channels=3 turns grayscale into RGB (and drops alpha); GIFs give their first frame.
+    return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False, dtype=tf.uint8)
+
+
+def _tfds_images(name, split, data_dir, shuffle_files, seed, input_context):
+    """The `image` feature of a prepared tfds dataset, never downloading."""
+    import importlib_resources  # noqa: F401  (the installed etils needs it before tfds)
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    where = data_dir or "the default data_dir (~/tensorflow_datasets)"
+    build_hint = f"tfds build {name}" + (f" --data_dir={data_dir}" if data_dir else "")
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise StyleError(f"unknown TensorFlow Datasets dataset '{name}'; see `tfds.list_builders()`") from None
+    except (ValueError, KeyError) as e:  # e.g. an unknown config or version
+        message = " ".join(str(e).split())
+        raise StyleError(f"cannot open dataset '{name}': {message[:200]}") from None
+    if not builder.is_prepared():
+        raise StyleError(
+            f"dataset '{name}' is not prepared in {where}; run `{build_hint}` (on a machine that can "
+            "download it, then copy the folder) or pass the folder holding it as the tfds data_dir"
+        )
+    if "image" not in builder.info.features:
+        raise StyleError(f"dataset '{name}' has no 'image' feature; pick an image dataset")
+    if split not in builder.info.splits and "[" not in split and "+" not in split:
+        raise StyleError(f"dataset '{name}' has no split '{split}'; it has {', '.join(builder.info.splits)}")
+    read_config = tfds.ReadConfig(shuffle_seed=seed, input_context=input_context)
+    try:
+        dataset = builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=read_config)
+    except ValueError as e:
+        message = " ".join(str(e).split())
+        raise StyleError(f"cannot read split '{split}' of dataset '{name}': {message[:200]}") from None
+    channels = builder.info.features["image"].shape[-1]
+
+    def rgb(example):
+        image = example["image"]
+        if channels == 1:
+            image = tf.image.grayscale_to_rgb(image)
+        elif channels == 4:
+            image = image[..., :3]
+        return image
+
+    return dataset.map(rgb)
+
+
+def _check_args(crop_size, batch_size, resize, short_side_range, shuffle_buffer):
+    if crop_size < 1:
+        raise StyleError(f"crop size must be >= 1, got {crop_size}")
+    if batch_size < 1:
+        raise StyleError(f"batch size must be >= 1, got {batch_size}")
+    if resize not in RESIZE_MODES:
+        raise StyleError(f"unknown resize mode '{resize}'; choose {' or '.join(RESIZE_MODES)}")
+    if resize == "short_side_range":
+        low, high = short_side_range
+        if not crop_size <= low <= high:
+            raise StyleError(
+                f"short side range {low}..{high} must satisfy crop size ({crop_size}) <= low <= high"
+            )
+    if shuffle_buffer < 0:
+        raise StyleError(f"shuffle buffer must be >= 0, got {shuffle_buffer}")

@@ -1,0 +1,73 @@
+"""Exporting a fast style transfer network (Johnson's TransformNet) as a SavedModel."""
+
+from __future__ import annotations
+
+import os
+
+from keras_style.errors import StyleError
+from keras_style.export import saved_model
+
+KIND = "fast_style"
+
+
+def export_fast_style_model(
+    model,
+    export_dir: str | os.PathLike,
+    overwrite: bool = False,
+    *,
+    style_name: str | None = None,
+    extra_metadata: dict | None = None,
+) -> str:
+    """Writes a fixed-style image-to-image model as a SavedModel for TF Serving and TFLite.
+
+    Signatures (tensor names in quotes):
+
+    * `serving_default`: "images" uint8 [N, H, W, 3] -> "stylized" uint8
+      (rounded, clipped to [0, 255]).
+    * `stylize_float`: "images" float32 [N, H, W, 3] in [0, 255] ->
+      "stylized" float32. Convert this one to TFLite
+      (`keras_style.export.convert_saved_model_to_tflite`).
+    * `stylize_bytes`: "image_bytes" string [N] (encoded JPEG / PNG / GIF /
+      BMP) -> "stylized_bytes" string [N] (PNG). All images in one request
+      must have the same size (they are stacked into one batch); send
+      differently sized images in separate requests.
+
+    Any H and W work (`TransformNet` pads and crops inside). The directory
+    also gets `keras_style.json` (kind "fast_style", base, style name, Keras
+    and TensorFlow versions), which `keras_style.inference.load_stylizer`
+    reads. The SavedModel is written beside `export_dir` and renamed into
+    place, so a failed export leaves nothing and a watcher never sees half a
+    model.
+
+    Args:
+      model: a Keras model mapping float32 [N, H, W, 3] images in [0, 255] to
+        the same, e.g. `keras_style.models.TransformNet`.
+      export_dir: directory to create; a missing parent is created.
+      overwrite: replace an existing SavedModel there. A non-empty directory
+        that holds no SavedModel is never replaced.
+      style_name: recorded in the metadata (e.g. "starry_night").
+      extra_metadata: further JSON-serialisable metadata fields.
+
+    Returns:
+      The absolute path of the SavedModel directory.
+
+    Raises:
+      StyleError: the model does not take RGB images, or `export_dir` is
+        unusable or exists (without `overwrite`).
+    """
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise StyleError(f"export_fast_style_model needs a Keras model, got {type(model).__name__}")
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != 1 or tuple(inputs[0].shape)[-1:] != (3,) or len(inputs[0].shape) != 4:
+        shapes = [tuple(i.shape) for i in inputs]
+        raise StyleError(f"a fast-style model takes one (N, H, W, 3) image input; this one takes {shapes}")
+    metadata = saved_model.base_metadata(
+        KIND,
+        base=getattr(model, "base", None),
+        style=style_name,
+        model_class=type(model).__name__,
+        **(extra_metadata or {}),
+    )
+    return saved_model.export_image_model(model, export_dir, metadata, overwrite=overwrite)

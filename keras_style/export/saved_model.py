@@ -1,0 +1,266 @@
+"""Generic SavedModel export pieces shared by every style model's exporter.
+
+* `atomic_export_dir`: write a SavedModel into a temporary directory beside
+  the target and rename it into place, so TF Serving (which watches model
+  directories) never sees a half-written model, and a failed export leaves
+  nothing behind.
+* `add_image_signatures`: the three serving signatures every style model has
+  (uint8 `serving_default`, float32 `stylize_float`, encoded-bytes
+  `stylize_bytes`), built from one float function, with optional extra inputs
+  (a style image, alpha, a style-statistics vector) for AdaIN / MetaNet.
+* `export_image_model`: the whole export, with a `keras_style.json` metadata
+  file that `keras_style.inference` reads.
+
+TensorFlow is imported inside the functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from keras_style.errors import StyleError
+from keras_style.inference.model_spec import METADATA_FILENAME, SAVED_MODEL_FILENAME
+
+# Signature names and their tensor names, shared by all exporters.
+SERVING_DEFAULT = "serving_default"
+STYLIZE_FLOAT = "stylize_float"
+STYLIZE_BYTES = "stylize_bytes"
+IMAGES_INPUT = "images"
+BYTES_INPUT = "image_bytes"
+IMAGES_OUTPUT = "stylized"
+BYTES_OUTPUT = "stylized_bytes"
+
+METADATA_FORMAT_VERSION = 1
+
+
+def check_export_dir(export_dir: str | os.PathLike, overwrite: bool = False) -> str:
+    """Checks that a SavedModel can be written to `export_dir`; returns its absolute path.
+
+    The directory may be missing or empty. An existing non-empty directory is
+    refused unless `overwrite`, and even then only if it holds a SavedModel
+    (so a mistyped path never wipes an unrelated directory).
+
+    Raises:
+      StyleError: naming the problem and the fix.
+    """
+    path = os.path.abspath(os.fspath(export_dir))
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise StyleError(f"cannot export to '{export_dir}': it exists and is not a directory")
+    if os.path.isdir(path) and os.listdir(path):
+        if not overwrite:
+            raise StyleError(
+                f"export directory '{export_dir}' exists and is not empty; pass --overwrite to replace it"
+            )
+        if not os.path.isfile(os.path.join(path, SAVED_MODEL_FILENAME)):
+            raise StyleError(
+                f"refusing to replace '{export_dir}': it is not empty and holds no SavedModel; "
+                "choose another export directory"
+            )
+    parent = os.path.dirname(path)
+    if os.path.isdir(parent) and not os.access(parent, os.W_OK | os.X_OK):
+        raise StyleError(f"cannot export to '{export_dir}': directory '{parent}' is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_export_dir(export_dir: str | os.PathLike, overwrite: bool = False) -> Iterator[str]:
+    """Yields a fresh temporary directory; on success it replaces `export_dir`.
+
+    The temporary directory is a hidden sibling of `export_dir` (same
+    filesystem, so the final rename is atomic). A missing parent directory is
+    created. If the block raises, the temporary directory is removed and
+    `export_dir` is untouched. Replacing an existing SavedModel (`overwrite`)
+    takes two renames: the old one is moved aside, the new one moved in, and
+    the old one deleted.
+
+    Raises:
+      StyleError: see `check_export_dir`; or the directory cannot be written.
+    """
+    path = check_export_dir(export_dir, overwrite)
+    parent, name = os.path.split(path)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        tmp = os.path.join(parent, f".{name}.tmp-{secrets.token_hex(6)}")
+        os.mkdir(tmp)
+    except OSError as e:
+        raise StyleError(f"cannot export to '{export_dir}': {e.strerror or e}") from None
+    try:
+        yield tmp
+        # Checked again: another process may have written there meanwhile.
+        check_export_dir(path, overwrite)
+        _move_into_place(tmp, path)
+    except OSError as e:
+        raise StyleError(f"cannot export to '{export_dir}': {e.strerror or e}; check free space") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _move_into_place(tmp: str, path: str) -> None:
+    if os.path.isdir(path) and not os.listdir(path):
+        os.rmdir(path)  # POSIX rename replaces an empty directory, Windows does not
+    if not os.path.exists(path):
+        os.rename(tmp, path)
+        return
+    parent, name = os.path.split(path)
+    old = os.path.join(parent, f".{name}.old-{secrets.token_hex(6)}")
+    os.rename(path, old)
+    try:
+        os.rename(tmp, path)
+    except OSError:
+        os.rename(old, path)  # put the previous model back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_metadata(directory: str | os.PathLike, metadata: Mapping[str, Any]) -> str:
+    """Writes `keras_style.json` (what `keras_style.inference` reads) into `directory`."""
+    path = os.path.join(os.fspath(directory), METADATA_FILENAME)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(dict(metadata), f, indent=2, sort_keys=True)
+        f.write("\n")
+    return path
+
+
+def base_metadata(kind: str, **fields: Any) -> dict:
+    """Metadata every export records: kind, format version, library versions, signatures."""
+    import keras
+    import tensorflow as tf
+
+    import keras_style
+
+    metadata = {
+        "kind": kind,
+        "format_version": METADATA_FORMAT_VERSION,
+        "keras_version": keras.__version__,
+        "tensorflow_version": tf.__version__,
+        "keras_style_version": keras_style.__version__,
+        "value_range": [0, 255],
+        "signatures": {
+            SERVING_DEFAULT: "images uint8 [N,H,W,3] -> stylized uint8",
+            STYLIZE_FLOAT: "images float32 [N,H,W,3] in [0,255] -> stylized float32",
+            STYLIZE_BYTES: "image_bytes string [N] (JPEG/PNG/GIF/BMP, all the same size) -> stylized_bytes PNG",
+        },
+    }
+    metadata.update(fields)
+    return metadata
+
+
+def add_image_signatures(
+    archive,
+    fn: Callable[..., Any],
+    extra_inputs: Mapping[str, Any] | None = None,
+) -> None:
+    """Adds the three image signatures to a `keras.export.ExportArchive`.
+
+    * `serving_default`: `images` uint8 [N, H, W, 3] -> `stylized` uint8
+      (rounded and clipped to [0, 255]).
+    * `stylize_float`: `images` float32 [N, H, W, 3] in [0, 255] ->
+      `stylized` float32. The only one that converts to TFLite.
+    * `stylize_bytes`: `image_bytes` string [N] (encoded JPEG, PNG, GIF or
+      BMP) -> `stylized_bytes` string [N] (PNG). Images are decoded one by one
+      (`tf.map_fn`) and then stylized as one batch, so all images in one
+      request must have the same size. Grayscale becomes RGB; an alpha
+      channel is dropped. In TF Serving's REST API the inputs are
+      `{"b64": ...}` objects and the outputs come back base64-encoded.
+
+    Args:
+      archive: the ExportArchive, already tracking the model(s) `fn` uses.
+      fn: `fn(images, *extras)`: float32 [N, H, W, 3] in [0, 255] (and the
+        extra inputs, in order) -> float32 [N, H, W, 3].
+      extra_inputs: ordered name -> `tf.TensorSpec` of further inputs that
+        every signature takes after the images, passed through to `fn` as
+        they are (e.g. AdaIN's `style_images` and `alpha`). Spec names are
+        set from the keys.
+    """
+    import tensorflow as tf
+
+    extras = [tf.TensorSpec(spec.shape, spec.dtype, name=name) for name, spec in (extra_inputs or {}).items()]
+
+    def to_uint8(images):
+        return tf.cast(tf.round(tf.clip_by_value(images, 0.0, 255.0)), tf.uint8)
+
+    def serving_default(images, *args):
+        return {IMAGES_OUTPUT: to_uint8(fn(tf.cast(images, tf.float32), *args))}
+
+    def stylize_float(images, *args):
+        return {IMAGES_OUTPUT: fn(images, *args)}
+
+    def decode(data):
+        image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
+        return tf.cast(image, tf.float32)
+
+    def stylize_bytes(image_bytes, *args):
+        images = tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec([None, None, 3], tf.float32))
+        stylized = to_uint8(fn(images, *args))
+        encoded = tf.map_fn(tf.io.encode_png, stylized, fn_output_signature=tf.TensorSpec([], tf.string))
+        return {BYTES_OUTPUT: encoded}
+
+    image_shape = [None, None, None, 3]
+    uint8_images = tf.TensorSpec(image_shape, tf.uint8, name=IMAGES_INPUT)
+    float_images = tf.TensorSpec(image_shape, tf.float32, name=IMAGES_INPUT)
+    encoded = tf.TensorSpec([None], tf.string, name=BYTES_INPUT)
+    archive.add_endpoint(SERVING_DEFAULT, serving_default, input_signature=[uint8_images, *extras])
+    archive.add_endpoint(STYLIZE_FLOAT, stylize_float, input_signature=[float_images, *extras])
+    archive.add_endpoint(STYLIZE_BYTES, stylize_bytes, input_signature=[encoded, *extras])
+
+
+def export_image_model(
+    model,
+    export_dir: str | os.PathLike,
+    metadata: Mapping[str, Any],
+    fn: Callable[..., Any] | None = None,
+    extra_inputs: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+) -> str:
+    """Exports an image-to-image Keras model as a SavedModel with the image signatures.
+
+    Args:
+      model: the Keras model (tracked, so its variables are saved).
+      export_dir: the SavedModel directory to create (see `atomic_export_dir`).
+      metadata: written to `export_dir/keras_style.json`; include `kind`.
+      fn: `fn(images, *extras) -> images`, by default
+        `model(images, training=False)`.
+      extra_inputs: see `add_image_signatures`.
+      overwrite: replace an existing SavedModel at `export_dir`.
+
+    Returns:
+      The absolute path of the SavedModel directory.
+    """
+    import keras
+
+    check_export_dir(export_dir, overwrite)  # before tracing, which takes seconds
+    if fn is None:
+
+        def fn(images, *args):
+            return model(images, *args, training=False)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    add_image_signatures(archive, fn, extra_inputs)
+    with atomic_export_dir(export_dir, overwrite) as tmp, quiet_tf_logging():
+        archive.write_out(tmp, verbose=False)
+        write_metadata(tmp, metadata)
+    return os.path.abspath(os.fspath(export_dir))
+
+
+@contextlib.contextmanager
+def quiet_tf_logging() -> Iterator[None]:
+    """Hides TensorFlow's Python INFO logs (e.g. "Assets written to: ...") in the block."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    if level < 30:  # logging.WARNING
+        logger.setLevel(30)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+

@@ -1,0 +1,404 @@
+"""Converting an exported SavedModel to TFLite, and checking the result against it.
+
+Only tensor signatures convert (`stylize_float`); the bytes signature needs
+`tf.map_fn` over string tensors, which TFLite builtins lack. Conversion
+always starts from the SavedModel on disk: converting a live Keras 3 model
+with `from_concrete_functions` silently writes a model without weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from keras_style.errors import StyleError
+from keras_style.export.saved_model import quiet_tf_logging
+from keras_style.inference.model_spec import SAVED_MODEL_FILENAME
+from keras_style.native_logs import native_logs_filtered
+
+QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
+
+_DEFAULT_SIGNATURES = ("stylize_float",)
+# Sizes the converted model is test-run at (H, W): odd and even, two aspect ratios.
+_CHECK_SIZES = ((20, 28), (35, 13))
+
+
+def convert_saved_model_to_tflite(
+    saved_model_dir: str | os.PathLike,
+    tflite_path: str | os.PathLike,
+    quantize: str = "none",
+    signature_keys: Sequence[str] = _DEFAULT_SIGNATURES,
+    representative_images: Iterable[np.ndarray] | None = None,
+    overwrite: bool = False,
+) -> str:
+    """Converts SavedModel signatures to a `.tflite` file of TFLite builtin ops only.
+
+    Each converted signature keeps its name and tensor names, with the batch
+    dimension fixed to 1 and free height and width (`[1, None, None, 3]`):
+    resize the input (`Interpreter.resize_tensor_input`, or a signature
+    runner) to each image's size. After converting, the model is run at two
+    sizes; a model that does not run is not written.
+
+    Args:
+      saved_model_dir: a SavedModel from `keras_style.export`.
+      tflite_path: output `.tflite` file; written atomically.
+      quantize:
+        "none": float32 weights and compute.
+        "float16": float16 weights (half the size), float32 compute on CPU;
+          what phones' GPU delegates run natively.
+        "dynamic": int8 weights, activations quantized on the fly (dynamic
+          range); about a quarter of the size.
+        "int8": full-integer quantization (int8 weights and activations,
+          calibrated on `representative_images`), float32 input and output.
+          Fails for models whose conv filters are computed at run time
+          (MetaNet); raises StyleError saying why.
+      signature_keys: tensor signatures to convert.
+      representative_images: float32 (H, W, 3) images in [0, 255], typical
+        content photos; required for "int8" (a few dozen at the size you
+        will run is typical; sizes may differ).
+      overwrite: replace an existing `tflite_path`.
+
+    Returns:
+      `tflite_path` as a str.
+
+    Raises:
+      StyleError: bad arguments, unreadable SavedModel, conversion failure
+        (e.g. ops that need TensorFlow's Flex delegate), or a converted model
+        that fails to run.
+    """
+    import tensorflow as tf
+
+    if quantize not in QUANTIZE_MODES:
+        raise StyleError(f"unknown quantization '{quantize}'; use one of {', '.join(QUANTIZE_MODES)}")
+    saved_model_dir = _check_saved_model(saved_model_dir)
+    tflite_path = check_tflite_path(tflite_path, overwrite)
+    keys = list(signature_keys)
+    if not keys:
+        raise StyleError("no signature to convert; pass signature_keys such as ('stylize_float',)")
+    representative = None
+    if quantize == "int8":
+        representative = [_as_image(image) for image in (representative_images or [])]
+        if not representative:
+            raise StyleError("int8 quantization needs representative images (typical content photos)")
+
+    with native_logs_filtered():
+        loaded = _load(saved_model_dir)
+        for key in keys:
+            _check_signature(loaded, key, saved_model_dir)
+        with tempfile.TemporaryDirectory(prefix="keras_style_tflite_") as tmp:
+            batch_one_dir = _save_batch_one(tf, loaded, keys, os.path.join(tmp, "saved_model"))
+            converter = tf.lite.TFLiteConverter.from_saved_model(batch_one_dir, signature_keys=keys)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+            if quantize in ("float16", "dynamic", "int8"):
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            if quantize == "float16":
+                converter.target_spec.supported_types = [tf.float16]
+            if quantize == "int8":
+                # Builtin int8 kernels only: an op that cannot be quantized
+                # fails the conversion instead of silently staying float.
+                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+                converter.representative_dataset = _representative_dataset(loaded, keys, representative)
+            try:
+                with _captured_native_stderr(), warnings.catch_warnings():
+                    # int8 calibration runs TF's own (deprecated) tf.lite.Interpreter.
+                    warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+                    model = converter.convert()
+            except Exception as e:  # the converter raises many types, all with MLIR text
+                raise StyleError(f"TFLite conversion ({quantize}) failed: {_conversion_reason(e)}") from None
+
+    _check_runs(model, keys, quantize)
+    _write_atomically(model, tflite_path, overwrite)
+    return tflite_path
+
+
+def parity_check(
+    saved_model_dir: str | os.PathLike,
+    tflite_path: str | os.PathLike,
+    images: Iterable[np.ndarray],
+    signature_key: str = "stylize_float",
+) -> dict:
+    """Compares a `.tflite` model with the SavedModel it came from.
+
+    Runs each float32 (H, W, 3) image (in [0, 255]) through the SavedModel's
+    `signature_key` signature and through the TFLite model (the same
+    signature if it has it, else its only one), and measures the absolute
+    difference of the outputs on the 0..255 scale.
+
+    Returns:
+      {"max_abs_diff": float, "mean_abs_diff": float, "per_image_max": [float],
+       "num_images": int, "signature": str}
+
+    Raises:
+      StyleError: either model cannot be loaded or run, or no images given.
+    """
+    from keras_style.inference.saved_model_stylizer import SavedModelStylizer
+    from keras_style.inference.tflite_stylizer import TFLiteStylizer
+
+    images = [_as_image(image) for image in images]
+    if not images:
+        raise StyleError("parity_check needs at least one image")
+    if signature_key != "stylize_float":
+        raise StyleError(f"parity_check compares the float signature 'stylize_float', not '{signature_key}'")
+    reference = SavedModelStylizer(_check_saved_model(saved_model_dir))
+    candidate = TFLiteStylizer(os.fspath(tflite_path))
+    per_image_max, total, count = [], 0.0, 0
+    for image in images:
+        diff = np.abs(reference.stylize(image).astype(np.float64) - candidate.stylize(image))
+        per_image_max.append(float(diff.max()))
+        total += float(diff.sum())
+        count += diff.size
+    return {
+        "max_abs_diff": max(per_image_max),
+        "mean_abs_diff": total / count,
+        "per_image_max": per_image_max,
+        "num_images": len(images),
+        "signature": signature_key,
+    }
+
+
+def check_tflite_path(path: str | os.PathLike, overwrite: bool = False) -> str:
+    """Checks that a `.tflite` file can be written at `path`; returns it as a str.
+
+    Raises:
+      StyleError: wrong extension, a directory, a missing or unwritable
+        parent directory, or an existing file without `overwrite`.
+    """
+    path = os.fspath(path)
+    if not path.lower().endswith(".tflite"):
+        raise StyleError(f"cannot write '{path}': a TFLite model file name must end in .tflite")
+    if os.path.isdir(path):
+        raise StyleError(f"cannot write '{path}': it is a directory; pass a file path ending in .tflite")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise StyleError(f"cannot write '{path}': directory '{directory}' does not exist; create it first")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise StyleError(f"cannot write '{path}': directory '{directory}' is not writable")
+    if not overwrite and os.path.lexists(path):
+        raise StyleError(f"output '{path}' exists; pass --overwrite to replace it")
+    return path
+
+
+def _check_saved_model(saved_model_dir) -> str:
+    path = os.fspath(saved_model_dir)
+    if not os.path.isfile(os.path.join(path, SAVED_MODEL_FILENAME)):
+        raise StyleError(f"'{path}' is not a SavedModel directory (no {SAVED_MODEL_FILENAME}); export one first")
+    return path
+
+
+def _load(saved_model_dir: str):
+    import tensorflow as tf
+
+    try:
+        return tf.saved_model.load(saved_model_dir)
+    except (OSError, ValueError, tf.errors.OpError) as e:
+        raise StyleError(f"cannot load SavedModel '{saved_model_dir}': {_one_line(e)}") from None
+
+
+def _check_signature(loaded, key: str, saved_model_dir: str) -> None:
+    import tensorflow as tf
+
+    if key not in loaded.signatures:
+        raise StyleError(
+            f"SavedModel '{saved_model_dir}' has no signature '{key}' (it has: {', '.join(sorted(loaded.signatures))})"
+        )
+    _, specs = loaded.signatures[key].structured_input_signature
+    if any(spec.dtype == tf.string for spec in specs.values()):
+        raise StyleError(
+            f"signature '{key}' takes strings, which TFLite builtins cannot decode; convert a tensor "
+            "signature such as 'stylize_float'"
+        )
+
+
+def _save_batch_one(tf, loaded, keys: list[str], directory: str) -> str:
+    """Re-saves the signatures with batch dimension 1 (phones run one image at a time).
+
+    The wrappers call the loaded SavedModel's own functions, so the weights
+    come from the SavedModel on disk.
+    """
+    module = tf.Module()
+    module.loaded = loaded  # tracked: its variables are saved again
+    signatures = {}
+    for key in keys:
+        signature = loaded.signatures[key]
+        _, specs = signature.structured_input_signature
+        names = sorted(specs)
+        input_signature = [
+            tf.TensorSpec(
+                [1, *specs[n].shape[1:]] if specs[n].shape.rank and specs[n].shape[0] is None else specs[n].shape,
+                specs[n].dtype,
+                name=n,
+            )
+            for n in names
+        ]
+
+        call = _positional(signature, names)
+        signatures[key] = tf.function(call, input_signature=input_signature).get_concrete_function()
+    with quiet_tf_logging():
+        tf.saved_model.save(module, directory, signatures=signatures)
+    return directory
+
+
+def _positional(signature, names):
+    """`signature` (which takes keyword tensors) as a function of positional ones."""
+
+    def call(*args):
+        return signature(**dict(zip(names, args)))
+
+    return call
+
+
+def _representative_dataset(loaded, keys: list[str], images: list[np.ndarray]):
+    _, specs = loaded.signatures[keys[0]].structured_input_signature
+    if len(keys) != 1 or list(specs) != ["images"]:
+        raise StyleError("int8 calibration supports one signature with a single 'images' input")
+
+    def generate():
+        for image in images:
+            yield {"images": image[None]}
+
+    return generate
+
+
+def _check_runs(model: bytes, keys: list[str], quantize: str) -> None:
+    """Runs the converted model at two sizes; raises StyleError if it cannot."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    with native_logs_filtered():
+        try:
+            interpreter = Interpreter(model_content=model)
+        except (ValueError, RuntimeError) as e:
+            raise StyleError(f"the converted {quantize} TFLite model does not load: {_one_line(e)}") from None
+    flex = sorted({op["op_name"] for op in interpreter._get_ops_details() if op["op_name"].startswith("Flex")})
+    if flex:
+        raise StyleError(f"the converted model needs TensorFlow (Flex) ops {', '.join(flex)}")
+    rng = np.random.default_rng(0)
+    for key in keys:
+        runner = interpreter.get_signature_runner(key)
+        inputs = runner.get_input_details()
+        for height, width in _CHECK_SIZES:
+            feed = {}
+            for name, detail in inputs.items():
+                shape = list(detail["shape_signature"])
+                if len(shape) == 4:
+                    shape = [1, height, width, shape[3]]
+                shape = [1 if s < 0 else s for s in shape]
+                feed[name] = rng.uniform(0.0, 255.0, size=shape).astype(detail["dtype"])
+            try:
+                with native_logs_filtered():
+                    outputs = runner(**feed)
+            except (ValueError, RuntimeError) as e:
+                hint = ""
+                if quantize == "int8" and "zero_point" in str(e):
+                    hint = (
+                        "; full-integer int8 needs constant conv filters, and this model computes some at run "
+                        "time (e.g. MetaNet): use --quantize=float16 or dynamic"
+                    )
+                raise StyleError(
+                    f"the converted {quantize} TFLite model fails at run time ({width}x{height} input): "
+                    f"{_one_line(e)[:200]}{hint}"
+                ) from None
+            for name, value in outputs.items():
+                if value.shape[1:3] != (height, width) or not np.all(np.isfinite(value)):
+                    raise StyleError(
+                        f"the converted {quantize} TFLite model returned a bad '{name}' for a {width}x{height} "
+                        f"input (shape {value.shape}, finite: {bool(np.all(np.isfinite(value)))})"
+                    )
+
+
+def _write_atomically(data: bytes, path: str, overwrite: bool) -> None:
+    directory, base = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        publish_file(tmp, path, overwrite)
+    except OSError as e:
+        raise StyleError(f"cannot write '{path}': {e.strerror or e}; check free space and permissions") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def publish_file(tmp: str, path: str, overwrite: bool) -> None:
+    """Moves the finished file `tmp` to `path` (same directory); never clobbers
+    an existing `path` unless `overwrite`.
+
+    Raises:
+      StyleError: `path` exists (also if it appeared since it was checked),
+        or the move failed.
+    """
+    exists = f"output '{path}' exists; pass --overwrite to replace it"
+    try:
+        if overwrite:
+            os.replace(tmp, path)
+            return
+        try:
+            os.link(tmp, path)  # fails if `path` appeared meanwhile
+        except FileExistsError:
+            raise StyleError(exists) from None
+        except OSError:
+            # No hard links on this filesystem: check, then rename.
+            if os.path.lexists(path):
+                raise StyleError(exists) from None
+            shutil.move(tmp, path)
+        else:
+            os.unlink(tmp)
+    except OSError as e:
+        raise StyleError(f"cannot write '{path}': {e.strerror or e}; check free space and permissions") from None
+
+
+@contextlib.contextmanager
+def _captured_native_stderr():
+    """Hides what the converter prints on fd 2 (pages of MLIR on failure);
+    the exception it raises carries the same text."""
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _conversion_reason(error: BaseException) -> str:
+    """A one-line reason from a converter exception's (very long) message."""
+    text = str(error)
+    select = re.search(r"TF Select ops: ([^\n]+)", text)
+    if select:
+        return f"needs TensorFlow ops that TFLite builtins lack (Flex: {select.group(1).strip()})"
+    for pattern in (r"error: ([^\n]+)", r"([^\n]*(?:not supported|Quantization|quantiz)[^\n]*)"):
+        match = re.search(pattern, text)
+        if match:
+            return _one_line(match.group(1))[:300]
+    return _one_line(text)[:300]
+
+
+def _as_image(image) -> np.ndarray:
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise StyleError(f"expected (H, W, 3) RGB images, got shape {image.shape}")
+    return image
+
+
+def _one_line(error) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

@@ -1,0 +1,30 @@
+"""Running exported style models: SavedModels (TensorFlow) and `.tflite` files (LiteRT).
+
+    from keras_style.inference import load_stylizer, stylize_tiled
+    stylizer = load_stylizer("starry_night")          # or a SavedModel dir / FILE.tflite
+    out = stylizer.stylize(image)                      # float32 (H, W, 3) in [0, 255]
+    big = stylize_tiled(stylizer, image, tile=512)    # bounded memory
+
+Nothing here imports TensorFlow until a SavedModel is loaded.
+"""
+
+from keras_style.inference.model_spec import (
+    ModelSpec,
+    read_metadata,
+    resolve_model,
+    shipped_model_names,
+    shipped_models_dirs,
+)
+from keras_style.inference.stylizer import Stylizer, load_stylizer
+from keras_style.inference.tiling import stylize_tiled
+
+__all__ = [
+    "ModelSpec",
+    "Stylizer",
+    "load_stylizer",
+    "read_metadata",
+    "resolve_model",
+    "shipped_model_names",
+    "shipped_models_dirs",
+    "stylize_tiled",
+]

@@ -1,0 +1,219 @@
+"""Finding a model from what the user named, without loading it (no TensorFlow import).
+
+A model spec is a SavedModel directory, a `.tflite` file, a shipped model
+directory (`NAME/saved_model/` and/or `NAME/NAME_fp16.tflite`), or the NAME of
+a shipped model, looked up in `$KERAS_STYLE_MODELS` and then in the
+repository's `saved_models/`. Each export writes `keras_style.json` (kind,
+base, style name, versions) into the SavedModel directory; it is read here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from keras_style.errors import StyleError
+
+if TYPE_CHECKING:
+    from keras_style.inference.stylizer import Stylizer
+
+# Model kinds written to `keras_style.json` by the exporters.
+FIXED_STYLE_KINDS = ("fast_style",)
+ARBITRARY_STYLE_KINDS = ("adain", "metanet")
+
+METADATA_FILENAME = "keras_style.json"
+SAVED_MODEL_FILENAME = "saved_model.pb"
+# Inside a shipped model directory NAME/: the SavedModel and the float16 TFLite file.
+SHIPPED_SAVED_MODEL_DIR = "saved_model"
+MODELS_ENV = "KERAS_STYLE_MODELS"
+
+FORMATS = ("auto", "saved_model", "tflite")
+
+
+def shipped_models_dirs() -> list[Path]:
+    """Where model names are looked up, in order: `$KERAS_STYLE_MODELS`, then the
+    repository's `saved_models/` (next to the package)."""
+    dirs = []
+    env = os.environ.get(MODELS_ENV)
+    if env:
+        dirs.extend(Path(p).expanduser() for p in env.split(os.pathsep) if p)
+    import keras_style
+
+    dirs.append(Path(keras_style.__file__).resolve().parents[1] / "saved_models")
+    return dirs
+
+
+def shipped_model_names() -> list[str]:
+    """Names of the models found in `shipped_models_dirs()`, sorted."""
+    names = set()
+    for directory in shipped_models_dirs():
+        if directory.is_dir():
+            for entry in directory.iterdir():
+                if entry.is_dir() and _shipped_files(entry) != (None, None):
+                    names.add(entry.name)
+    return sorted(names)
+
+
+@dataclass
+class ModelSpec:
+    """A resolved model: which file or directory to load and how.
+
+    Attributes:
+      source: what the user named (path or model name), for messages.
+      path: the SavedModel directory or the `.tflite` file.
+      format: "saved_model" or "tflite".
+      metadata: contents of `keras_style.json` (kind, base, style, ...); for
+        a `.tflite` file without one nearby, `{}` (then treated as fast_style).
+    """
+
+    source: str
+    path: str
+    format: str
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.metadata.get("kind", "fast_style")
+
+    @property
+    def takes_style(self) -> bool:
+        """Whether the model takes a style image at run time (AdaIN, MetaNet)."""
+        return self.kind in ARBITRARY_STYLE_KINDS
+
+    def load(self) -> Stylizer:
+        """Loads the model (imports TensorFlow for a SavedModel)."""
+        if self.kind not in FIXED_STYLE_KINDS:
+            raise StyleError(
+                f"model '{self.source}' is of kind '{self.kind}', which this version of keras-style "
+                f"cannot run; supported: {', '.join(FIXED_STYLE_KINDS)}"
+            )
+        if self.format == "tflite":
+            from keras_style.inference.tflite_stylizer import TFLiteStylizer
+
+            return TFLiteStylizer(self.path, metadata=self.metadata, name=self.source)
+        from keras_style.inference.saved_model_stylizer import SavedModelStylizer
+
+        return SavedModelStylizer(self.path, metadata=self.metadata, name=self.source)
+
+
+def resolve_model(spec: str, format: str = "auto") -> ModelSpec:
+    """Finds the model named by `spec` without loading it (no TensorFlow import).
+
+    Args:
+      spec: a SavedModel directory, a `.tflite` file, a shipped model
+        directory (containing `saved_model/` and/or `NAME_fp16.tflite`), or
+        the name of a shipped model, looked up in `$KERAS_STYLE_MODELS`
+        (os.pathsep-separated directories) and then in the repository's
+        `saved_models/`.
+      format: for a shipped model, which file to use: "auto" (the SavedModel
+        when TensorFlow is installed, else the `.tflite` file),
+        "saved_model" or "tflite". A SavedModel directory or `.tflite` file
+        named directly is used as named; asking for the other format is an
+        error.
+
+    Raises:
+      StyleError: unknown spec (listing the shipped names), bad format, or a
+        shipped model lacking the requested format.
+    """
+    if format not in FORMATS:
+        raise StyleError(f"unknown model format '{format}'; use one of {', '.join(FORMATS)}")
+    if not spec or not str(spec).strip():
+        raise StyleError("no model given; pass a SavedModel directory, a .tflite file or a model name")
+    spec = str(spec)
+    path = Path(spec).expanduser()
+    if path.is_file():
+        if path.suffix.lower() != ".tflite":
+            raise StyleError(
+                f"model '{spec}' is a file but not a .tflite model; pass a .tflite file, a SavedModel "
+                "directory or a model name"
+            )
+        _check_format(spec, "tflite", format)
+        return ModelSpec(spec, str(path), "tflite", _tflite_metadata(path))
+    if path.is_dir():
+        if (path / SAVED_MODEL_FILENAME).is_file():
+            _check_format(spec, "saved_model", format)
+            return ModelSpec(spec, str(path), "saved_model", read_metadata(path))
+        if _shipped_files(path) != (None, None):
+            return _from_shipped_dir(spec, path, format)
+        raise StyleError(
+            f"model directory '{spec}' holds no {SAVED_MODEL_FILENAME} and no .tflite model; "
+            "pass a SavedModel directory, a .tflite file or a model name"
+        )
+    # A bare name (no separators): a shipped model.
+    if os.sep not in spec and (os.altsep is None or os.altsep not in spec) and not path.suffix:
+        for directory in shipped_models_dirs():
+            candidate = directory / spec
+            if candidate.is_dir() and _shipped_files(candidate) != (None, None):
+                return _from_shipped_dir(spec, candidate, format)
+    names = shipped_model_names()
+    listed = ", ".join(names) if names else "none installed"
+    raise StyleError(
+        f"model '{spec}' not found: not a SavedModel directory, a .tflite file or a shipped model name "
+        f"(shipped models: {listed}; set ${MODELS_ENV} to add a models directory)"
+    )
+
+
+def read_metadata(directory: str | os.PathLike) -> dict:
+    """Reads `keras_style.json` from a directory; `{}` if there is none.
+
+    Raises:
+      StyleError: the file exists but is not a JSON object.
+    """
+    path = Path(directory) / METADATA_FILENAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise StyleError(f"cannot read '{path}': {e.strerror or e}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise StyleError(f"model metadata '{path}' is not valid JSON ({e}); re-export the model") from None
+    if not isinstance(data, dict):
+        raise StyleError(f"model metadata '{path}' is not a JSON object; re-export the model")
+    return data
+
+
+def _check_format(spec: str, actual: str, wanted: str) -> None:
+    if wanted not in ("auto", actual):
+        raise StyleError(f"model '{spec}' is a {actual} model, not {wanted}; drop the format option")
+
+
+def _shipped_files(directory: Path) -> tuple[Path | None, Path | None]:
+    """(SavedModel dir, .tflite file) of a shipped model directory; None where absent."""
+    saved_model = directory / SHIPPED_SAVED_MODEL_DIR
+    saved_model = saved_model if (saved_model / SAVED_MODEL_FILENAME).is_file() else None
+    try:
+        tflites = sorted(p for p in directory.glob("*.tflite") if p.is_file())
+    except OSError:
+        tflites = []
+    # NAME_fp16.tflite is what ships; any other .tflite (e.g. NAME_int8) comes after.
+    preferred = [p for p in tflites if p.name == f"{directory.name}_fp16.tflite"]
+    tflite = (preferred or tflites or [None])[0]
+    return saved_model, tflite
+
+
+def _from_shipped_dir(spec: str, directory: Path, format: str) -> ModelSpec:
+    saved_model, tflite = _shipped_files(directory)
+    metadata = read_metadata(directory) or (read_metadata(saved_model) if saved_model else {})
+    if format == "auto":
+        # TensorFlow is optional at run time (the LiteRT runtime is enough).
+        have_tf = importlib.util.find_spec("tensorflow") is not None
+        format = "saved_model" if saved_model and (have_tf or not tflite) else "tflite"
+    if format == "saved_model":
+        if saved_model is None:
+            raise StyleError(f"model '{spec}' has no SavedModel ('{directory / SHIPPED_SAVED_MODEL_DIR}')")
+        return ModelSpec(spec, str(saved_model), "saved_model", metadata)
+    if tflite is None:
+        raise StyleError(f"model '{spec}' has no .tflite file in '{directory}'")
+    return ModelSpec(spec, str(tflite), "tflite", metadata)
+
+
+def _tflite_metadata(path: Path) -> dict:
+    """Metadata for a `.tflite` file: `keras_style.json` beside it or in a sibling `saved_model/`."""
+    return read_metadata(path.parent) or read_metadata(path.parent / SHIPPED_SAVED_MODEL_DIR)

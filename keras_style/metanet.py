@@ -1,0 +1,208 @@
+"""Using a MetaNet (Shen et al. 2018): style statistics, weight generation, mixing, stylizing.
+
+    from keras_style import metanet
+    extractor = metanet.statistics_extractor()          # frozen VGG19, 4 layers
+    weights = metanet.generate_weights(meta, extractor, [starry, wave], [0.7, 0.3])
+    out = metanet.stylize(generated_net, weights, content)
+
+Style statistics: for each of VGG19's `block1_conv2, block2_conv2, block3_conv3,
+block4_conv3` (relu1_2, relu2_2, relu3_3, relu4_3: the VGG19 layers that carry the
+names of the VGG16 layers the paper used), the per-channel mean and standard deviation
+over the image (`keras_style.losses.mean_std`), concatenated layer by layer as
+[means, stds]: (64 + 128 + 256 + 512) · 2 = 1920 values per image.
+
+Mixing styles is done on these statistics vectors: `generate_weights` takes a convex
+combination of the styles' vectors and asks the MetaNet for the network of that mix
+(the MetaNet's first layer is affine, so this is also the convex combination of its
+pre-activations). Statistics, not weight vectors, are mixed because the weight space
+has symmetries (channel permutations, and the kernel scales that the instance norms
+cancel) under which averaging two generated networks need not give a network at all,
+whereas a mix of statistics is a style the MetaNet can answer for.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from keras_style.errors import StyleError
+from keras_style.models.metanet import STATISTICS_DIM, STATISTICS_LAYERS
+
+__all__ = [
+    "STATISTICS_DIM",
+    "STATISTICS_LAYERS",
+    "generate_weights",
+    "mix_statistics",
+    "statistics_extractor",
+    "style_statistics",
+    "style_statistics_vector",
+    "stylize",
+]
+
+
+def style_statistics_vector(extractor_outputs, layers: Sequence[str] = STATISTICS_LAYERS, epsilon=1e-5):
+    """The (N, 1920) MetaNet input from VGG feature maps.
+
+    Args:
+      extractor_outputs: {layer name: (N, H, W, C) features}, e.g. the output of a
+        `VGGFeatureExtractor` that includes `STATISTICS_LAYERS` (VGG19
+        block1_conv2, block2_conv2, block3_conv3, block4_conv3).
+      layers: the layers to use, in order (default `STATISTICS_LAYERS`; a MetaNet
+        takes exactly those).
+      epsilon: added to the variance before its square root.
+
+    Returns:
+      float32 (N, 1920): for each layer in order, its C channel means then its C
+      channel standard deviations (over H and W).
+    """
+    from keras import ops
+
+    from keras_style import losses
+
+    parts = []
+    for name in layers:
+        if name not in extractor_outputs:
+            raise StyleError(f"the VGG features lack layer '{name}'; extract {', '.join(layers)}")
+        mean, std = losses.mean_std(extractor_outputs[name], epsilon)
+        parts += [mean, std]
+    return ops.concatenate(parts, axis=-1)
+
+
+def statistics_extractor(network="vgg19", pooling="max", weights="auto", name="statistics_extractor"):
+    """A frozen `VGGFeatureExtractor` for `STATISTICS_LAYERS` (max pooling: the VGG a
+    `MetaNetTask` trains with). Input RGB float [0, 255]."""
+    from keras_style.vgg import VGGFeatureExtractor
+
+    return VGGFeatureExtractor(list(STATISTICS_LAYERS), network=network, pooling=pooling, weights=weights, name=name)
+
+
+def _as_batch(image):
+    image = np.asarray(image, dtype="float32")
+    if image.ndim == 3:
+        image = image[None]
+    if image.ndim != 4 or image.shape[-1] != 3:
+        raise StyleError(f"expected an RGB image (H, W, 3) or batch (N, H, W, 3); got shape {image.shape}")
+    return image
+
+
+def _convex_weights(style_weights, count):
+    if style_weights is None:
+        return np.full(count, 1.0 / count)
+    weights = np.asarray(style_weights, dtype="float64").reshape(-1)
+    if weights.shape != (count,):
+        raise StyleError(f"{weights.size} style weights for {count} style images")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0) or weights.sum() <= 0:
+        raise StyleError(f"style weights must be >= 0 with a positive sum; got {weights.tolist()}")
+    return weights / weights.sum()
+
+
+def style_statistics(extractor, style_images, style_weights=None) -> np.ndarray:
+    """(1, 1920) statistics of one style image, or the convex mix of several.
+
+    Args:
+      extractor: a VGG feature extractor with `STATISTICS_LAYERS` among its outputs
+        (`statistics_extractor()`).
+      style_images: one RGB image (H, W, 3) float [0, 255], or a list of them (sizes
+        may differ).
+      style_weights: one non-negative weight per image (normalised to sum 1); None
+        weighs them equally.
+    """
+    if isinstance(style_images, np.ndarray) and style_images.ndim == 3:
+        style_images = [style_images]
+    style_images = list(style_images)
+    if not style_images:
+        raise StyleError("no style images given")
+    mix = _convex_weights(style_weights, len(style_images))
+    vectors = []
+    for image in style_images:
+        batch = _as_batch(image)
+        if batch.shape[0] != 1:
+            raise StyleError("pass style images one by one (a list), not as a batch")
+        vectors.append(np.asarray(style_statistics_vector(extractor(batch)))[0].astype("float64"))
+    return mix_statistics(vectors, mix)
+
+
+def mix_statistics(vectors, weights=None) -> np.ndarray:
+    """Convex combination Σ w_i · s_i of (1920,) or (1, 1920) statistics vectors, as (1, 1920)."""
+    vectors = [np.asarray(v, dtype="float64").reshape(-1) for v in vectors]
+    if not vectors or any(v.shape != (STATISTICS_DIM,) for v in vectors):
+        raise StyleError(f"statistics vectors have {STATISTICS_DIM} values")
+    mix = _convex_weights(weights, len(vectors))
+    return np.sum([w * v for w, v in zip(mix, vectors)], axis=0)[None].astype("float32")
+
+
+def generate_weights(metanet, extractor, style_images, style_weights=None) -> np.ndarray:
+    """The (1, P) weight vector that `metanet` generates for a style or a mix of styles.
+
+    Styles are mixed by a convex combination of their statistics vectors (see the
+    module docstring), weighted by `style_weights` (normalised to sum 1; None: equal).
+
+    Args:
+      metanet: a `keras_style.models.MetaNet`.
+      extractor: VGG features including `STATISTICS_LAYERS` (`statistics_extractor()`).
+      style_images: an (H, W, 3) RGB float [0, 255] image or a list of them.
+      style_weights: one non-negative weight per style image.
+    """
+    statistics = style_statistics(extractor, style_images, style_weights)
+    return np.asarray(metanet(statistics, training=False))
+
+
+def stylize(
+    generated_net,
+    weights_vector,
+    content,
+    alpha: float = 1.0,
+    *,
+    metanet=None,
+    extractor=None,
+    style_stats=None,
+) -> np.ndarray:
+    """Stylizes content images with a generated network; returns float32 [0, 255].
+
+    `alpha` in [0, 1] is the style strength, taken in statistics space: the network
+    used for a content image c is the MetaNet's answer to
+    `alpha · s_style + (1 - alpha) · s(c)`, where s(c) are the content image's own
+    statistics. alpha = 1 is the style itself (`weights_vector` is used as given);
+    alpha = 0 asks for the network of the content's own "style", which re-renders the
+    image in its own colours and textures (not an identity: it is what the MetaNet
+    learnt to draw for those statistics). With alpha < 1 each content image gets its
+    own weights (it has its own statistics), so images run one at a time, and
+    `metanet`, `extractor` and the style's statistics (`style_statistics(...)`,
+    passed as `style_stats`) are required; `weights_vector` is then not
+    used and may be None.
+
+    Args:
+      generated_net: a `GeneratedTransformNet`.
+      weights_vector: (P,) or (1, P) weights for the style (`generate_weights`).
+      content: (H, W, 3) or (N, H, W, 3) RGB float [0, 255]; any size.
+      alpha: style strength in [0, 1].
+      metanet, extractor, style_stats: see above (alpha < 1 only).
+
+    Returns:
+      float32 numpy, the shape of `content`.
+    """
+    import tensorflow as tf
+
+    alpha = float(alpha)
+    if not 0.0 <= alpha <= 1.0:
+        raise StyleError(f"alpha must be in [0, 1], got {alpha:g}")
+    batch = _as_batch(content)
+    if alpha == 1.0:
+        if weights_vector is None:
+            raise StyleError("a weights vector is required (see generate_weights)")
+        weights = tf.reshape(tf.convert_to_tensor(weights_vector, tf.float32), (1, -1))
+        out = np.asarray(generated_net([tf.constant(batch), weights], training=False))
+    else:
+        if metanet is None or extractor is None or style_stats is None:
+            raise StyleError("alpha < 1 needs the metanet, the extractor and the style's statistics")
+        style_vector = np.asarray(style_stats, "float32").reshape(1, STATISTICS_DIM)
+        outs = []
+        for image in batch:
+            own = np.asarray(style_statistics_vector(extractor(image[None])))
+            mixed = mix_statistics([style_vector, own], [alpha, 1.0 - alpha])
+            weights = metanet(mixed, training=False)
+            outs.append(np.asarray(generated_net([tf.constant(image[None]), weights], training=False))[0])
+        out = np.stack(outs)
+    return out if np.ndim(content) == 4 else out[0]
+

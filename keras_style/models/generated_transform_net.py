@@ -1,0 +1,276 @@
+"""A Johnson TransformNet whose inner conv kernels come from an input weight vector.
+
+The network a MetaNet (Shen et al., "Neural Style Transfer via Meta Networks", CVPR
+2018) drives: `keras_style.models.MetaNet` turns a style's VGG statistics into one flat
+vector holding the kernels of every *generated* conv, and `GeneratedTransformNet`
+convolves with them. This module also defines that vector's layout, which both models
+share:
+
+* the generated convs are every conv of `TransformNet.conv_layer_specs(base)` except
+  the first (`conv1`) and the last (`conv_out`), which are ordinary weights shared by
+  all styles: `conv2, conv3, res1_conv1, res1_conv2, ..., res5_conv2, up1_conv,
+  up2_conv` (14 layers);
+* in that order, each contributes its kernel flattened in C (row-major) order of its
+  `(kernel_size, kernel_size, in_channels, out_channels)` shape (the layout of a
+  `keras.layers.Conv2D` kernel), then its bias if it has one (only `conv_out` has a
+  bias in a TransformNet, and it is not generated, so in practice there are none).
+
+A `TransformNet(base)` has `1620 * base**2` generated parameters (25,920 for base 4,
+103,680 for base 8, 1,658,880 for base 32).
+"""
+
+from __future__ import annotations
+
+import collections
+import numbers
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_style.errors import StyleError
+from keras_style.layers.crop_to_reference import CropToReference
+from keras_style.layers.input_kernel_conv2d import InputKernelConv2D
+from keras_style.layers.instance_normalization import InstanceNormalization
+from keras_style.layers.nearest_upsampling import NearestUpsampling2D
+from keras_style.layers.pad_to_multiple import PadToMultiple
+from keras_style.layers.reflection_padding import ReflectionPadding2D
+from keras_style.models import transform_net as transform_net_lib
+from keras_style.models.transform_net import TransformNet
+
+# Convs of a TransformNet that keep ordinary, style-independent weights.
+SHARED_CONVS = ("conv1", "conv_out")
+
+WeightSlot = collections.namedtuple(
+    "WeightSlot", ["name", "offset", "size", "kernel_shape", "bias_shape", "stride"]
+)
+WeightSlot.__doc__ = """Where one generated conv's weights lie in the flat weight vector.
+
+`vector[offset:offset + size]` holds the kernel (C order, shape `kernel_shape`) followed
+by the bias (shape `bias_shape`, or nothing when `bias_shape` is None)."""
+
+
+def _check_base(base):
+    if isinstance(base, bool) or not isinstance(base, numbers.Integral) or base < 1:
+        raise StyleError(f"base must be a positive integer; got {base!r}.")
+    return int(base)
+
+
+def conv_has_bias(name: str) -> bool:
+    """Whether TransformNet's conv `name` has a bias (only `conv_out`: the others feed
+    instance norms, whose mean subtraction would cancel it)."""
+    return name == "conv_out"
+
+
+def generated_conv_specs(base=8):
+    """The `TransformNet.conv_layer_specs(base)` entries whose kernels are generated,
+    in weight-vector order: every conv except `conv1` and `conv_out`."""
+    base = _check_base(base)
+    return [spec for spec in TransformNet.conv_layer_specs(base) if spec[0] not in SHARED_CONVS]
+
+
+def weight_layout(base=8):
+    """`WeightSlot`s of the generated convs of a `TransformNet(base)`, in vector order."""
+    slots = []
+    offset = 0
+    for name, kernel_size, in_channels, out_channels, stride in generated_conv_specs(base):
+        kernel_shape = (kernel_size, kernel_size, in_channels, out_channels)
+        bias_shape = (out_channels,) if conv_has_bias(name) else None
+        size = int(np.prod(kernel_shape)) + (out_channels if bias_shape else 0)
+        slots.append(WeightSlot(name, offset, size, kernel_shape, bias_shape, stride))
+        offset += size
+    return slots
+
+
+def num_generated_params(base=8) -> int:
+    """Length P of the weight vector for `TransformNet(base)` (1620 * base**2)."""
+    slots = weight_layout(base)
+    return slots[-1].offset + slots[-1].size
+
+
+def split_weight_vector(weight_vector, base=8) -> dict:
+    """Splits a weight vector of shape (P,) or (1, P) into per-layer weights.
+
+    Returns `{conv name: [kernel]}` (or `[kernel, bias]`), numpy arrays in the order
+    `keras.layers.Conv2D.set_weights` takes, in weight-vector order.
+    """
+    vector = np.asarray(keras.ops.convert_to_numpy(weight_vector))
+    expected = num_generated_params(base)
+    if vector.ndim == 2 and vector.shape[0] == 1:
+        vector = vector[0]
+    if vector.shape != (expected,):
+        raise StyleError(
+            f"a base-{base} weight vector has shape ({expected},) or (1, {expected}); got {vector.shape}"
+        )
+    weights = {}
+    for slot in weight_layout(base):
+        chunk = vector[slot.offset: slot.offset + slot.size]
+        kernel_size = int(np.prod(slot.kernel_shape))
+        weights[slot.name] = [chunk[:kernel_size].reshape(slot.kernel_shape)]
+        if slot.bias_shape:
+            weights[slot.name].append(chunk[kernel_size:].reshape(slot.bias_shape))
+    return weights
+
+
+@keras.saving.register_keras_serializable(package="keras_style")
+class WeightVectorSlice(keras.layers.Layer):
+    """Cuts one tensor (e.g. a conv kernel) out of a flat weight vector.
+
+    Called on a weight vector of shape `(1, P)` or `(P,)`; returns
+    `vector[offset:offset + prod(shape)]` reshaped (C order) to `shape`. With a
+    `(B, P)` input only the first row is used (one style per batch).
+
+    Args:
+        offset: start index in the vector.
+        shape: shape of the result, e.g. a kernel's `(kh, kw, C_in, C_out)`.
+    """
+
+    def __init__(self, offset, shape, **kwargs):
+        super().__init__(**kwargs)
+        self.offset = int(offset)
+        self.target_shape = tuple(int(d) for d in shape)
+        self.size = int(np.prod(self.target_shape))
+
+    def call(self, weights):
+        if len(weights.shape) == 2:
+            weights = weights[0]
+        return ops.reshape(weights[self.offset: self.offset + self.size], self.target_shape)
+
+    def compute_output_shape(self, input_shape):
+        return self.target_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"offset": self.offset, "shape": list(self.target_shape)})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_style")
+class GeneratedTransformNet(keras.Model):
+    """`TransformNet(base)` whose inner convs take their kernels from an input vector.
+
+    Same graph as `keras_style.models.TransformNet` (rescale to [-1, 1], reflect-pad to
+    a multiple of 4 (at least 8), reflection padding before every conv, instance
+    norms, 5 residual blocks, nearest x2 upsampling, `127.5 * (1 + tanh)` output,
+    crop back), with the same layer names, but the 14 convs listed by
+    `generated_conv_specs(base)` are `InputKernelConv2D` layers fed by
+    `WeightVectorSlice` layers (named `<conv>_kernel`) of the weight input. `conv1`
+    and `conv_out` are ordinary `Conv2D` layers, and every `InstanceNormalization`
+    keeps its own affine parameters: these are the style-independent weights a
+    MetaNet trains alongside itself.
+
+    Inputs: `[images, weights]`:
+      * images: float32 `(N, H, W, 3)` RGB in [0, 255], any `H, W >= 1`;
+      * weights: float32 `(1, P)` or `(P,)`, `P = num_generated_params(base)`, laid
+        out as described in this module's docstring (a `MetaNet`'s output). One
+        style per batch: all N images use these kernels (of a `(B, P)` input only
+        row 0 is used).
+
+    Output: float32 `(N, H, W, 3)` in (0, 255). `to_transform_net` turns a
+    (network, weight vector) pair into an ordinary `TransformNet`.
+
+    Args:
+        base: int, channels of the first conv (as `TransformNet`'s base).
+        **kwargs: `keras.Model` arguments such as `name` and `trainable`.
+    """
+
+    def __init__(self, base=8, **kwargs):
+        base = _check_base(base)
+        specs = {spec[0]: spec for spec in TransformNet.conv_layer_specs(base)}
+        slots = {slot.name: slot for slot in weight_layout(base)}
+        num_params = num_generated_params(base)
+        used = []
+
+        images = keras.Input(shape=(None, None, 3), name="image")
+        weights = keras.Input(shape=(num_params,), name="weights")
+
+        def conv(x, name, norm=True, relu=True):
+            """Reflect-pad + conv (+ IN (+ ReLU)), as TransformNet builds it."""
+            _, kernel_size, in_channels, out_channels, stride = specs[name]
+            if x.shape[-1] != in_channels:
+                raise AssertionError(f"{name}: spec expects {in_channels} input channels")
+            used.append(name)
+            x = ReflectionPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+            if name in slots:
+                slot = slots[name]
+                conv_inputs = [x, WeightVectorSlice(slot.offset, slot.kernel_shape, name=f"{name}_kernel")(weights)]
+                if slot.bias_shape:
+                    bias_offset = slot.offset + int(np.prod(slot.kernel_shape))
+                    conv_inputs.append(WeightVectorSlice(bias_offset, slot.bias_shape, name=f"{name}_bias")(weights))
+                x = InputKernelConv2D(strides=stride, padding="valid", name=name)(conv_inputs)
+            else:
+                x = keras.layers.Conv2D(
+                    out_channels, kernel_size, strides=stride, padding="valid",
+                    use_bias=conv_has_bias(name), name=name,
+                )(x)
+            if norm:
+                x = InstanceNormalization(name=f"{name}_norm")(x)
+            if relu:
+                x = keras.layers.ReLU(name=f"{name}_relu")(x)
+            return x
+
+        x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(images)
+        x = PadToMultiple(
+            transform_net_lib._SIZE_MULTIPLE, min_size=transform_net_lib._MIN_SIZE, name="pad_to_multiple"
+        )(x)
+        x = conv(x, "conv1")
+        x = conv(x, "conv2")
+        x = conv(x, "conv3")
+        for i in range(1, transform_net_lib.NUM_RESIDUAL_BLOCKS + 1):
+            y = conv(x, f"res{i}_conv1")
+            y = conv(y, f"res{i}_conv2", relu=False)
+            x = keras.layers.Add(name=f"res{i}_add")([x, y])
+        for i in (1, 2):
+            x = NearestUpsampling2D(2, name=f"up{i}_upsample")(x)
+            x = conv(x, f"up{i}_conv")
+        x = conv(x, "conv_out", norm=False, relu=False)
+        x = keras.layers.Activation("tanh", dtype="float32", name="output_tanh")(x)
+        x = keras.layers.Rescaling(127.5, offset=127.5, dtype="float32", name="output_scale")(x)
+        outputs = CropToReference(dtype="float32", name="crop_to_input")([x, images])
+        if used != list(specs):
+            raise AssertionError(f"graph convs {used} differ from conv_layer_specs")
+
+        super().__init__(inputs=[images, weights], outputs=outputs, **kwargs)
+        self.base = base
+        self.num_generated_params = num_params
+
+    def call(self, inputs, training=None, mask=None):
+        # A (P,) weight vector is accepted as (1, P).
+        images, weights = inputs
+        if len(weights.shape) == 1:
+            weights = ops.expand_dims(weights, 0)
+        return super().call([images, weights], training=training, mask=mask)
+
+    def get_config(self):
+        # Not chained to super: a functional model's config is a layer graph (see
+        # TransformNet.get_config).
+        return {"name": self.name, "trainable": self.trainable, "base": self.base}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def to_transform_net(generated_net: GeneratedTransformNet, weight_vector, name=None) -> TransformNet:
+    """A standalone `TransformNet` equal to `generated_net` run with `weight_vector`.
+
+    Builds `TransformNet(generated_net.base)` and copies into it: `conv1`, `conv_out`
+    and every instance norm's weights from `generated_net`, and each generated conv's
+    kernel from `weight_vector` ((P,) or (1, P)). The result needs no weight input, so
+    it exports, converts and serves like any fast-style model.
+
+    Raises:
+      StyleError: the vector does not fit the network's base.
+    """
+    base = generated_net.base
+    per_layer = split_weight_vector(weight_vector, base)
+    net = TransformNet(base=base, name=name or "transform_net")
+    for conv_name, *_ in TransformNet.conv_layer_specs(base):
+        if conv_name in per_layer:
+            net.get_layer(conv_name).set_weights(per_layer[conv_name])
+        else:
+            net.get_layer(conv_name).set_weights(generated_net.get_layer(conv_name).get_weights())
+        if conv_name != "conv_out":
+            norm = f"{conv_name}_norm"
+            net.get_layer(norm).set_weights(generated_net.get_layer(norm).get_weights())
+    return net

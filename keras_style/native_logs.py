@@ -1,0 +1,78 @@
+"""Keeping TensorFlow's and LiteRT's native start-up chatter off the terminal.
+
+Commands set TF_CPP_MIN_LOG_LEVEL=2, but TensorFlow 2.21 and LiteRT print some C++
+log lines straight to file descriptor 2 regardless; `native_logs_filtered` applies
+the variable to them, so a user error stays the only line a command prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from typing import Iterator
+
+# Native (C++) log lines that TensorFlow and LiteRT print straight to file
+# descriptor 2, ignoring TF_CPP_MIN_LOG_LEVEL since TF moved to absl logging
+# (tensorflow/tensorflow#100442): "WARNING: All log messages before
+# absl::InitializeLog() ...", then glog-style "I0000 00:00:... file.cc:12] ..."
+# lines, and LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate".
+_ABSL_PREAMBLE = re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called")
+_GLOG_LINE = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^\]]+\] ")
+_LITERT_INFO = re.compile(r"^INFO: ")
+_SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
+
+
+def _min_log_level() -> int:
+    try:
+        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        return 0
+
+
+def _is_native_chatter(line: str, level: int) -> bool:
+    if _ABSL_PREAMBLE.match(line):
+        return True
+    if _LITERT_INFO.match(line):
+        return level >= 1
+    match = _GLOG_LINE.match(line)
+    return bool(match) and _SEVERITY[match.group(1)] < level
+
+
+@contextlib.contextmanager
+def native_logs_filtered() -> Iterator[None]:
+    """Applies TF_CPP_MIN_LOG_LEVEL to native log lines written during the block.
+
+    TensorFlow 2.21 and LiteRT write some C++ log lines to stderr whatever
+    TF_CPP_MIN_LOG_LEVEL says. With the variable set to 1 or more (the
+    commands set 2), stderr (fd 2) is captured during the block and replayed
+    without the lines below that level, so a user error stays the only line a
+    command prints. With it unset or 0, nothing is captured.
+    """
+    level = _min_log_level()
+    if level < 1:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        # No real fd 2 (embedded interpreters, some notebooks): nothing to filter.
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode("utf-8", errors="replace")
+            kept = [line for line in text.splitlines(True) if not _is_native_chatter(line, level)]
+            if kept:
+                os.write(2, "".join(kept).encode("utf-8", errors="replace"))

@@ -1,0 +1,1 @@
+"""Training tasks (`keras_style.training.task.TrainTask` subclasses), one method per module."""

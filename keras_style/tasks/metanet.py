@@ -1,0 +1,406 @@
+"""MetaNet training (Shen et al., "Neural Style Transfer via Meta Networks", CVPR 2018).
+
+A `MetaNet` learns to turn a style image's VGG statistics into the conv kernels of a
+`GeneratedTransformNet`; both are trained together on (content crop, style image)
+pairs, one style per batch, with the Johnson et al. perceptual loss of
+`keras_style.tasks.fast_style` against that batch's style:
+
+    loss = content_weight · MSE(VGG_relu2_2(out), VGG_relu2_2(content))
+         + style_weight · Σ_l w_l · MSE(Gram_l(out), Gram_l(style))   l ∈ relu{1_2,2_2,3_3,4_3}
+         + tv_weight · TV_l1(out) / (H·W)
+         + weight_norm_penalty · mean(z²)      z: the MetaNet heads' raw output
+
+The loss network is VGG19 with max pooling (as in the fast-style task); the same
+forward pass of the style image gives its Gram targets and the MetaNet's input
+statistics (`keras_style.metanet.style_statistics_vector`).
+
+Style schedule: the style changes every `style_change_every` steps (20, as the
+reference implementation did). Steps are grouped in blocks of that length; block b uses
+style file `perm_e[b mod n]`, where n is the number of style files, e = b div n and
+perm_e a permutation drawn from (seed, e): every style appears once per n blocks, and
+the style of a step depends only on the seed and the step, so a resumed run continues
+the same sequence. Each block crops its style image afresh (resized so the short side
+is `style_size`, then a random `style_size`² crop).
+
+    from keras_style.tasks.metanet import MetaNetConfig, train_metanet
+    from keras_style.training.trainer import TrainerConfig
+    train_metanet(MetaNetConfig("photos/", "styles/"), TrainerConfig("runs/meta"))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable, Sequence
+
+from keras_style import data, image_io
+from keras_style.errors import StyleError
+from keras_style.models.metanet import STATISTICS_LAYERS
+from keras_style.tasks.fast_style import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, MIN_CROP_SIZE
+from keras_style.training.task import TrainTask
+
+NUM_SAMPLE_IMAGES = 3
+NUM_SAMPLE_STYLES = 2
+METANET_LAYER = "metanet"
+GENERATED_NET_LAYER = "generated_transform_net"
+# Seeds of the content pipeline and the style crops (offsets keep them apart).
+_CONTENT_SEED_STRIDE = 7919
+_STYLE_CROP_SEED_OFFSET = 104729
+
+
+@dataclasses.dataclass
+class MetaNetConfig:
+    """Settings of a MetaNet training run.
+
+    Attributes:
+      content_data: content images: `tfds:NAME[/CONFIG][:SPLIT]` or a folder / glob /
+        comma-separated files (see `keras_style.data.image_dataset`).
+      style_data: style images: a folder, glob or comma-separated files.
+      crop_size: side of the square content crops.
+      batch_size: global batch size (split over replicas); all its images share one style.
+      learning_rate: Adam learning rate.
+      base: channels of the generated TransformNet's first conv.
+      hidden_per_layer: MetaNet hidden units per generated conv (128 in the paper).
+      content_weight, style_weight, tv_weight: loss weights (see the module docstring).
+      weight_norm_penalty: weight of an L2 penalty mean(z²) on the MetaNet heads' raw
+        output z. The generated kernels themselves have fixed norms (`MetaNet`
+        normalises each one), so they need no penalty; z's norm is the one free scale
+        (the instance norms cancel it) and only sets the MetaNet's effective step
+        size. Off by default: under Adam it levels off by itself (see
+        `keras_style.models.metanet`); the penalty caps it if a long run drifts.
+      content_layers, style_layers: VGG19 layers (Keras or reluB_I names).
+      style_layer_weights: one weight per style layer; None weighs them equally.
+      style_size: style images are resized so their short side is this and cropped to
+        a square of this side before their Grams and statistics are taken.
+      style_change_every: steps between style changes.
+      network, pooling, weights: the loss network (see `VGGFeatureExtractor`); it also
+        computes the MetaNet's input statistics.
+      tfds_data_dir: TensorFlow Datasets folder for `tfds:` content data.
+      skip_flat: drop solid-colour content crops.
+      shuffle_buffer: examples buffered for shuffling tfds data.
+      seed: seeds the weights, the style sequence and the crops; None is random (then
+        a resumed run does not replay the same sequence; multi-worker runs need a seed
+        so that every worker trains on the same style).
+    """
+
+    content_data: str
+    style_data: str
+    crop_size: int = 256
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    base: int = 8
+    hidden_per_layer: int = 128
+    content_weight: float = 1.0
+    style_weight: float = 3.0
+    tv_weight: float = 1.0
+    weight_norm_penalty: float = 0.0
+    content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS
+    style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS
+    style_layer_weights: Sequence[float] | None = None
+    style_size: int = 256
+    style_change_every: int = 20
+    network: str = "vgg19"
+    pooling: str = "max"
+    weights: str | None = "auto"
+    tfds_data_dir: str | None = None
+    skip_flat: bool = True
+    shuffle_buffer: int = 1000
+    seed: int | None = None
+
+    def validate(self):
+        """Checks the numbers and layer lists (not the files); raises StyleError."""
+        for name in ("content_weight", "style_weight", "tv_weight", "weight_norm_penalty"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise StyleError(f"{name} must be >= 0, got {value}")
+        if not self.learning_rate > 0:
+            raise StyleError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.crop_size < MIN_CROP_SIZE:
+            raise StyleError(f"crop_size must be >= {MIN_CROP_SIZE}, got {self.crop_size}")
+        if self.style_size < MIN_CROP_SIZE:
+            raise StyleError(f"style_size must be >= {MIN_CROP_SIZE}, got {self.style_size}")
+        for name in ("batch_size", "base", "hidden_per_layer", "style_change_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise StyleError(f"{name} must be an integer >= 1, got {value!r}")
+        if not self.content_layers:
+            raise StyleError("no content layers given")
+        if not self.style_layers:
+            raise StyleError("no style layers given")
+        if self.style_layer_weights is not None:
+            if len(self.style_layer_weights) != len(self.style_layers):
+                raise StyleError(
+                    f"{len(self.style_layer_weights)} style layer weights for {len(self.style_layers)} style layers"
+                )
+            if any(w < 0 for w in self.style_layer_weights):
+                raise StyleError(f"style layer weights must be >= 0, got {list(self.style_layer_weights)}")
+        if self.network != "vgg19":
+            # The MetaNet's input is 1920 statistics of VGG19 layers.
+            raise StyleError(f"MetaNet training needs network vgg19, got '{self.network}'")
+        if self.pooling not in ("avg", "max"):
+            raise StyleError(f"unknown pooling '{self.pooling}'; choose avg or max")
+
+    def check_inputs(self) -> list[str]:
+        """Checks that the style images exist (the first one loads) and the content data
+        names images; returns the style files, sorted as `image_io.list_images` lists them.
+        """
+        styles = data.list_training_images(self.style_data)
+        image_io.load_image(styles[0], max_size=self.style_size)
+        if data.parse_tfds_spec(self.content_data) is None:
+            data.list_training_images(self.content_data)
+        return styles
+
+
+class MetaNetTask(TrainTask):
+    """Trains a `MetaNet` and the shared weights of a `GeneratedTransformNet`.
+
+    The model is a functional `keras.Model` ("metanet_style_transfer") with inputs
+    `[content (N, H, W, 3), style statistics (1, 1920)]` and the stylized images as
+    output; its layers `"metanet"` (`MetaNet`) and `"generated_transform_net"`
+    (`GeneratedTransformNet`: conv1, conv_out and the instance norms are trained here)
+    hold every trainable weight.
+
+    Inputs: `(content batch (B, crop, crop, 3), style image (style_size, style_size, 3))`
+    per step, one style for the whole batch (see the module docstring).
+
+    Metrics per step: "loss" and its weighted terms "content", "style", "tv",
+    "weight_penalty" (they sum to "loss"), plus two diagnostics outside the loss:
+    "weight_norm", the L2 norm of the generated weight vector (constant by
+    construction: sqrt(Σ_l 2·out_channels_l)), and "raw_weight_norm", the norm of the
+    heads' output before normalisation (watch it for drift).
+    """
+
+    def __init__(self, config: MetaNetConfig):
+        import numpy as np
+
+        config.validate()
+        self.config = config
+        self.global_batch_size = config.batch_size
+        self.style_files = config.check_inputs()
+        self.content_layers = list(config.content_layers)
+        self.style_layers = list(config.style_layers)
+        weights = config.style_layer_weights or [1.0] * len(self.style_layers)
+        self.style_layer_weights = dict(zip(self.style_layers, (float(w) for w in weights)))
+        # One seed for the style sequence, shared by every input pipeline of this process.
+        self.style_seed = int(config.seed if config.seed is not None else np.random.SeedSequence().entropy % 2**31)
+        self._samples = None
+
+    # Model.
+
+    def build_model(self):
+        """The MetaNet + generated TransformNet model; also builds the frozen VGG nets."""
+        import keras
+
+        from keras_style.models.generated_transform_net import GeneratedTransformNet
+        from keras_style.models.metanet import STATISTICS_DIM, MetaNet
+        from keras_style.vgg import VGGFeatureExtractor
+
+        c = self.config
+        if c.seed is not None:
+            keras.utils.set_random_seed(c.seed)
+        vgg = dict(network=c.network, pooling=c.pooling, weights=c.weights)
+        layers = list(dict.fromkeys(self.style_layers + list(STATISTICS_LAYERS) + self.content_layers))
+        self.loss_net = VGGFeatureExtractor(layers, name="loss_net", **vgg)
+        self.content_net = VGGFeatureExtractor(self.content_layers, name="content_net", **vgg)
+        metanet = MetaNet(base=c.base, hidden_per_layer=c.hidden_per_layer, name=METANET_LAYER)
+        generated_net = GeneratedTransformNet(base=c.base, name=GENERATED_NET_LAYER)
+        content = keras.Input(shape=(None, None, 3), name="content")
+        statistics = keras.Input(shape=(STATISTICS_DIM,), name="style_statistics")
+        outputs = generated_net([content, metanet(statistics)])
+        return keras.Model([content, statistics], outputs, name="metanet_style_transfer")
+
+    def build_optimizer(self):
+        """Adam."""
+        import keras
+
+        return keras.optimizers.Adam(learning_rate=self.config.learning_rate)
+
+    # Inputs.
+
+    def style_index(self, block):
+        """Index into `style_files` of the style of step block `block` (a tensor or int).
+
+        Block b = step // style_change_every; see the module docstring.
+        """
+        import tensorflow as tf
+
+        block = tf.cast(block, tf.int64)
+        count = tf.constant(len(self.style_files), tf.int64)
+        epoch = block // count
+        keys = tf.random.stateless_uniform(
+            [len(self.style_files)], seed=tf.stack([tf.constant(self.style_seed, tf.int64), epoch])
+        )
+        return tf.gather(tf.argsort(keys), block % count)
+
+    def style_index_for_step(self, step: int) -> int:
+        """The style file index a step trains on (eager)."""
+        return int(self.style_index(step // self.config.style_change_every))
+
+    def style_dataset(self, step: int = 0):
+        """Per-step style images from `step` on: (style_size, style_size, 3) float32."""
+        import tensorflow as tf
+
+        c = self.config
+        files = tf.constant(self.style_files)
+        every = c.style_change_every
+
+        def load(block):
+            raw = tf.io.read_file(tf.gather(files, self.style_index(block)))
+            image = tf.io.decode_image(raw, channels=3, expand_animations=False, dtype=tf.uint8)
+            seed = tf.stack([block, tf.constant(self.style_seed + _STYLE_CROP_SEED_OFFSET, tf.int64)])
+            return data.random_resized_crop(image, c.style_size, c.style_size, c.style_size, seed)
+
+        # One decode per block; an unreadable style file skips its block (logged).
+        blocks = tf.data.Dataset.counter(step // every).map(load)
+        blocks = blocks.ignore_errors(log_warning=True)
+        styles = blocks.flat_map(lambda image: tf.data.Dataset.from_tensors(image).repeat(every))
+        return styles.skip(step % every)
+
+    def build_inputs(self, input_context=None, step: int = 0):
+        """(content batch, style image) per step, per replica; every replica gets the
+        same style (it depends only on the seed and the step)."""
+        import tensorflow as tf
+
+        c = self.config
+        batch = input_context.get_per_replica_batch_size(c.batch_size) if input_context else c.batch_size
+        seed = None if c.seed is None else c.seed + _CONTENT_SEED_STRIDE * step
+        content = data.image_dataset(
+            c.content_data, crop_size=c.crop_size, batch_size=batch, shuffle_buffer=c.shuffle_buffer,
+            seed=seed, skip_flat=c.skip_flat, data_dir=c.tfds_data_dir, input_context=input_context,
+        )
+        return tf.data.Dataset.zip((content, self.style_dataset(step))).prefetch(tf.data.AUTOTUNE)
+
+    # Losses and step.
+
+    def style_targets(self, style):
+        """(statistics (1, 1920), {style layer: Gram (C, C)}) of one style image."""
+        import tensorflow as tf
+
+        from keras_style import losses
+        from keras_style.metanet import style_statistics_vector
+
+        features = self.loss_net(tf.expand_dims(tf.convert_to_tensor(style, tf.float32), 0))
+        statistics = style_statistics_vector(features)
+        grams = {n: losses.gram_matrix(features[n])[0] for n in self.style_layers}
+        return statistics, grams
+
+    def compute_losses(self, model, content, style):
+        """(generated images, metrics) for a content batch and one style image."""
+        import tensorflow as tf
+
+        from keras_style import losses
+
+        c = self.config
+        statistics, style_grams = self.style_targets(style)
+        content_targets = self.content_net(content)
+        weights, raw = model.get_layer(METANET_LAYER).call_with_raw(statistics, training=True)
+        generated = model.get_layer(GENERATED_NET_LAYER)([content, weights], training=True)
+        features = self.loss_net(generated)
+        content_term = tf.add_n([losses.content_loss(features[n], content_targets[n]) for n in self.content_layers])
+        style_term = losses.gram_style_loss(
+            {n: features[n] for n in self.style_layers}, style_grams, self.style_layer_weights
+        )
+        pixels = tf.cast(tf.shape(generated)[1] * tf.shape(generated)[2], tf.float32)
+        tv_term = losses.total_variation_loss(generated, "l1") / pixels
+        penalty = tf.reduce_mean(tf.square(raw))
+        terms = {
+            "content": c.content_weight * content_term,
+            "style": c.style_weight * style_term,
+            "tv": c.tv_weight * tv_term,
+            "weight_penalty": c.weight_norm_penalty * penalty,
+        }
+        metrics = {"loss": tf.add_n(list(terms.values())), **terms}
+        metrics["weight_norm"] = tf.stop_gradient(tf.norm(weights))
+        metrics["raw_weight_norm"] = tf.stop_gradient(tf.norm(raw))
+        return generated, metrics
+
+    def train_step(self, inputs, model, optimizer):
+        import tensorflow as tf
+
+        content, style = inputs
+        with tf.GradientTape() as tape:
+            _, metrics = self.compute_losses(model, content, style)
+            scaled = self.scale_loss(metrics["loss"])
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        return metrics
+
+    # Samples, export.
+
+    def generate_weights(self, model, style):
+        """The (1, P) generated weights for one style image (eager)."""
+        statistics, _ = self.style_targets(style)
+        return model.get_layer(METANET_LAYER)(statistics, training=False)
+
+    def sample_images(self, model):
+        """Fixed content crops stylized with the first style files, plus the crops and styles."""
+        import tensorflow as tf
+
+        c = self.config
+        if self._samples is None:
+            dataset = data.image_dataset(
+                c.content_data, crop_size=c.crop_size, batch_size=NUM_SAMPLE_IMAGES, shuffle_buffer=0,
+                seed=0, data_dir=c.tfds_data_dir,
+            )
+            content = next(iter(dataset.take(1)), None)
+            if content is None:
+                return None
+            styles = []
+            for path in self.style_files[:NUM_SAMPLE_STYLES]:
+                try:
+                    image = image_io.load_image(path)
+                except StyleError:
+                    continue
+                seed = tf.constant([0, self.style_seed], tf.int64)
+                styles.append(data.random_resized_crop(image, c.style_size, c.style_size, c.style_size, seed))
+            self._samples = content, styles
+        content, styles = self._samples
+        images = {"content": content}
+        for i, style in enumerate(styles):
+            weights = self.generate_weights(model, style)
+            images[f"style_{i}"] = style[None]
+            images[f"stylized_{i}"] = model.get_layer(GENERATED_NET_LAYER)([content, weights], training=False)
+        return images
+
+    def export(self, model, export_dir: str) -> None:
+        """A serving SavedModel via `keras_style.export.metanet` (the statistics come from
+        a `config.network` VGG with `config.pooling`, as in training)."""
+        from keras_style.export.metanet import export_metanet_model
+
+        export_metanet_model(model, export_dir, network=self.config.network, pooling=self.config.pooling)
+
+    def divergence_hint(self) -> str:
+        return f"lower --learning_rate (now {self.config.learning_rate:g}) or --style_weight"
+
+
+def train_metanet(
+    config: MetaNetConfig,
+    trainer_config,
+    strategy_name: str = "default",
+    export_dir: str | None = None,
+    on_progress: Callable | None = None,
+) -> dict:
+    """Trains (or resumes training) a MetaNet; exports it if `export_dir` is given.
+
+    Args:
+      config: a `MetaNetConfig`.
+      trainer_config: a `keras_style.training.trainer.TrainerConfig`.
+      strategy_name: see `keras_style.training.distribute.get_strategy`.
+      export_dir: where to write the serving SavedModel after training (chief only);
+        None skips the export.
+      on_progress: called with a `keras_style.training.trainer.Progress` after every loop.
+
+    Returns:
+      The last loop's metrics, {name: float}.
+    """
+    from keras_style.training import distribute
+    from keras_style.training.trainer import Trainer
+
+    # First: a multi-worker strategy must exist before any other TensorFlow op runs.
+    strategy = distribute.get_strategy(strategy_name)
+    task = MetaNetTask(config)
+    trainer = Trainer(task, trainer_config, strategy, on_progress=on_progress)
+    metrics = trainer.train()
+    if export_dir and trainer.is_chief:
+        task.export(trainer.model, export_dir)
+    return metrics

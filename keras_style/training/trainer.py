@@ -1,0 +1,351 @@
+"""`Trainer`: the distributed, checkpointed training loop that runs a `TrainTask`."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import shutil
+import time
+from typing import Callable
+
+from absl import logging
+
+from keras_style.errors import StyleError
+from keras_style.training import distribute
+
+SUMMARY_SUBDIR = "train"
+
+
+@dataclasses.dataclass
+class TrainerConfig:
+    """How long to train and how often to checkpoint, summarise and report.
+
+    Attributes:
+      model_dir: checkpoints (`ckpt-STEP`) go here, TensorBoard events under
+        `model_dir/train`. Training resumes from the latest checkpoint found here.
+      train_steps: total optimisation steps (a resumed run stops at the same total).
+      steps_per_loop: steps run by one call of the compiled loop; progress is reported
+        and the NaN guard checks once per loop. Loops also end at every checkpoint and
+        summary step.
+      checkpoint_interval: save every this many steps (and always at the end), so a
+        killed run loses at most one interval; 0 saves only at the end.
+      summary_interval: write sample images every this many steps (loss scalars go to
+        TensorBoard after every loop); 0 turns images off.
+      max_to_keep: checkpoints kept on disk.
+      log: receives one-line status messages ("resumed from step N"); default absl
+        logging.
+    """
+
+    model_dir: str
+    train_steps: int = 2000
+    steps_per_loop: int = 10
+    checkpoint_interval: int = 200
+    summary_interval: int = 100
+    max_to_keep: int = 3
+    log: Callable[[str], None] | None = None
+
+    def validate(self):
+        """Raises StyleError naming the first bad field."""
+        if not self.model_dir:
+            raise StyleError("a model directory is required")
+        if self.train_steps < 1:
+            raise StyleError(f"train steps must be >= 1, got {self.train_steps}")
+        if self.steps_per_loop < 1:
+            raise StyleError(f"steps per loop must be >= 1, got {self.steps_per_loop}")
+        for name in ("checkpoint_interval", "summary_interval"):
+            if getattr(self, name) < 0:
+                raise StyleError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.max_to_keep < 1:
+            raise StyleError(f"max_to_keep must be >= 1, got {self.max_to_keep}")
+
+
+@dataclasses.dataclass
+class Progress:
+    """What the trainer reports after every loop."""
+
+    step: int
+    train_steps: int
+    metrics: dict  # {name: float}, averaged over the loop's steps
+    steps_per_second: float
+    images_per_second: float | None
+    elapsed: float  # seconds since train() started
+
+
+class Trainer:
+    """Runs a `TrainTask` under a distribution strategy, with checkpoints and TensorBoard.
+
+    On construction, inside `strategy.scope()`: builds the model, the optimizer (built
+    explicitly for the model's variables, which multi-replica strategies need before the
+    first step; keras-team/keras#19246) and an int64 global step; then restores the
+    latest checkpoint in `config.model_dir`, if any.
+
+    `train()` runs `steps_per_loop` steps per call of one compiled `tf.function`
+    (`strategy.run` per step, metrics averaged over replicas), and after each loop:
+    checks that the metrics and weights are finite (else raises `StyleError`, saving
+    nothing, so the last checkpoint stays good), writes loss scalars (and sample images
+    every `summary_interval` steps) under `model_dir/train`, saves a checkpoint every
+    `checkpoint_interval` steps and at the end, and calls `on_progress`.
+
+    Args:
+      task: the `TrainTask`.
+      config: a `TrainerConfig`.
+      strategy: a `tf.distribute.Strategy` (default: the current one).
+      on_progress: called with a `Progress` after every loop.
+    """
+
+    def __init__(self, task, config: TrainerConfig, strategy=None, on_progress: Callable[[Progress], None] | None = None):
+        import tensorflow as tf
+
+        config.validate()
+        self.task = task
+        self.config = config
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.on_progress = on_progress
+        self._log = config.log or logging.info
+        self.is_chief = distribute.is_chief(self.strategy)
+        with self.strategy.scope():
+            self.model = task.build_model()
+            self.optimizer = task.build_optimizer()
+            self.optimizer.build(self.model.trainable_variables)
+            self.global_step = tf.Variable(
+                0, dtype=tf.int64, trainable=False, name="global_step",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, global_step=self.global_step)
+        # Every worker of a multi-worker run must take part in saving; only the chief's
+        # copy is kept (the tf.distribute multi-worker recipe).
+        self._checkpoint_dir = config.model_dir if self.is_chief else self._worker_temp_dir()
+        self.checkpoint_manager = tf.train.CheckpointManager(
+            self.checkpoint, self._checkpoint_dir, max_to_keep=config.max_to_keep, step_counter=self.global_step
+        )
+        self.initial_step = self._restore()
+        self._loop = None
+
+    @property
+    def step(self) -> int:
+        """The current global step."""
+        return int(self.global_step.numpy())
+
+    def _restore(self) -> int:
+        import tensorflow as tf
+
+        latest = tf.train.latest_checkpoint(self.config.model_dir)
+        if latest is None:
+            return 0
+        # Keras 3 checkpoints the learning rate as a variable. The configured one must win:
+        # "lower the learning rate and rerun" is how a diverged run is rescued.
+        learning_rate = getattr(self.optimizer, "learning_rate", None)
+        configured_rate = float(learning_rate.numpy()) if hasattr(learning_rate, "assign") else None
+        try:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as e:
+            message = " ".join(str(e).split())
+            raise StyleError(
+                f"checkpoint {latest} does not fit this model ({message[:160]}); was it trained with other "
+                "settings? use a new model directory"
+            ) from None
+        step = self.step
+        self._log(f"resumed from step {step} ({latest})")
+        if configured_rate is not None:
+            restored_rate = float(learning_rate.numpy())
+            if restored_rate != configured_rate:
+                learning_rate.assign(configured_rate)
+                self._log(f"learning rate is now {configured_rate:g} (the checkpoint had {restored_rate:g})")
+        return step
+
+    def save_checkpoint(self) -> str | None:
+        """Saves the model, optimizer and step as `ckpt-STEP`; returns the path (chief)."""
+        path = self.checkpoint_manager.save(checkpoint_number=self.global_step)
+        if not self.is_chief:
+            shutil.rmtree(self._checkpoint_dir, ignore_errors=True)
+            return None
+        return path
+
+    def last_checkpoint_step(self) -> int | None:
+        """The step of the newest checkpoint in model_dir, or None."""
+        import tensorflow as tf
+
+        latest = tf.train.latest_checkpoint(self.config.model_dir)
+        if latest is None:
+            return None
+        return int(tf.train.load_variable(latest, "global_step/.ATTRIBUTES/VARIABLE_VALUE"))
+
+    def train(self) -> dict:
+        """Trains up to `config.train_steps`; returns the last loop's metrics as floats
+        ({} when the checkpoint is already at `train_steps`).
+
+        Raises:
+          StyleError: the loss or the weights became NaN/Inf (nothing is saved past the
+            last good checkpoint), or the input data ran out.
+        """
+        import tensorflow as tf
+
+        config = self.config
+        start_step = self.step
+        if start_step >= config.train_steps:
+            self._log(f"already trained to step {start_step} (train_steps is {config.train_steps}); nothing to do")
+            return {}
+        dataset = self.strategy.distribute_datasets_from_function(
+            lambda context: self.task.build_inputs(context, start_step)
+        )
+        iterator = iter(dataset)
+        loop = self._compiled_loop()
+        writer = (
+            tf.summary.create_file_writer(os.path.join(config.model_dir, SUMMARY_SUBDIR))
+            if self.is_chief else tf.summary.create_noop_writer()
+        )
+        metrics = {}
+        started = time.perf_counter()
+        with writer.as_default(), _closing(writer):
+            while self.step < config.train_steps:
+                step = self.step
+                num_steps = self._next_loop_length(step)
+                loop_start = time.perf_counter()
+                try:
+                    values, bad_step, weights_finite = loop(iterator, tf.constant(num_steps, tf.int32))
+                except tf.errors.OutOfRangeError:
+                    raise StyleError(
+                        f"the training data ran out at step {self.step}: the dataset does not repeat, or all "
+                        "its images are unreadable or solid colour"
+                    ) from None
+                metrics = {name: float(value) for name, value in values.items()}
+                new_step = self.step
+                if int(bad_step) >= 0 or not bool(weights_finite):
+                    self._diverged(int(bad_step), new_step, metrics)
+                seconds = max(time.perf_counter() - loop_start, 1e-9)
+                steps_per_second = (new_step - step) / seconds
+                batch = self.task.global_batch_size
+                images_per_second = steps_per_second * batch if batch else None
+                for name, value in metrics.items():
+                    _write_scalar(f"loss/{name}" if name != "loss" else "loss/total", value, new_step)
+                _write_scalar("perf/steps_per_second", steps_per_second, new_step)
+                if config.summary_interval and (new_step % config.summary_interval == 0 or new_step == config.train_steps):
+                    self._write_samples(new_step)
+                if new_step == config.train_steps or (
+                    config.checkpoint_interval and new_step % config.checkpoint_interval == 0
+                ):
+                    self.save_checkpoint()
+                writer.flush()
+                if self.on_progress is not None:
+                    self.on_progress(
+                        Progress(
+                            step=new_step,
+                            train_steps=config.train_steps,
+                            metrics=metrics,
+                            steps_per_second=steps_per_second,
+                            images_per_second=images_per_second,
+                            elapsed=time.perf_counter() - started,
+                        )
+                    )
+        return metrics
+
+    def _next_loop_length(self, step: int) -> int:
+        """Steps to the next loop end: steps_per_loop, cut at checkpoint/summary/final steps."""
+        config = self.config
+        length = min(config.steps_per_loop, config.train_steps - step)
+        for interval in (config.checkpoint_interval, config.summary_interval):
+            if interval:
+                length = min(length, interval - step % interval)
+        return length
+
+    def _compiled_loop(self):
+        """`loop(iterator, num_steps) -> (mean metrics, first bad step or -1, weights finite)`."""
+        if self._loop is not None:
+            return self._loop
+        import tensorflow as tf
+
+        strategy, task, model, optimizer = self.strategy, self.task, self.model, self.optimizer
+        global_step = self.global_step
+
+        def one_step(iterator):
+            per_replica = strategy.run(task.train_step, args=(next(iterator), model, optimizer))
+            global_step.assign_add(1)
+            return {
+                name: tf.cast(strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None), tf.float32)
+                for name, value in per_replica.items()
+            }
+
+        def all_finite(metrics):
+            return tf.reduce_all(tf.stack([tf.math.is_finite(v) for v in metrics.values()]))
+
+        @tf.function
+        def loop(iterator, num_steps):
+            sums = one_step(iterator)
+            bad_step = tf.where(all_finite(sums), tf.constant(-1, tf.int64), global_step.read_value())
+            count = tf.constant(1.0)
+            for _ in tf.range(num_steps - 1):
+                # Stop at the first non-finite step: later steps would only spread the NaN.
+                if bad_step >= 0:
+                    break
+                metrics = one_step(iterator)
+                sums = {name: sums[name] + metrics[name] for name in sums}
+                count += 1.0
+                bad_step = tf.where(all_finite(metrics), bad_step, global_step.read_value())
+            # A step can leave NaN weights behind a finite loss (the update overflowed);
+            # such weights must never reach a checkpoint.
+            weights_finite = tf.reduce_all(
+                tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in model.trainable_variables])
+            )
+            return {name: value / count for name, value in sums.items()}, bad_step, weights_finite
+
+        self._loop = loop
+        return loop
+
+    def _diverged(self, bad_step: int, step: int, metrics: dict):
+        bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+        if bad_step >= 0:
+            kind = "NaN" if any(math.isnan(metrics[name]) for name in bad) else "infinite"
+            what = f"loss is {kind} at step {bad_step}"
+        else:
+            what = f"the weights became NaN or infinite by step {step}"
+        last = self.last_checkpoint_step()
+        good = f"the last good checkpoint is step {last}" if last is not None else "no checkpoint was saved yet"
+        raise StyleError(f"{what}; {good} in {self.config.model_dir}; {self.task.divergence_hint()} and rerun to resume")
+
+    def _write_samples(self, step: int):
+        if not self.is_chief:
+            return
+        images = self.task.sample_images(self.model)
+        for name, batch in (images or {}).items():
+            _write_images(f"samples/{name}", batch, step)
+
+    def _worker_temp_dir(self) -> str:
+        resolver = self.strategy.cluster_resolver
+        return os.path.join(self.config.model_dir, f".worker_tmp_{resolver.task_type}_{resolver.task_id}")
+
+
+@contextlib.contextmanager
+def _closing(writer):
+    # Flushes what was written before a failure (e.g. the losses leading up to a NaN).
+    try:
+        yield
+    finally:
+        writer.close()
+
+
+def _plugin_metadata(plugin_name: str):
+    # What TensorBoard's own tf.summary.scalar/image write (plugin data version 0 is
+    # empty bytes), so events are readable without the tensorboard package installed.
+    from tensorflow.core.framework import summary_pb2
+
+    return summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin_name))
+
+
+def _write_scalar(tag: str, value: float, step: int):
+    import tensorflow as tf
+
+    tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=_plugin_metadata("scalars"))
+
+
+def _write_images(tag: str, images, step: int, max_outputs: int = 4):
+    """Writes (N, H, W, 3) float [0, 255] images as TensorBoard's image plugin does."""
+    import tensorflow as tf
+
+    images = tf.cast(tf.clip_by_value(tf.round(tf.convert_to_tensor(images, tf.float32)), 0.0, 255.0), tf.uint8)
+    images = images[:max_outputs]
+    encoded = [tf.image.encode_png(image) for image in tf.unstack(images)]
+    shape = tf.shape(images)
+    dimensions = [tf.as_string(shape[2]), tf.as_string(shape[1])]  # width, height
+    tf.summary.write(tag, tf.stack(dimensions + encoded), step=step, metadata=_plugin_metadata("images"))

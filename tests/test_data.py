@@ -1,0 +1,188 @@
+"""Tests for keras_style.data: content-image pipelines from folders and tfds."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from keras_style import data
+from keras_style.errors import StyleError
+
+CROP = 16
+
+
+def _write(path, array, mode=None):
+    Image.fromarray(array, mode).save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Small JPEG, PNG (RGBA), grayscale PNG and GIF images of different sizes."""
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    _write(root / "a.jpg", rng.integers(0, 256, (40, 60, 3), dtype=np.uint8))
+    _write(root / "b.png", rng.integers(0, 256, (50, 30, 4), dtype=np.uint8))
+    _write(root / "c_gray.png", rng.integers(0, 256, (24, 24), dtype=np.uint8))
+    _write(root / "d.gif", rng.integers(0, 256, (20, 33, 3), dtype=np.uint8))
+    (root / "notes.txt").write_text("not an image")
+    return str(root)
+
+
+def _batches(dataset, n):
+    return [b.numpy() for b in dataset.take(n)]
+
+
+def test_folder_batches_have_crop_shape_and_range(folder):
+    dataset = data.image_dataset(folder, crop_size=CROP, batch_size=3, seed=0)
+    assert dataset.element_spec.shape.as_list() == [3, CROP, CROP, 3]  # drop_remainder: static batch
+    assert dataset.element_spec.dtype == tf.float32
+    for batch in _batches(dataset, 4):
+        assert batch.shape == (3, CROP, CROP, 3)
+        assert batch.min() >= 0.0 and batch.max() <= 255.0
+        assert batch.std() > 10.0  # real pixels, not zeros
+
+
+def test_grayscale_becomes_rgb(folder):
+    dataset = data.image_dataset(os.path.join(folder, "c_gray.png"), crop_size=CROP, batch_size=2, seed=0)
+    batch = _batches(dataset, 1)[0]
+    np.testing.assert_allclose(batch[..., 0], batch[..., 1])
+    np.testing.assert_allclose(batch[..., 0], batch[..., 2])
+
+
+def test_glob_and_comma_list_specs(folder):
+    one_pass = dict(crop_size=CROP, batch_size=1, repeat=False, seed=0)
+    assert len(list(data.image_dataset(os.path.join(folder, "*.png"), **one_pass))) == 2
+    spec = ",".join(os.path.join(folder, n) for n in ("a.jpg", "d.gif"))
+    assert len(list(data.image_dataset(spec, **one_pass))) == 2
+    assert len(list(data.image_dataset(folder, **one_pass))) == 4  # notes.txt is ignored
+
+
+def test_seed_makes_crops_reproducible(folder):
+    first = _batches(data.image_dataset(folder, crop_size=CROP, batch_size=2, seed=3), 3)
+    again = _batches(data.image_dataset(folder, crop_size=CROP, batch_size=2, seed=3), 3)
+    other = _batches(data.image_dataset(folder, crop_size=CROP, batch_size=2, seed=4), 3)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_short_side_resize_keeps_whole_short_side(tmp_path):
+    # A 20x40 image with a left-to-right ramp: resized to short side 16 it is 16x32, so a
+    # 16x16 crop spans the full height and half the width.
+    ramp = np.tile(np.linspace(0, 255, 40, dtype=np.float32), (20, 1)).astype(np.uint8)
+    path = _write(tmp_path / "ramp.png", np.stack([ramp] * 3, -1))
+    batch = _batches(data.image_dataset(path, crop_size=CROP, batch_size=8, seed=0), 1)[0]
+    spans = batch[:, 0, -1, 0] - batch[:, 0, 0, 0]
+    assert np.all(spans > 90) and np.all(spans < 160)  # ~half of the 0..255 ramp
+
+
+def test_short_side_range_mode(folder):
+    dataset = data.image_dataset(
+        folder, crop_size=CROP, batch_size=2, resize="short_side_range", short_side_range=(CROP, 2 * CROP), seed=0
+    )
+    assert _batches(dataset, 1)[0].shape == (2, CROP, CROP, 3)
+    with pytest.raises(StyleError, match="short side range"):
+        data.image_dataset(folder, crop_size=CROP, resize="short_side_range", short_side_range=(8, 64))
+
+
+def test_skip_flat_removes_solid_crops(tmp_path):
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        _write(tmp_path / f"flat{i}.png", np.full((20, 20, 3), 40 * i + 10, np.uint8))
+        _write(tmp_path / f"noise{i}.png", rng.integers(0, 256, (20, 20, 3), dtype=np.uint8))
+    one_pass = dict(crop_size=CROP, batch_size=1, repeat=False, seed=0)
+    kept = np.concatenate(list(data.image_dataset(str(tmp_path), skip_flat=True, **one_pass).as_numpy_iterator()))
+    everything = np.concatenate(list(data.image_dataset(str(tmp_path), **one_pass).as_numpy_iterator()))
+    assert len(everything) == 6 and len(kept) == 3
+    assert all(crop.std() >= 1.0 for crop in kept)
+
+
+def test_corrupt_file_is_skipped(tmp_path):
+    _write(tmp_path / "good.png", np.random.default_rng(0).integers(0, 256, (20, 20, 3), dtype=np.uint8))
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 this is no jpeg")
+    crops = list(data.image_dataset(str(tmp_path), crop_size=CROP, batch_size=1, repeat=False).as_numpy_iterator())
+    assert len(crops) == 1
+
+
+def test_input_context_shards_files(tmp_path):
+    for i in range(4):
+        _write(tmp_path / f"{i}.png", np.full((20, 20, 3), 50 * i, np.uint8))
+    seen = []
+    for pipeline in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline, num_replicas_in_sync=2)
+        dataset = data.image_dataset(str(tmp_path), crop_size=CROP, batch_size=1, repeat=False, input_context=context)
+        seen.append({round(float(b[0, 0, 0, 0])) for b in dataset.as_numpy_iterator()})
+    assert seen == [{0, 100}, {50, 150}]
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [("/no/such/folder", "not found"), ("EMPTY", "no images in directory"), ("/no/such/*.jpg", "no images match")],
+)
+def test_bad_folder_specs_raise_style_error(tmp_path, spec, message):
+    spec = str(tmp_path) if spec == "EMPTY" else spec
+    with pytest.raises(StyleError, match=message):
+        data.image_dataset(spec)
+
+
+def test_bad_arguments_raise_style_error(folder):
+    with pytest.raises(StyleError, match="resize mode"):
+        data.image_dataset(folder, resize="stretch")
+    with pytest.raises(StyleError, match="batch size"):
+        data.image_dataset(folder, batch_size=0)
+    with pytest.raises(StyleError, match="tfds:NAME"):
+        data.image_dataset("tfds:")
+
+
+def test_tiff_only_folder_is_refused(tmp_path):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.tif")
+    with pytest.raises(StyleError, match="TIFF"):
+        data.image_dataset(str(tmp_path))
+
+
+def test_unprepared_tfds_dataset_fails_fast_naming_tfds_build(tmp_path):
+    start = time.perf_counter()
+    with pytest.raises(StyleError, match=r"not prepared.*tfds build coco/2014 --data_dir="):
+        data.image_dataset("tfds:coco/2014", data_dir=str(tmp_path))
+    assert time.perf_counter() - start < 20  # no download attempt (that retries for minutes)
+    with pytest.raises(StyleError, match="unknown TensorFlow Datasets dataset"):
+        data.image_dataset("tfds:no_such_dataset_xyz", data_dir=str(tmp_path))
+
+
+def test_prepared_tfds_dataset(tmp_path):
+    import importlib_resources  # noqa: F401
+    import tensorflow_datasets as tfds
+
+    class KerasStyleTinyImages(tfds.core.GeneratorBasedBuilder):
+        """Four small random images; prepared locally, nothing downloaded."""
+
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            features = tfds.features.FeaturesDict({"image": tfds.features.Image(shape=(None, None, 3))})
+            return tfds.core.DatasetInfo(builder=self, features=features)
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples(4), "test": self._generate_examples(2)}
+
+        def _generate_examples(self, n):
+            rng = np.random.default_rng(n)
+            for i in range(n):
+                yield i, {"image": rng.integers(0, 256, (20 + i, 30, 3), dtype=np.uint8)}
+
+    builder = KerasStyleTinyImages(data_dir=str(tmp_path / "tfds"))
+    builder.download_and_prepare(download_dir=str(tmp_path / "downloads"))
+    name = builder.name
+    dataset = data.image_dataset(f"tfds:{name}", crop_size=CROP, batch_size=3, data_dir=str(tmp_path / "tfds"), seed=0)
+    batch = _batches(dataset, 1)[0]
+    assert batch.shape == (3, CROP, CROP, 3) and batch.dtype == np.float32 and batch.max() <= 255.0
+    test_split = data.image_dataset(
+        f"tfds:{name}:test", crop_size=CROP, batch_size=1, repeat=False, data_dir=str(tmp_path / "tfds")
+    )
+    assert len(list(test_split)) == 2
+    with pytest.raises(StyleError, match="no split 'valid'"):
+        data.image_dataset(f"tfds:{name}:valid", data_dir=str(tmp_path / "tfds"))

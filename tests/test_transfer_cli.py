@@ -1,0 +1,156 @@
+"""style_transfer end to end (file, folder, glob + list) and every bad input.
+
+All command runs are independent subprocesses, started together by one fixture
+(each pays TensorFlow's start-up) and checked by the tests below.
+"""
+
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import assert_one_line_error, run_command
+from test_export import shared_saved_model, shared_tflite
+
+SIZES = {"a.png": (30, 40), "b.jpg": (36, 24), "c.png": (23, 17)}  # (height, width)
+
+
+def _writable(directory):
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            return True
+    except OSError:
+        return False
+
+
+def _unwritable_dir(root):
+    """A directory this process cannot write to (root ignores permission bits)."""
+    locked = root / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    if not _writable(locked):
+        return str(locked)
+    if os.path.isdir("/sys") and not _writable("/sys"):
+        return "/sys"
+    return None
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    root = tmp_path_factory.mktemp("transfer")
+    content = root / "content"
+    content.mkdir()
+    rng = np.random.default_rng(0)
+    for name, (h, w) in SIZES.items():
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(content / name)
+    bad = root / "bad"
+    bad.mkdir()
+    Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(bad / "ok.png")
+    (bad / "corrupt.jpg").write_bytes((content / "b.jpg").read_bytes()[:300])
+    models = root / "models"
+    shutil.copytree(shared_saved_model(tmp_path_factory), models / "toy" / "saved_model")
+    tflite = shared_tflite(tmp_path_factory, "none")
+    shutil.copy(tflite, models / "toy" / "toy_fp16.tflite")
+    for d in ("o_file", "o_folder", "o_glob", "o_exist"):
+        (root / d).mkdir()
+    (root / "o_glob" / "a.png").write_bytes(b"old")  # replaced: --overwrite
+    (root / "o_exist" / "a.png").write_bytes(b"keep")  # kept: no --overwrite
+    return {"root": root, "content": content, "tflite": tflite, "env": {"KERAS_STYLE_MODELS": str(models)},
+            "unwritable": _unwritable_dir(root)}
+
+
+def _cases(w):
+    root, content, tflite = w["root"], w["content"], w["tflite"]
+    cases = {
+        "file": [f"--model={tflite}", f"--content={content / 'a.png'}", f"--output={root / 'o_file' / 'out.png'}",
+                 "--tile=16", "--tile_overlap=4", "--preserve_color=luminance"],
+        "folder": ["--model=toy", f"--content={content}", f"--output_dir={root / 'o_folder' / 'new'}",
+                   "--output_format=jpg"],
+        # A glob and a file, comma-separated; a shipped model's .tflite file.
+        "glob": ["--model=toy", "--model_format=tflite", f"--content={content}/*.png,{content / 'b.jpg'}",
+                 f"--output_dir={root / 'o_glob'}", "--max_size=16", "--overwrite"],
+        "missing_model": [f"--model={root / 'nope.tflite'}", f"--content={content}", f"--output_dir={root / 'o_x1'}"],
+        "missing_content": [f"--model={tflite}", f"--content={content / 'missing.png'}",
+                            f"--output_dir={root / 'o_x2'}"],
+        "existing_output": [f"--model={tflite}", f"--content={content}", f"--output_dir={root / 'o_exist'}"],
+        "corrupt_image": [f"--model={tflite}", f"--content={root / 'bad'}", f"--output_dir={root / 'o_x3'}"],
+        "style_on_fast_model": ["--model=toy", f"--content={content}", f"--output_dir={root / 'o_x4'}",
+                                f"--style={content / 'a.png'}"],
+    }
+    if w["unwritable"]:
+        cases["unwritable_output_dir"] = [f"--model={tflite}", f"--content={content}",
+                                          f"--output_dir={w['unwritable']}"]
+    return cases
+
+
+@pytest.fixture(scope="module")
+def runs(work):
+    cases = _cases(work)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(run_command, "keras_style.cli.transfer", *args, env=work["env"])
+                   for name, args in cases.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _size(path):
+    with Image.open(path) as image:
+        return image.height, image.width
+
+
+def _listing(directory):
+    return sorted(os.listdir(directory))  # hidden temporaries would show up here
+
+
+def test_single_file_tiled_with_colour_preservation(work, runs):
+    result = runs["file"]
+    assert result.returncode == 0, result.stderr
+    assert "stylizing (tflite)" in result.stderr and "wrote 1 image to" in result.stderr
+    assert _listing(work["root"] / "o_file") == ["out.png"]
+    assert _size(work["root"] / "o_file" / "out.png") == SIZES["a.png"]
+
+
+def test_folder_with_shipped_model_name(work, runs):
+    result = runs["folder"]
+    assert result.returncode == 0, result.stderr
+    assert "stylizing (saved_model)" in result.stderr  # a name prefers the SavedModel
+    out = work["root"] / "o_folder" / "new"  # created
+    assert _listing(out) == ["a.jpg", "b.jpg", "c.jpg"]
+    for name, size in SIZES.items():
+        assert _size(out / (os.path.splitext(name)[0] + ".jpg")) == size
+
+
+def test_glob_and_list_with_max_size_and_overwrite(work, runs):
+    result = runs["glob"]
+    assert result.returncode == 0, result.stderr
+    assert "stylizing (tflite)" in result.stderr
+    out = work["root"] / "o_glob"
+    assert _listing(out) == ["a.png", "b.png", "c.png"]
+    assert _size(out / "a.png") == (12, 16) and _size(out / "b.png") == (16, 11) and _size(out / "c.png") == (16, 12)
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing_model", "nope.tflite' not found"),
+        ("missing_content", "missing.png' not found"),
+        ("existing_output", "a.png' exists; pass --overwrite to replace it"),
+        ("corrupt_image", "corrupt.jpg"),
+        ("style_on_fast_model", "model toy is a fixed-style model; --style needs an arbitrary-style model "
+                                "(adain, metanet)"),
+        ("unwritable_output_dir", "cannot write to directory"),
+    ],
+)
+def test_bad_input_one_line_and_no_outputs(work, runs, case, message):
+    if case not in runs:
+        pytest.skip("no unwritable directory available (running as root without a read-only /sys)")
+    assert_one_line_error(runs[case], message)
+    root = work["root"]
+    for name in ("o_x1", "o_x2", "o_x3", "o_x4"):
+        assert not (root / name).exists(), name  # the output directory is not even created
+    assert _listing(root / "o_exist") == ["a.png"] and (root / "o_exist" / "a.png").read_bytes() == b"keep"
+    if work["unwritable"] and work["unwritable"] != "/sys":
+        assert _listing(work["unwritable"]) == []

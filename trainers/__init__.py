@@ -1,0 +1,1 @@
+"""Training programs (absl), installed as `keras_style.trainers`."""
