@@ -12,6 +12,7 @@ CONSOLE_SCRIPTS = [
     "style_transfer=keras_style.cli.transfer:run",
     "style_export=keras_style.cli.export:run",
     "style_train_fast=keras_style.trainers.train_fast:run",
+    "style_train_adain=keras_style.trainers.train_adain:run",
 ]
 
 setup(

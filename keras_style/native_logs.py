@@ -22,6 +22,11 @@ from typing import Iterator
 _ABSL_PREAMBLE = re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called")
 _GLOG_LINE = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^\]]+\] ")
 _LITERT_INFO = re.compile(r"^INFO: ")
+# The full (CUDA-enabled) `tensorflow` wheel, which `pip install keras-style` pulls in, logs
+# this E-level line at its first op on a machine without an NVIDIA driver, then runs on the
+# CPU as it should. Hidden from level 2 on (the commands' default); TF_CPP_MIN_LOG_LEVEL=0
+# or 1 shows it, e.g. when diagnosing a GPU setup.
+_CUINIT_FAILED = re.compile(r"^E\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^\]]+\] failed call to cuInit: ")
 _SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
 
 
@@ -37,6 +42,8 @@ def _is_native_chatter(line: str, level: int) -> bool:
         return True
     if _LITERT_INFO.match(line):
         return level >= 1
+    if _CUINIT_FAILED.match(line):
+        return level >= 2
     match = _GLOG_LINE.match(line)
     return bool(match) and _SEVERITY[match.group(1)] < level
 

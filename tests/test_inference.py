@@ -219,7 +219,7 @@ def test_bad_tiling_arguments():
 def test_native_log_lines_follow_tf_cpp_min_log_level(capfd, monkeypatch):
     """TF 2.21 / LiteRT print some C++ log lines whatever TF_CPP_MIN_LOG_LEVEL says;
     the filter drops those below the level and keeps everything else."""
-    from keras_style.inference.stylizer import native_logs_filtered
+    from keras_style.native_logs import native_logs_filtered
 
     lines = (
         "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"

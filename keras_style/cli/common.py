@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Callable
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from keras_style.errors import StyleError
 
@@ -30,6 +30,10 @@ def run(main: Callable[[list[str]], int | None]):
     """Runs an absl `main` so user errors end in one stderr line and a non-zero exit."""
 
     def wrapped(argv):
+        # TensorFlow's Python-side INFO lines (checkpoint sharding, tracing) would
+        # drown the progress bar; --verbosity=0 brings them back.
+        if not flags.FLAGS["verbosity"].present:
+            logging.set_verbosity(logging.WARNING)
         if len(argv) > 1:
             _fail(f"unexpected arguments: {' '.join(argv[1:])} (flags look like --name=value)")
         try:

@@ -22,7 +22,10 @@ from absl import flags
 from keras_style.cli import common
 
 _SAVED_MODEL = flags.DEFINE_string("saved_model", None, "SavedModel directory written by keras_style.export.")
-_TFLITE = flags.DEFINE_string("tflite", None, "Output .tflite file.")
+_TFLITE = flags.DEFINE_string(
+    "tflite", None, "Output .tflite file. AdaIN: a directory or file name prefix; writes the pair "
+    "PREFIX_style_encode_Q.tflite + PREFIX_stylize_Q.tflite (Q: fp32, fp16, dynamic). MetaNet: likewise, "
+    "PREFIX_style_to_weights_Q.tflite + PREFIX_stylize_with_weights_Q.tflite.")
 _QUANTIZE = flags.DEFINE_enum(
     "quantize", "float16", ["none", "float16", "dynamic", "int8"],
     "none: float32. float16: half-size weights (phones' GPUs). dynamic: int8 weights, float activations. "
@@ -69,6 +72,24 @@ def main(argv):
 
     if _PARITY_SIZE.value < 8:
         raise StyleError(f"--parity_size must be at least 8, got {_PARITY_SIZE.value}")
+    from keras_style.inference.model_spec import read_metadata
+
+    if os.path.isdir(_SAVED_MODEL.value) and read_metadata(_SAVED_MODEL.value).get("kind") == "adain":
+        # Two files, style_encode + stylize (see keras_style.export.adain); --tflite is a directory or prefix.
+        from keras_style.export.adain import style_export_adain
+
+        style_export_adain(_SAVED_MODEL.value, _TFLITE.value, _QUANTIZE.value, overwrite=_OVERWRITE.value,
+                           parity_image=_PARITY_IMAGE.value, parity_size=_PARITY_SIZE.value,
+                           max_abs_diff=_MAX_DIFF.value)
+        return 0
+    if os.path.isdir(_SAVED_MODEL.value) and read_metadata(_SAVED_MODEL.value).get("kind") == "metanet":
+        # Two files, style_to_weights + stylize_with_weights (keras_style.export.metanet); no full-integer int8.
+        from keras_style.export.metanet import style_export_metanet
+
+        style_export_metanet(_SAVED_MODEL.value, _TFLITE.value, _QUANTIZE.value, overwrite=_OVERWRITE.value,
+                             parity_image=_PARITY_IMAGE.value, parity_size=_PARITY_SIZE.value,
+                             max_abs_diff=_MAX_DIFF.value)
+        return 0
     # Cheap checks first: the conversion takes seconds.
     tflite.check_tflite_path(_TFLITE.value, overwrite=_OVERWRITE.value)
     if not os.path.isfile(os.path.join(_SAVED_MODEL.value, "saved_model.pb")):

@@ -4,6 +4,8 @@ r"""style_transfer: stylize images with an exported fast style transfer model.
   style_transfer --model=exports/wave_fp16.tflite --content=photos/ --output_dir=styled/ --max_size=1024
   style_transfer --model=saved_models/starry_night --content='shots/*.jpg' --output_dir=styled \
       --output_format=jpg --tile=512 --preserve_color=luminance
+  style_transfer --model=saved_models/adain --content=photo.jpg --output=out.png \
+      --style=starry.jpg,wave.jpg --style_weights=0.7,0.3 --alpha=0.8 --mask=sky.png,ground.png
 
 --model is a SavedModel directory, a .tflite file (runs without TensorFlow),
 or the name of a shipped model (saved_models/NAME or $KERAS_STYLE_MODELS/NAME;
@@ -44,6 +46,12 @@ _MAX_PIXELS = flags.DEFINE_integer("max_image_pixels", None, "Refuse content ima
                                    "(decompression-bomb guard); default: the library's limit.")
 _STYLE = flags.DEFINE_list("style", None, "Style image(s); only for arbitrary-style models (adain, metanet).")
 _ALPHA = flags.DEFINE_float("alpha", None, "Style strength 0..1; only for arbitrary-style models (adain, metanet).")
+_STYLE_WEIGHTS = flags.DEFINE_list(
+    "style_weights", None, "One weight per --style image (normalised to sum to 1); default equal. "
+    "Arbitrary-style models only.")
+_MASK = flags.DEFINE_list(
+    "mask", None, "AdaIN spatial control: one grayscale image per --style, the content's size; white applies "
+    "that style. Needs the SavedModel and whole images (no --tile).")
 
 flags.mark_flags_as_required(["model", "content"])
 
@@ -73,12 +81,27 @@ def _check_flags():
 def _check_style_flags(spec):
     from keras_style.errors import StyleError
 
-    given = [name for name, value in (("--style", _STYLE.value), ("--alpha", _ALPHA.value)) if value is not None]
+    given = [name for name, value in (("--style", _STYLE.value), ("--alpha", _ALPHA.value),
+                                      ("--style_weights", _STYLE_WEIGHTS.value), ("--mask", _MASK.value))
+             if value is not None]
     if given and not spec.takes_style:
         raise StyleError(
             f"model {spec.source} is a fixed-style model; {' and '.join(given)} "
             f"{'needs' if len(given) == 1 else 'need'} an arbitrary-style model (adain, metanet)"
         )
+    if spec.kind == "adain":
+        from keras_style.cli import adain_transfer
+
+        adain_transfer.check_flags(spec, _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _MASK.value, _TILE.value)
+        return adain_transfer.AdaINTransfer.from_flags(
+            _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _MASK.value, _PRESERVE_COLOR.value)
+    if spec.kind == "metanet":  # same protocol as AdaINTransfer (load_inputs, stylize); no --mask
+        from keras_style.cli import metanet_transfer
+
+        metanet_transfer.check_flags(spec, _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _MASK.value, _TILE.value)
+        return metanet_transfer.MetaNetTransfer.from_flags(
+            _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _PRESERVE_COLOR.value)
+    return None
 
 
 def _output_paths(inputs: list[str], fmt: str) -> list[str]:
@@ -142,12 +165,14 @@ def main(argv):
     # Everything is validated before the first image is written; the model
     # (which may import TensorFlow) is loaded last.
     spec = model_spec.resolve_model(_MODEL.value, _MODEL_FORMAT.value)
-    _check_style_flags(spec)
+    adain = _check_style_flags(spec)  # AdaIN's checked style options, else None
     inputs = image_io.list_images(_CONTENT.value)
     outputs = _output_paths(inputs, fmt)
     load_kwargs = {"max_pixels": _MAX_PIXELS.value} if _MAX_PIXELS.value is not None else {}
     for path in inputs:
         image_io.load_image(path, **load_kwargs)  # decodes fully: corrupt files fail now
+    if adain:
+        adain.load_inputs(inputs, load_kwargs)  # style images and masks (mask sizes too)
     model = spec.load()
     if _OUTPUT_DIR.value:
         try:
@@ -163,11 +188,13 @@ def main(argv):
     bar.update(0, force=True)
     for done, (path, out) in enumerate(zip(inputs, outputs), start=1):
         content = image_io.load_image(path, max_size=_MAX_SIZE.value, **load_kwargs)
-        if _TILE.value:
+        if adain:  # style statistics computed once, colour preservation included
+            result = adain.stylize(model, content, tile=_TILE.value, overlap=_TILE_OVERLAP.value)
+        elif _TILE.value:
             result = stylize_tiled(model, content, tile=_TILE.value, overlap=_TILE_OVERLAP.value)
         else:
             result = model.stylize(content)
-        if _PRESERVE_COLOR.value != "none":
+        if _PRESERVE_COLOR.value != "none" and not adain:
             from keras_style.color import preserve_color
 
             result = preserve_color(content, result, method=_PRESERVE_COLOR.value)

@@ -251,16 +251,25 @@ def export_image_model(
 
 @contextlib.contextmanager
 def quiet_tf_logging() -> Iterator[None]:
-    """Hides TensorFlow's Python INFO logs (e.g. "Assets written to: ...") in the block."""
+    """Hides TensorFlow's Python INFO logs (e.g. "Assets written to: ...") in the block.
+
+    Also absl's: the SavedModel writer logs "Sharding callback duration", "Writing
+    fingerprint" etc. through absl, which an absl command prints at INFO.
+    """
     import tensorflow as tf
+    from absl import logging as absl_logging
 
     logger = tf.get_logger()
     level = logger.level
+    absl_verbosity = absl_logging.get_verbosity()
     if level < 30:  # logging.WARNING
         logger.setLevel(30)
+    if absl_verbosity > absl_logging.WARNING:  # absl: higher is more verbose
+        absl_logging.set_verbosity(absl_logging.WARNING)
     try:
         yield
     finally:
         logger.setLevel(level)
+        absl_logging.set_verbosity(absl_verbosity)
 
 

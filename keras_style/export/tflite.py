@@ -74,7 +74,8 @@ def convert_saved_model_to_tflite(
         (e.g. ops that need TensorFlow's Flex delegate), or a converted model
         that fails to run.
     """
-    import tensorflow as tf
+    with native_logs_filtered():  # the first TensorFlow import prints native start-up lines
+        import tensorflow as tf
 
     if quantize not in QUANTIZE_MODES:
         raise StyleError(f"unknown quantization '{quantize}'; use one of {', '.join(QUANTIZE_MODES)}")
@@ -306,7 +307,9 @@ def _check_runs(model: bytes, keys: list[str], quantize: str) -> None:
                     f"{_one_line(e)[:200]}{hint}"
                 ) from None
             for name, value in outputs.items():
-                if value.shape[1:3] != (height, width) or not np.all(np.isfinite(value)):
+                # Images keep the input's size; other outputs (e.g. style statistics) need only be finite.
+                wrong_size = value.ndim == 4 and value.shape[1:3] != (height, width)
+                if wrong_size or not np.all(np.isfinite(value)):
                     raise StyleError(
                         f"the converted {quantize} TFLite model returned a bad '{name}' for a {width}x{height} "
                         f"input (shape {value.shape}, finite: {bool(np.all(np.isfinite(value)))})"

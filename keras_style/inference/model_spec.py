@@ -86,6 +86,14 @@ class ModelSpec:
 
     def load(self) -> Stylizer:
         """Loads the model (imports TensorFlow for a SavedModel)."""
+        if self.kind == "adain":
+            from keras_style.inference.adain_stylizer import load_adain_stylizer
+
+            return load_adain_stylizer(self)
+        if self.kind == "metanet":
+            from keras_style.inference.metanet_stylizer import load_metanet_stylizer
+
+            return load_metanet_stylizer(self)
         if self.kind not in FIXED_STYLE_KINDS:
             raise StyleError(
                 f"model '{self.source}' is of kind '{self.kind}', which this version of keras-style "
@@ -216,4 +224,17 @@ def _from_shipped_dir(spec: str, directory: Path, format: str) -> ModelSpec:
 
 def _tflite_metadata(path: Path) -> dict:
     """Metadata for a `.tflite` file: `keras_style.json` beside it or in a sibling `saved_model/`."""
-    return read_metadata(path.parent) or read_metadata(path.parent / SHIPPED_SAVED_MODEL_DIR)
+    metadata = read_metadata(path.parent) or read_metadata(path.parent / SHIPPED_SAVED_MODEL_DIR)
+    if not metadata:
+        # A file of an AdaIN .tflite pair (PREFIX_style_encode_Q / PREFIX_stylize_Q), moved without its metadata.
+        from keras_style.inference.adain_tflite_stylizer import is_pair_file
+
+        if is_pair_file(path):
+            metadata = {"kind": "adain"}
+    if not metadata:
+        # A file of a MetaNet pair (PREFIX_style_to_weights_Q / PREFIX_stylize_with_weights_Q).
+        from keras_style.inference import metanet_stylizer
+
+        if metanet_stylizer.is_pair_file(path):
+            metadata = {"kind": "metanet"}
+    return metadata

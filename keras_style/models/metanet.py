@@ -86,6 +86,22 @@ def _positive_int(value, what):
     return int(value)
 
 
+def _group_initializer(initializer, group):
+    """A copy of `initializer` for group `group`.
+
+    A Keras initializer, seeded or not, gives the same values on every call (see
+    `keras.initializers.RandomNormal`), so each group needs its own: an unseeded one
+    draws a fresh seed (reproducible under `keras.utils.set_random_seed`), an integer
+    seed becomes seed + group.
+    """
+    config = initializer.get_config()
+    if "seed" not in config:  # deterministic initializers (zeros, constants)
+        return initializer
+    seed = getattr(initializer, "_init_seed", config["seed"])
+    config["seed"] = seed + group if isinstance(seed, int) and not isinstance(seed, bool) else None
+    return type(initializer).from_config(config)
+
+
 @keras.saving.register_keras_serializable(package="keras_style")
 class GroupedDense(keras.layers.Layer):
     """Independent dense layers on the groups of a `(N, G, D)` input.
@@ -131,9 +147,13 @@ class GroupedDense(keras.layers.Layer):
             )
         depth = input_shape[2]
         names = self.group_names or [str(g) for g in range(len(self.units))]
+        # One initializer per group: a Keras initializer returns the same values on every
+        # call, so groups of equal shape would otherwise start with identical kernels.
         self.kernels = [
-            self.add_weight(name=f"kernel_{n}", shape=(depth, u), initializer=self.kernel_initializer)
-            for n, u in zip(names, self.units)
+            self.add_weight(
+                name=f"kernel_{n}", shape=(depth, u), initializer=_group_initializer(self.kernel_initializer, g)
+            )
+            for g, (n, u) in enumerate(zip(names, self.units))
         ]
         self.biases = [
             self.add_weight(name=f"bias_{n}", shape=(u,), initializer=self.bias_initializer)

@@ -261,11 +261,12 @@ class AdaINTask(TrainTask):
         alpha = tf.ones((NUM_SAMPLE_IMAGES, 1), tf.float32)
         return {"stylized": model([content, style, alpha], training=False), "content": content, "style": style}
 
-    def export(self, model, export_dir: str) -> None:
-        """A serving SavedModel via `keras_style.export.adain`."""
+    def export(self, model, export_dir: str, overwrite: bool = False, metadata: dict | None = None) -> str:
+        """A serving SavedModel via `keras_style.export.adain`, recording the training settings."""
         from keras_style.export.adain import export_adain_model
 
-        export_adain_model(model, export_dir)
+        training = {**dataclasses.asdict(self.config), **(metadata or {})}
+        return export_adain_model(model, export_dir, overwrite=overwrite, extra_metadata={"training": training})
 
     def divergence_hint(self) -> str:
         return f"lower --learning_rate (now {self.config.learning_rate:g}) or --style_weight"
@@ -277,6 +278,7 @@ def train_adain(
     strategy_name: str = "default",
     export_dir: str | None = None,
     on_progress: Callable | None = None,
+    overwrite_export: bool = False,
 ) -> dict:
     """Trains (or resumes training) an AdaIN decoder; exports the model if `export_dir` is given.
 
@@ -285,8 +287,10 @@ def train_adain(
       trainer_config: a `keras_style.training.trainer.TrainerConfig`.
       strategy_name: see `keras_style.training.distribute.get_strategy`.
       export_dir: where to write the serving SavedModel after training (chief only);
-        None skips the export.
+        None skips the export. An existing export there is an error unless
+        `overwrite_export`; this is checked before training starts.
       on_progress: called with a `keras_style.training.trainer.Progress` after every loop.
+      overwrite_export: replace an existing SavedModel at `export_dir`.
 
     Returns:
       The last loop's metrics, {name: float}.
@@ -294,11 +298,15 @@ def train_adain(
     from keras_style.training import distribute
     from keras_style.training.trainer import Trainer
 
-    # First: a multi-worker strategy must exist before any other TensorFlow op runs.
+    if export_dir:
+        from keras_style.export.saved_model import check_export_dir
+
+        check_export_dir(export_dir, overwrite_export)
+    # A multi-worker strategy must exist before any other TensorFlow op runs.
     strategy = distribute.get_strategy(strategy_name)
     task = AdaINTask(config)
     trainer = Trainer(task, trainer_config, strategy, on_progress=on_progress)
     metrics = trainer.train()
     if export_dir and trainer.is_chief:
-        task.export(trainer.model, export_dir)
+        task.export(trainer.model, export_dir, overwrite=overwrite_export, metadata={"train_steps": trainer.step})
     return metrics

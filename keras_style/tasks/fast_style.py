@@ -48,6 +48,13 @@ class FastStyleConfig:
       base: channels of the TransformNet's first conv (8 ships small fast models; the
         paper's 32 is ~16x the compute).
       content_weight, style_weight, tv_weight: loss weights (see the module docstring).
+        The defaults were tuned by eye on Starry Night and The Great Wave (crop 256,
+        batch 4, base 8, style_size 512): after 300 steps the samples are clearly
+        stylized and the content is recognisable. Style weight 3 (near Johnson's 5)
+        buries the content for the first several hundred steps and leaves black
+        saturated blobs; 1 is still too strong for short runs. Late in training the
+        weighted content term is about twice the style term. The TV term is ~0.1% of
+        the loss: a light guard against pixel noise, which the samples did not show.
       content_layers, style_layers: VGG19 layers (Keras or reluB_I names).
       style_layer_weights: one weight per style layer; None weighs them equally.
       style_size: long side the style image is resized to before its Gram matrices are
@@ -56,7 +63,8 @@ class FastStyleConfig:
       tfds_data_dir: TensorFlow Datasets folder for `tfds:` content data.
       skip_flat: drop solid-colour crops (degenerate Gram matrices).
       shuffle_buffer: examples buffered for shuffling tfds data.
-      seed: seeds the weights' initialisation and the data order and crops; None is random.
+      seed: seeds the weights' initialisation (through Keras' global seed) and the data
+        order and crops; None is random.
     """
 
     style_image: str
@@ -66,7 +74,7 @@ class FastStyleConfig:
     learning_rate: float = 1e-3
     base: int = 8
     content_weight: float = 1.0
-    style_weight: float = 3.0
+    style_weight: float = 0.3
     tv_weight: float = 1.0
     content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS
     style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS

@@ -35,7 +35,6 @@ from typing import Callable, Sequence
 
 from keras_style import data, image_io
 from keras_style.errors import StyleError
-from keras_style.models.metanet import STATISTICS_LAYERS
 from keras_style.tasks.fast_style import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, MIN_CROP_SIZE
 from keras_style.training.task import TrainTask
 
@@ -192,7 +191,7 @@ class MetaNetTask(TrainTask):
         import keras
 
         from keras_style.models.generated_transform_net import GeneratedTransformNet
-        from keras_style.models.metanet import STATISTICS_DIM, MetaNet
+        from keras_style.models.metanet import STATISTICS_DIM, STATISTICS_LAYERS, MetaNet
         from keras_style.vgg import VGGFeatureExtractor
 
         c = self.config
@@ -362,12 +361,30 @@ class MetaNetTask(TrainTask):
             images[f"stylized_{i}"] = model.get_layer(GENERATED_NET_LAYER)([content, weights], training=False)
         return images
 
-    def export(self, model, export_dir: str) -> None:
+    def export(self, model, export_dir: str, overwrite: bool = False, metadata: dict | None = None) -> str:
         """A serving SavedModel via `keras_style.export.metanet` (the statistics come from
-        a `config.network` VGG with `config.pooling`, as in training)."""
+        a `config.network` VGG with `config.pooling`, as in training; style images are
+        resized to `config.style_size` at run time, the scale they were trained at)."""
         from keras_style.export.metanet import export_metanet_model
 
-        export_metanet_model(model, export_dir, network=self.config.network, pooling=self.config.pooling)
+        c = self.config
+        extractor = None
+        loss_net = getattr(self, "loss_net", None)
+        if loss_net is not None:
+            # The statistics network gets the loss network's very weights (whatever their
+            # source), so the export computes the statistics the MetaNet trained on.
+            from keras_style.metanet import statistics_extractor
+
+            extractor = statistics_extractor(network=c.network, pooling=c.pooling, weights=None)
+            for layer in extractor.layers:
+                if layer.weights:
+                    layer.set_weights(loss_net.get_layer(layer.name).get_weights())
+        training = {"crop_size": c.crop_size, "batch_size": c.batch_size, "styles": len(self.style_files),
+                    **(metadata or {})}
+        return export_metanet_model(
+            model, export_dir, network=c.network, pooling=c.pooling, overwrite=overwrite, vgg_weights=c.weights,
+            extractor=extractor, style_size=c.style_size, extra_metadata={"training": training},
+        )
 
     def divergence_hint(self) -> str:
         return f"lower --learning_rate (now {self.config.learning_rate:g}) or --style_weight"
@@ -379,6 +396,7 @@ def train_metanet(
     strategy_name: str = "default",
     export_dir: str | None = None,
     on_progress: Callable | None = None,
+    overwrite_export: bool = False,
 ) -> dict:
     """Trains (or resumes training) a MetaNet; exports it if `export_dir` is given.
 
@@ -389,18 +407,23 @@ def train_metanet(
       export_dir: where to write the serving SavedModel after training (chief only);
         None skips the export.
       on_progress: called with a `keras_style.training.trainer.Progress` after every loop.
+      overwrite_export: replace an existing SavedModel in `export_dir` (checked before
+        training, so a run never ends unable to write its export).
 
     Returns:
       The last loop's metrics, {name: float}.
     """
+    from keras_style.tasks.fast_style import check_export_dir
     from keras_style.training import distribute
     from keras_style.training.trainer import Trainer
 
+    if export_dir:
+        check_export_dir(export_dir, overwrite_export)
     # First: a multi-worker strategy must exist before any other TensorFlow op runs.
     strategy = distribute.get_strategy(strategy_name)
     task = MetaNetTask(config)
     trainer = Trainer(task, trainer_config, strategy, on_progress=on_progress)
     metrics = trainer.train()
     if export_dir and trainer.is_chief:
-        task.export(trainer.model, export_dir)
+        task.export(trainer.model, export_dir, overwrite=overwrite_export, metadata={"train_steps": trainer.step})
     return metrics

@@ -1,0 +1,166 @@
+"""style_transfer's AdaIN options: --style, --style_weights, --alpha, --mask, --preserve_color.
+
+`style_transfer` calls, in order: `check_flags` (cheap, before anything is read),
+`AdaINTransfer.load_inputs` (decodes the style images and masks, checks the masks
+against every content image; still before any output is written), and
+`AdaINTransfer.stylize` per content image, after the model is loaded.
+
+* The style statistics are computed once per run (`prepare_style`: one
+  `style_encode` per style image, mixed by --style_weights) and reused for every
+  content image and every tile. With --preserve_color=histogram the style images
+  are first recoloured to each content image's colour mean and covariance (the
+  paper's method), so the statistics are computed once per content image.
+* --mask (one grayscale image per style, the content's size; white = apply that
+  style) runs the SavedModel's `stylize_masked` signature: feature-space
+  blending, as `keras_style.adain.stylize` does. It needs the SavedModel (the
+  .tflite pair has no masked signature) and whole images (no --tile: the masks
+  are not cut into tiles).
+* Style images larger than `STYLE_MAX_SIZE` on their long side are scaled down to
+  it (the paper's test-time default): only their statistics are used, and those
+  of a 4000-pixel scan mostly measure its resolution, not its style.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from keras_style.errors import StyleError
+
+STYLE_MAX_SIZE = 512
+
+
+def check_flags(spec, styles, style_weights, alpha, masks, tile: int) -> None:
+    """Checks the AdaIN flags without reading any file (cheap: runs first).
+
+    Raises:
+      StyleError: no style, a weight or mask count that differs from the style
+        count, bad weights, alpha outside [0, 1], masks with --tile or a .tflite model.
+    """
+    from keras_style.adain import _normalised_weights
+    from keras_style.cli.common import float_list
+
+    if not styles:
+        raise StyleError(
+            f"model {spec.source} is an AdaIN (arbitrary-style) model; pass --style=IMAGE[,IMAGE...]"
+        )
+    weights = float_list(style_weights, "style_weights")
+    if weights is not None:
+        if len(weights) != len(styles):
+            raise StyleError(
+                f"--style_weights has {len(weights)} value(s) for {len(styles)} --style image(s); "
+                "give one weight per style"
+            )
+        _normalised_weights(weights, len(styles))
+    if alpha is not None and not 0.0 <= alpha <= 1.0:  # also rejects NaN
+        raise StyleError(f"--alpha must be in [0, 1], got {alpha:g}")
+    if masks:
+        if len(masks) != len(styles):
+            raise StyleError(
+                f"--mask has {len(masks)} file(s) for {len(styles)} --style image(s); give one mask per style"
+            )
+        if tile:
+            raise StyleError("--mask works on whole images; drop --tile (or use --max_size to bound memory)")
+        if spec.format != "saved_model":
+            raise StyleError(
+                f"--mask needs the AdaIN SavedModel (the .tflite pair has no masked signature); "
+                f"model {spec.source} is a {spec.format} model"
+            )
+
+
+@dataclasses.dataclass
+class AdaINTransfer:
+    """The checked AdaIN flags of one `style_transfer` run."""
+
+    style_paths: list
+    weights: list | None = None
+    alpha: float | None = None
+    mask_paths: list | None = None
+    preserve_color: str = "none"
+    styles: list = dataclasses.field(default_factory=list)
+    masks: list | None = None
+    _prepared: object = None
+
+    @classmethod
+    def from_flags(cls, styles, style_weights, alpha, masks, preserve_color) -> "AdaINTransfer":
+        from keras_style.cli.common import float_list
+
+        return cls(list(styles), float_list(style_weights, "style_weights"), alpha, list(masks or []) or None,
+                   preserve_color)
+
+    def load_inputs(self, content_paths, load_kwargs) -> None:
+        """Decodes the style images and masks; checks each mask against each content image.
+
+        Raises:
+          StyleError: a missing or unreadable file, or a mask whose size differs
+            from a content image's ("mask is HxW, content is HxW").
+        """
+        from keras_style import image_io
+
+        self.styles = []
+        for path in self.style_paths:
+            style = image_io.load_image(path, **load_kwargs)
+            if max(style.shape[:2]) > STYLE_MAX_SIZE:
+                style = np.clip(image_io.resize_long_side(style, STYLE_MAX_SIZE), 0.0, 255.0)
+            self.styles.append(style)
+        if not self.mask_paths:
+            return
+        # Masks: grayscale (a colour image is averaged over its channels), 0..255 -> 0..1.
+        self.masks = [image_io.load_image(path, **load_kwargs).mean(axis=-1) / 255.0 for path in self.mask_paths]
+        for content_path in content_paths:
+            height, width = _image_size(content_path)
+            for mask_path, mask in zip(self.mask_paths, self.masks):
+                if mask.shape != (height, width):
+                    raise StyleError(
+                        f"mask is {mask.shape[0]}x{mask.shape[1]}, content is {height}x{width} (height x width): "
+                        f"--mask '{mask_path}' must be the size of --content '{content_path}'"
+                    )
+
+    def stylize(self, model, content: np.ndarray, tile: int = 0, overlap: int = 64) -> np.ndarray:
+        """Stylizes one content image (already resized by --max_size); colour handled.
+
+        The masks, checked against the full-size content, are resized with it.
+        """
+        from keras_style import color, image_io
+        from keras_style.inference.tiling import stylize_tiled
+
+        if self.preserve_color == "histogram":
+            # The paper's colour preservation: recolour the styles to this content, then stylize.
+            styles = [color.match_color_histogram(s, content) for s in self.styles]
+            prepared = model.prepare_style(styles, self.weights)
+        else:
+            if self._prepared is None:
+                self._prepared = model.prepare_style(self.styles, self.weights)
+            prepared = self._prepared
+        if self.masks:
+            masks = [
+                m if m.shape == content.shape[:2]
+                else np.clip(image_io.resize_image(m[..., None], content.shape[:2])[..., 0], 0.0, 1.0)
+                for m in self.masks
+            ]
+            result = model.stylize(content, style=prepared, alpha=self.alpha, masks=masks)
+        elif tile:
+            result = stylize_tiled(
+                lambda t: model.stylize(t, style=prepared, alpha=self.alpha), content, tile=tile, overlap=overlap
+            )
+        else:
+            result = model.stylize(content, style=prepared, alpha=self.alpha)
+        if self.preserve_color == "luminance":
+            result = color.preserve_color(content, result, method="luminance")
+        return result
+
+
+def _image_size(path) -> tuple[int, int]:
+    """(height, width) of an image file as `load_image` returns it (EXIF rotation applied),
+    from its header: cheap, the command has already decoded every content image once."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if image.getexif().get(0x0112) in (5, 6, 7, 8):  # rotated by 90 degrees
+                width, height = height, width
+    except OSError as e:
+        raise StyleError(f"cannot read image '{path}': {e}") from None
+    return height, width

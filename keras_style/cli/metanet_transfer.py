@@ -1,0 +1,98 @@
+"""style_transfer's MetaNet options: --style, --style_weights, --alpha (no --mask).
+
+`style_transfer` calls, in order: `check_flags` (cheap, before anything is read),
+`MetaNetTransfer.load_inputs` (decodes the style images; still before any output is
+written), and `MetaNetTransfer.stylize` per content image, after the model is loaded
+(the same protocol as `keras_style.cli.adain_transfer`).
+
+* The transform-net filters are generated once per run (`prepare_style`: the style
+  images' statistics, mixed by --style_weights, through the MetaNet) and reused for
+  every content image and every tile.
+* --alpha < 1 mixes each content image's own statistics into the style's
+  (`keras_style.metanet.stylize`'s style strength), so the filters are generated once
+  per content image, from the whole image (with --tile, from its tiles' pooled
+  statistics), and shared by all its tiles.
+* --mask is refused: a MetaNet draws one network per style (or mix of styles) for the
+  whole image; spatial style control needs an AdaIN model.
+* --preserve_color is applied to the result (luminance transfer or colour
+  histogram matching of the stylized image to the content).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from keras_style.errors import StyleError
+
+
+def check_flags(spec, styles, style_weights, alpha, masks, tile: int = 0) -> None:
+    """Checks the MetaNet flags without reading any file (cheap: runs first).
+
+    Raises:
+      StyleError: no style, a weight count that differs from the style count, bad
+        weights, alpha outside [0, 1], or --mask.
+    """
+    from keras_style.cli.common import float_list
+    from keras_style.inference.metanet_stylizer import convex_weights
+
+    del tile  # any tile size works: the filters are generated before tiling
+    if masks:
+        raise StyleError(
+            f"--mask is not supported for MetaNet model {spec.source}: it generates one network per style (or mix) "
+            "for the whole image; use an AdaIN model for spatial style control, or --style_weights to mix styles"
+        )
+    if not styles:
+        raise StyleError(f"model {spec.source} is a MetaNet (arbitrary-style) model; pass --style=IMAGE[,IMAGE...]")
+    weights = float_list(style_weights, "style_weights")
+    if weights is not None:
+        if len(weights) != len(styles):
+            raise StyleError(
+                f"--style_weights has {len(weights)} value(s) for {len(styles)} --style image(s); "
+                "give one weight per style"
+            )
+        convex_weights(weights, len(styles))
+    if alpha is not None and not 0.0 <= alpha <= 1.0:  # also rejects NaN
+        raise StyleError(f"--alpha must be in [0, 1], got {alpha:g}")
+
+
+@dataclasses.dataclass
+class MetaNetTransfer:
+    """The checked MetaNet flags of one `style_transfer` run."""
+
+    style_paths: list
+    weights: list | None = None
+    alpha: float | None = None
+    preserve_color: str = "none"
+    styles: list = dataclasses.field(default_factory=list)
+    _prepared: object = None
+
+    @classmethod
+    def from_flags(cls, styles, style_weights, alpha, preserve_color="none") -> "MetaNetTransfer":
+        from keras_style.cli.common import float_list
+
+        return cls(list(styles), float_list(style_weights, "style_weights"), alpha, preserve_color)
+
+    def load_inputs(self, content_paths, load_kwargs) -> None:
+        """Decodes the style images (a missing or unreadable one is a StyleError)."""
+        from keras_style import image_io
+
+        del content_paths
+        self.styles = [image_io.load_image(path, **load_kwargs) for path in self.style_paths]
+
+    def stylize(self, model, content, tile: int = 0, overlap: int = 64):
+        """Stylizes one content image (already resized by --max_size); colour handled."""
+        from keras_style import color
+        from keras_style.inference.tiling import stylize_tiled
+
+        if self._prepared is None:
+            self._prepared = model.prepare_style(self.styles, self.weights)
+        style = self._prepared
+        if self.alpha is not None and self.alpha != 1.0:
+            style = model.style_for_content(style, content, self.alpha, tile=tile or None)
+        if tile:
+            result = stylize_tiled(lambda t: model.stylize(t, style=style), content, tile=tile, overlap=overlap)
+        else:
+            result = model.stylize(content, style=style)
+        if self.preserve_color != "none":
+            result = color.preserve_color(content, result, method=self.preserve_color)
+        return result

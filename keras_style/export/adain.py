@@ -1,0 +1,463 @@
+"""Exporting an AdaIN arbitrary-style model as a SavedModel, and its TFLite pair.
+
+    from keras_style.export.adain import export_adain_model, convert_adain_to_tflite
+    export_adain_model(model, "saved_models/adain/saved_model")
+    convert_adain_to_tflite("saved_models/adain/saved_model", "saved_models/adain/", quantize="float16")
+    # -> saved_models/adain/adain_style_encode_fp16.tflite + adain_stylize_fp16.tflite
+
+Signatures (tensor names in quotes; every batch dimension is 1, H and W are free):
+
+* `serving_default`: "content" uint8 [1, H, W, 3], "style" uint8 [1, Hs, Ws, 3],
+  "alpha" float32 [1] -> "stylized" uint8 [1, H, W, 3]. One request, one image.
+* `stylize_bytes`: "content_bytes", "style_bytes" string [1] (JPEG / PNG / GIF /
+  BMP), "alpha" float32 [1] -> "stylized_bytes" string [1] (PNG).
+* `style_encode`: "style" float32 [1, Hs, Ws, 3] in [0, 255] ->
+  "style_statistics" float32 [1, 1024]: the relu4_1 channel means (512) then
+  standard deviations (512). Compute it once per style; statistics of several
+  styles mix linearly (`keras_style.adain.mix_statistics`: weighted sums of the
+  vectors, weights summing to 1).
+* `stylize`: "content" float32 [1, H, W, 3] in [0, 255], "style_statistics"
+  float32 [1, 1024], "alpha" float32 [1] -> "stylized" float32 [1, H, W, 3] (not
+  clipped).
+* `stylize_masked` (spatial control, SavedModel only): "content" float32
+  [1, H, W, 3], "style_statistics" float32 [K, 1024] (one row per style),
+  "masks" float32 [1, H, W, K] in [0, 1] (content-sized, one channel per style),
+  "style_weights" float32 [K], "alpha" float32 [1] -> "stylized" float32. The
+  paper's feature-space blending, exactly as `keras_style.adain.stylize` with
+  `masks`: the masks are area-resized to the relu4_1 grid, scaled by the weights
+  and normalised per feature pixel; each pixel's AdaIN target uses the blend of
+  the styles' statistics there, and pixels no mask covers keep the content's
+  features. One decoder pass for any number of styles.
+
+`alpha` is the style strength, clipped to [0, 1] in the graph (the command-line
+tools reject values outside). With `alpha` of shape [1], every input has batch
+dimension 1, so TF Serving's REST row format works:
+`{"instances": [{"content": [[[r, g, b], ...]], "style": ..., "alpha": 0.8}]}`.
+
+TFLite (`convert_adain_to_tflite`): `style_encode` and `stylize` are converted
+into two files, each holding one signature of TFLite builtin ops with dynamic
+[1, None, None, 3] images: `<prefix>_style_encode_<q>.tflite` and
+`<prefix>_stylize_<q>.tflite`, with <q> fp32 / fp16 / dynamic for `quantize`
+none / float16 / dynamic. A phone runs `style_encode` once per style (or ships
+precomputed statistics) and `stylize` once per frame. Full-integer int8 is not
+offered: the style statistics and features span 0..~5000, and calibration
+would need representative content, style and statistics triples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from keras_style.errors import StyleError
+from keras_style.export import saved_model
+from keras_style.inference.adain_stylizer import STATISTICS, STYLE_ENCODE, STYLIZE, STYLIZE_MASKED
+from keras_style.inference.adain_tflite_stylizer import QUANTIZE_SUFFIXES, tflite_pair_paths
+
+KIND = "adain"
+SERVING_DEFAULT = saved_model.SERVING_DEFAULT
+STYLIZE_BYTES = saved_model.STYLIZE_BYTES
+STYLIZED = saved_model.IMAGES_OUTPUT
+STYLIZED_BYTES = saved_model.BYTES_OUTPUT
+# The signatures `convert_adain_to_tflite` converts, one file each.
+TFLITE_SIGNATURES = (STYLE_ENCODE, STYLIZE)
+
+_SIGNATURE_DOCS = {
+    SERVING_DEFAULT: "content uint8 [1,H,W,3], style uint8 [1,Hs,Ws,3], alpha float32 [1] -> stylized uint8",
+    STYLIZE_BYTES: "content_bytes, style_bytes string [1] (JPEG/PNG/GIF/BMP), alpha float32 [1] -> "
+    "stylized_bytes PNG [1]",
+    STYLE_ENCODE: "style float32 [1,Hs,Ws,3] in [0,255] -> style_statistics float32 [1,1024] "
+    "(relu4_1 channel means, then standard deviations)",
+    STYLIZE: "content float32 [1,H,W,3], style_statistics float32 [1,1024], alpha float32 [1] -> "
+    "stylized float32",
+    STYLIZE_MASKED: "content float32 [1,H,W,3], style_statistics float32 [K,1024], masks float32 [1,H,W,K] "
+    "in [0,1], style_weights float32 [K], alpha float32 [1] -> stylized float32 (feature-space blending)",
+}
+
+
+def export_adain_model(
+    model,
+    export_dir: str | os.PathLike,
+    overwrite: bool = False,
+    *,
+    extra_metadata: dict | None = None,
+) -> str:
+    """Writes an `AdaINStyleTransfer` as a SavedModel for TF Serving and TFLite.
+
+    See the module docstring for the signatures. The directory also gets
+    `keras_style.json` (kind "adain", the statistics layout, versions), which
+    `keras_style.inference.load_stylizer` reads. Written beside `export_dir`
+    and renamed into place (`saved_model.atomic_export_dir`): a failed export
+    leaves nothing, and a watcher never sees half a model.
+
+    Args:
+      model: a `keras_style.models.adain_model.AdaINStyleTransfer`.
+      export_dir: directory to create; a missing parent is created.
+      overwrite: replace an existing SavedModel there (a non-empty directory
+        holding no SavedModel is never replaced).
+      extra_metadata: further JSON-serialisable metadata (e.g. training settings).
+
+    Returns:
+      The absolute path of the SavedModel directory.
+
+    Raises:
+      StyleError: `model` is not an AdaIN model, or `export_dir` is unusable or
+        exists (without `overwrite`).
+    """
+    import keras
+    import tensorflow as tf
+
+    from keras_style.models.adain_model import AdaINStyleTransfer
+
+    if not isinstance(model, AdaINStyleTransfer):
+        raise StyleError(f"export_adain_model needs an AdaINStyleTransfer, got {type(model).__name__}")
+    saved_model.check_export_dir(export_dir, overwrite)  # before tracing, which takes seconds
+    channels = int(model.decoder.input_shape[-1])
+    functions = _serving_functions(model, channels)
+
+    image = [1, None, None, 3]
+    alpha = tf.TensorSpec([1], tf.float32, name="alpha")
+    statistics = tf.TensorSpec([1, 2 * channels], tf.float32, name=STATISTICS)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        SERVING_DEFAULT, functions["serving_default"],
+        input_signature=[tf.TensorSpec(image, tf.uint8, name="content"), tf.TensorSpec(image, tf.uint8, name="style"),
+                         alpha],
+    )
+    archive.add_endpoint(
+        STYLIZE_BYTES, functions["stylize_bytes"],
+        input_signature=[tf.TensorSpec([1], tf.string, name="content_bytes"),
+                         tf.TensorSpec([1], tf.string, name="style_bytes"), alpha],
+    )
+    archive.add_endpoint(
+        STYLE_ENCODE, functions["style_encode"], input_signature=[tf.TensorSpec(image, tf.float32, name="style")]
+    )
+    archive.add_endpoint(
+        STYLIZE, functions["stylize"],
+        input_signature=[tf.TensorSpec(image, tf.float32, name="content"), statistics, alpha],
+    )
+    archive.add_endpoint(
+        STYLIZE_MASKED, functions["stylize_masked"],
+        input_signature=[
+            tf.TensorSpec(image, tf.float32, name="content"),
+            tf.TensorSpec([None, 2 * channels], tf.float32, name=STATISTICS),
+            tf.TensorSpec([1, None, None, None], tf.float32, name="masks"),
+            tf.TensorSpec([None], tf.float32, name="style_weights"),
+            alpha,
+        ],
+    )
+    metadata = saved_model.base_metadata(
+        KIND,
+        model_class=type(model).__name__,
+        epsilon=model.epsilon,
+        statistics_size=2 * channels,
+        statistics_layout=f"relu4_1 channel means [0:{channels}], standard deviations [{channels}:{2 * channels}]",
+        signatures=dict(_SIGNATURE_DOCS),
+        tflite_signatures=list(TFLITE_SIGNATURES),
+        **(extra_metadata or {}),
+    )
+    with saved_model.atomic_export_dir(export_dir, overwrite) as tmp, saved_model.quiet_tf_logging():
+        archive.write_out(tmp, verbose=False)
+        saved_model.write_metadata(tmp, metadata)
+    return os.path.abspath(os.fspath(export_dir))
+
+
+def _serving_functions(model, channels: int) -> dict:
+    """The signatures' Python functions, built from the model's shared pieces."""
+    import tensorflow as tf
+
+    def alpha_column(alpha):
+        return tf.reshape(tf.clip_by_value(tf.cast(alpha, tf.float32), 0.0, 1.0), [1, 1])
+
+    def to_uint8(images):
+        return tf.cast(tf.round(tf.clip_by_value(images, 0.0, 255.0)), tf.uint8)
+
+    def one_shot(content, style, alpha):
+        # The Keras model itself: what training's sample images and `model(...)` compute.
+        return model([content, style, alpha_column(alpha)], training=False)
+
+    def encode(style):
+        mean, std = model.style_statistics(style)
+        return tf.concat([mean, std], axis=-1)
+
+    def stylize_from(content, statistics, alpha):
+        return model.stylize_from_statistics(
+            content, statistics[:, :channels], statistics[:, channels:], alpha_column(alpha)
+        )
+
+    def decode_image(data):
+        image = tf.io.decode_image(data[0], channels=3, dtype=tf.uint8, expand_animations=False)
+        return tf.cast(image, tf.float32)[None]
+
+    def serving_default(content, style, alpha):
+        return {STYLIZED: to_uint8(one_shot(tf.cast(content, tf.float32), tf.cast(style, tf.float32), alpha))}
+
+    def stylize_bytes(content_bytes, style_bytes, alpha):
+        stylized = to_uint8(one_shot(decode_image(content_bytes), decode_image(style_bytes), alpha))
+        return {STYLIZED_BYTES: tf.io.encode_png(stylized[0])[None]}
+
+    def style_encode(style):
+        return {STATISTICS: encode(style)}
+
+    def stylize(content, style_statistics, alpha):
+        return {STYLIZED: stylize_from(content, style_statistics, alpha)}
+
+    def stylize_masked(content, style_statistics, masks, style_weights, alpha):
+        features = model.encode_content(content)  # (1, h, w, C)
+        # (1, h, w, K): area-resized masks, scaled by the weights, normalised to sum to 1.
+        coefficients = model.feature_masks(masks) * tf.reshape(style_weights, [1, 1, 1, -1])
+        total = tf.reduce_sum(coefficients, axis=-1, keepdims=True)
+        covered = total > 0.0
+        coefficients = tf.where(covered, coefficients / tf.where(covered, total, tf.ones_like(total)), 0.0)
+        # Σ_k c_k AdaIN(f, mean_k, std_k) = n(f) · Σ_k c_k std_k + Σ_k c_k mean_k (AdaIN is affine in
+        # the statistics), with n(f) the instance-normalised features.
+        mean_map = tf.einsum("nhwk,kc->nhwc", coefficients, style_statistics[:, :channels])
+        std_map = tf.einsum("nhwk,kc->nhwc", coefficients, style_statistics[:, channels:])
+        normalized = model.adain([features, tf.zeros([1, channels]), tf.ones([1, channels])])
+        target = tf.where(covered, normalized * std_map + mean_map, features)
+        alpha = tf.reshape(alpha_column(alpha), [1, 1, 1, 1])
+        decoded = model.decode(features + alpha * (target - features), content)
+        return {STYLIZED: decoded}
+
+    return {
+        "serving_default": serving_default,
+        "stylize_bytes": stylize_bytes,
+        "style_encode": style_encode,
+        "stylize": stylize,
+        "stylize_masked": stylize_masked,
+    }
+
+
+# --- TFLite -------------------------------------------------------------------------------------
+
+
+def convert_adain_to_tflite(
+    saved_model_dir: str | os.PathLike,
+    output: str | os.PathLike,
+    quantize: str = "float16",
+    overwrite: bool = False,
+) -> dict[str, str]:
+    """Converts an AdaIN SavedModel's `style_encode` and `stylize` into two `.tflite` files.
+
+    Both use TFLite builtin ops only, take `[1, None, None, 3]` images of any size
+    and keep their signature and tensor names. See `tflite_pair_paths` for the
+    file names. Both files are checked (paths, conversion, a test run) before
+    either is written.
+
+    Args:
+      saved_model_dir: a SavedModel written by `export_adain_model`.
+      output: a directory (existing, or ending in a path separator) or a file
+        name prefix; see `tflite_pair_paths`.
+      quantize: "none", "float16" or "dynamic" (dynamic-range int8 weights).
+      overwrite: replace existing files.
+
+    Returns:
+      {"style_encode": path, "stylize": path}.
+
+    Raises:
+      StyleError: bad arguments, not an AdaIN SavedModel, or a failed conversion.
+    """
+    paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
+    staged = _convert_staged(saved_model_dir, paths, quantize)
+    try:
+        _publish_pair(staged, paths, overwrite)
+    finally:
+        _remove(staged.values())
+    return paths
+
+
+def parity_check_pair(
+    saved_model_dir: str | os.PathLike,
+    style_encode_path: str | os.PathLike,
+    stylize_path: str | os.PathLike,
+    contents: Sequence[np.ndarray],
+    styles: Sequence[np.ndarray],
+    alpha: float = 1.0,
+) -> dict:
+    """Compares a TFLite pair with the SavedModel it came from.
+
+    For each (content, style) pair:
+      * `style_encode`: TFLite statistics vs the SavedModel's (largest absolute
+        difference, and relative to the largest statistic);
+      * `stylize`: both `stylize` signatures fed the SavedModel's statistics
+        (the decoder path alone), image difference on the 0..255 scale;
+      * end to end: TFLite encode + TFLite stylize vs the SavedModel's
+        `style_encode` + `stylize` (what a phone gets vs the server).
+
+    Returns:
+      {"statistics_max_abs_diff", "statistics_max_rel_diff", "stylize_max_abs_diff",
+       "stylize_mean_abs_diff", "max_abs_diff", "mean_abs_diff", "num_images"}:
+      `max_abs_diff` / `mean_abs_diff` are the end-to-end image figures.
+    """
+    from keras_style.inference.adain_stylizer import AdaINSavedModelStylizer
+    from keras_style.inference.adain_tflite_stylizer import AdaINTFLiteStylizer
+
+    contents = [_as_image(c) for c in contents]
+    styles = [_as_image(s) for s in styles]
+    if not contents or len(contents) != len(styles):
+        raise StyleError("parity_check_pair needs as many style images as content images, at least one")
+    reference = AdaINSavedModelStylizer(os.fspath(saved_model_dir))
+    candidate = AdaINTFLiteStylizer(os.fspath(style_encode_path), stylize_path=os.fspath(stylize_path))
+    stats_abs, stats_rel, dec_max, dec_sum, e2e_max, e2e_sum, count = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0
+    for content, style in zip(contents, styles):
+        ref_stats = reference.encode_style(style)
+        tfl_stats = candidate.encode_style(style)
+        diff = np.abs(ref_stats.astype(np.float64) - tfl_stats)
+        stats_abs = max(stats_abs, float(diff.max()))
+        stats_rel = max(stats_rel, float(diff.max() / max(np.abs(ref_stats).max(), 1e-6)))
+        ref_image = reference.stylize_statistics(content, ref_stats, alpha)
+        dec = np.abs(ref_image.astype(np.float64) - candidate.stylize_statistics(content, ref_stats, alpha))
+        e2e = np.abs(ref_image.astype(np.float64) - candidate.stylize_statistics(content, tfl_stats, alpha))
+        dec_max, e2e_max = max(dec_max, float(dec.max())), max(e2e_max, float(e2e.max()))
+        dec_sum, e2e_sum, count = dec_sum + float(dec.sum()), e2e_sum + float(e2e.sum()), count + dec.size
+    return {
+        "statistics_max_abs_diff": stats_abs,
+        "statistics_max_rel_diff": stats_rel,
+        "stylize_max_abs_diff": dec_max,
+        "stylize_mean_abs_diff": dec_sum / count,
+        "max_abs_diff": e2e_max,
+        "mean_abs_diff": e2e_sum / count,
+        "num_images": len(contents),
+    }
+
+
+def style_export_adain(
+    saved_model_dir: str,
+    output: str,
+    quantize: str = "float16",
+    overwrite: bool = False,
+    parity_image: str | None = None,
+    parity_style: str | None = None,
+    parity_size: int = 256,
+    max_abs_diff: float | None = None,
+    print_fn=print,
+) -> dict:
+    """`style_export` for an AdaIN SavedModel: the TFLite pair, parity-checked.
+
+    The pair is converted to hidden files beside the outputs and moved into place
+    only after the parity check passed (`max_abs_diff`, end to end, 0..255 scale),
+    so a failure writes nothing. Parity content: `parity_image`, else the
+    repository's first example photo, else a synthetic image; style:
+    `parity_style`, else the first example style image, else a synthetic one.
+
+    Returns:
+      {"paths": {...}, "parity": parity_check_pair's dict}.
+    """
+    import sys
+
+    paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
+    content, content_name = _parity_input(parity_image, "content", parity_size, seed=0)
+    style, style_name = _parity_input(parity_style, "styles", parity_size, seed=1)
+    staged = _convert_staged(saved_model_dir, paths, quantize)
+    try:
+        result = parity_check_pair(saved_model_dir, staged[STYLE_ENCODE], staged[STYLIZE], [content], [style])
+        if max_abs_diff is not None and result["max_abs_diff"] > max_abs_diff:
+            raise StyleError(
+                f"parity check failed for --quantize={quantize}: max abs diff {result['max_abs_diff']:.4g} > "
+                f"--max_abs_diff={max_abs_diff:g}; nothing written"
+            )
+        sizes = {key: os.path.getsize(path) / 1e6 for key, path in staged.items()}
+        _publish_pair(staged, paths, overwrite)
+    finally:
+        _remove(staged.values())
+    for key in TFLITE_SIGNATURES:
+        print(f"wrote {paths[key]} ({sizes[key]:.2f} MB, {quantize}, signature {key})", file=sys.stderr)
+    print_fn(
+        f"parity ({quantize}) vs SavedModel, content {content_name}, style {style_name}: "
+        f"end to end max abs diff {result['max_abs_diff']:.4g}, mean {result['mean_abs_diff']:.4g} (0..255); "
+        f"stylize alone max {result['stylize_max_abs_diff']:.4g}, mean {result['stylize_mean_abs_diff']:.4g}; "
+        f"style statistics max rel diff {result['statistics_max_rel_diff']:.3g}"
+    )
+    return {"paths": paths, "parity": result}
+
+
+def _check_pair_paths(saved_model_dir, output, quantize: str, overwrite: bool) -> dict[str, str]:
+    from keras_style.export import tflite
+    from keras_style.inference.model_spec import SAVED_MODEL_FILENAME, read_metadata
+
+    if quantize == "int8":
+        raise StyleError(
+            "--quantize=int8 (full-integer) is not supported for AdaIN models; use float16 or dynamic "
+            "(dynamic-range int8 weights)"
+        )
+    if quantize not in QUANTIZE_SUFFIXES:
+        raise StyleError(f"unknown quantization '{quantize}'; use one of {', '.join(QUANTIZE_SUFFIXES)}")
+    directory = os.fspath(saved_model_dir)
+    if not os.path.isfile(os.path.join(directory, SAVED_MODEL_FILENAME)):
+        raise StyleError(f"'{directory}' is not a SavedModel directory (no {SAVED_MODEL_FILENAME}); export one first")
+    kind = read_metadata(directory).get("kind")
+    if kind != KIND:
+        raise StyleError(f"SavedModel '{directory}' is of kind '{kind}', not an AdaIN model")
+    paths = tflite_pair_paths(output, quantize)
+    for path in paths.values():
+        tflite.check_tflite_path(path, overwrite)
+    return paths
+
+
+def _convert_staged(saved_model_dir, paths: dict[str, str], quantize: str) -> dict[str, str]:
+    """Converts each signature to a hidden file beside its final path."""
+    from keras_style.export import tflite
+    from keras_style.native_logs import native_logs_filtered
+
+    with native_logs_filtered():
+        import tensorflow  # noqa: F401  (first import: its native start-up lines are filtered)
+
+    staged = {}
+    try:
+        for key in TFLITE_SIGNATURES:
+            directory, base = os.path.split(os.path.abspath(paths[key]))
+            staged[key] = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tflite")
+            tflite.convert_saved_model_to_tflite(saved_model_dir, staged[key], quantize=quantize, signature_keys=[key])
+    except BaseException:
+        _remove(staged.values())
+        raise
+    return staged
+
+
+def _publish_pair(staged: dict[str, str], paths: dict[str, str], overwrite: bool) -> None:
+    from keras_style.export import tflite
+
+    published = []
+    try:
+        for key in TFLITE_SIGNATURES:
+            tflite.publish_file(staged[key], paths[key], overwrite)
+            published.append(paths[key])
+    except BaseException:
+        if not overwrite:
+            _remove(published)  # half a pair is useless
+        raise
+
+
+def _remove(paths) -> None:
+    for path in list(paths):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _parity_input(path: str | None, examples: str, size: int, seed: int):
+    from keras_style import image_io
+
+    if path:
+        return image_io.load_image(path, max_size=size), path
+    folder = Path(__file__).resolve().parents[2] / "examples" / examples
+    found = sorted(folder.glob("*.jpg")) if folder.is_dir() else []
+    if found:
+        return image_io.load_image(found[0], max_size=size), found[0].name
+    rng = np.random.default_rng(seed)
+    h, w = max(16, size * 3 // 4), max(16, size)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    image = np.stack([255 * x / w, 255 * y / h, 127.5 + 127.5 * np.sin(x / (5 + seed) + y / 11)], axis=-1)
+    return np.clip(image + rng.normal(0, 12, image.shape), 0, 255).astype(np.float32), f"synthetic {size}px image"
+
+
+def _as_image(image) -> np.ndarray:
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise StyleError(f"expected (H, W, 3) RGB images, got shape {image.shape}")
+    return image

@@ -1,0 +1,601 @@
+"""Exporting a MetaNet (Shen et al. 2018): SavedModel, TFLite pair, standalone per-style models.
+
+A MetaNet SavedModel holds three networks: the frozen VGG19 statistics extractor, the
+`MetaNet` (statistics -> conv kernels) and the `GeneratedTransformNet` (content +
+kernels -> stylized). Its signatures (tensor names in quotes):
+
+* `style_to_weights`: "style" float32 [1, H, W, 3] in [0, 255] -> "weights" float32
+  [1, P], P = 1620 · base². The expensive half: VGG19 to block4_conv3, then the MetaNet.
+* `stylize_with_weights`: "content" float32 [N, H, W, 3] in [0, 255] and "weights"
+  float32 [1, P] -> "stylized" float32 [N, H, W, 3]. The cheap half, a TransformNet
+  whose 14 inner convs take their filters from "weights"; all N images share them.
+* `image_statistics`: "image" float32 [1, H, W, 3] -> "statistics" float32 [1, 1920]
+  (`keras_style.metanet.style_statistics_vector`), and `statistics_to_weights`:
+  "statistics" [1, 1920] -> "weights" [1, P]. `style_to_weights` is their
+  composition; apart they let a client mix several styles (a convex combination of
+  their statistics, as `keras_style.metanet.generate_weights` does) and apply a style
+  strength alpha (mixing in the content's own statistics, as
+  `keras_style.metanet.stylize` does).
+* `serving_default`: "content" uint8 [N, H, W, 3] and "style" uint8 [1, H, W, 3] ->
+  "stylized" uint8: the one-shot request (both halves, rounded and clipped).
+
+Clients that stylize many images (or video frames, or tiles) with one style call
+`style_to_weights` once and `stylize_with_weights` for every image. The weights of
+the transform net's style-independent layers (conv1, conv_out, instance norms) are
+also saved as the variable collection `generated_net_weights`, so a standalone
+`TransformNet` for one style can be rebuilt from the SavedModel alone
+(`extract_style_model`, command `style_metanet_extract`).
+
+TFLite (`convert_metanet_to_tflite`) converts the two halves to two files, float16 or
+dynamic-range int8, TFLite builtin ops, dynamic [1, H, W, 3] inputs:
+`PREFIX_style_to_weights_<q>.tflite` (signatures style_to_weights, image_statistics,
+statistics_to_weights) and `PREFIX_stylize_with_weights_<q>.tflite`. Full-integer int8 is
+refused: TFLite's int8 CONV_2D needs constant filters (it checks their zero_point
+when it runs), and the generated convs get theirs at run time; a standalone model
+extracted for one style has constant filters and quantises to int8 like any
+fast-style model.
+
+TensorFlow is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from keras_style.errors import StyleError
+from keras_style.export import saved_model
+from keras_style.inference.metanet_stylizer import (
+    CONTENT_INPUT,
+    DEFAULT_STYLE_SIZE,
+    IMAGE_INPUT,
+    IMAGE_STATISTICS,
+    STATISTICS_OUTPUT,
+    STATISTICS_TO_WEIGHTS,
+    STYLE_INPUT,
+    STYLE_TO_WEIGHTS,
+    STYLIZE_WITH_WEIGHTS,
+    STYLIZED_OUTPUT,
+    WEIGHTS_OUTPUT,
+    tflite_pair_paths,
+)
+
+KIND = "metanet"
+SHARED_WEIGHTS_COLLECTION = "generated_net_weights"
+STYLE_HALF_SIGNATURES = (STYLE_TO_WEIGHTS, IMAGE_STATISTICS, STATISTICS_TO_WEIGHTS)
+TRANSFORM_HALF_SIGNATURES = (STYLIZE_WITH_WEIGHTS,)
+TFLITE_QUANTIZE_MODES = ("none", "float16", "dynamic")
+
+INT8_MESSAGE = (
+    "full-integer int8 cannot run a MetaNet: TFLite's int8 conv needs constant filters (it checks "
+    "their zero_point at run time) and the MetaNet's transform convs get theirs at run time; use "
+    "--quantize=float16 or --quantize=dynamic, or extract a standalone model for one style "
+    "(style_metanet_extract) and quantise that to int8"
+)
+
+
+def metanet_parts(model):
+    """(MetaNet, GeneratedTransformNet) of `model`.
+
+    `model` is what `MetaNetTask.build_model()` returns (a Keras model with layers
+    "metanet" and "generated_transform_net"), or a `(metanet, generated_net)` pair.
+    """
+    from keras_style.models.generated_transform_net import GeneratedTransformNet
+    from keras_style.models.metanet import MetaNet
+    from keras_style.tasks.metanet import GENERATED_NET_LAYER, METANET_LAYER
+
+    if isinstance(model, (tuple, list)) and len(model) == 2:
+        metanet, generated_net = model
+    else:
+        try:
+            metanet, generated_net = model.get_layer(METANET_LAYER), model.get_layer(GENERATED_NET_LAYER)
+        except (AttributeError, ValueError):
+            raise StyleError(
+                f"export_metanet_model needs a MetaNetTask model (layers '{METANET_LAYER}' and "
+                f"'{GENERATED_NET_LAYER}') or a (MetaNet, GeneratedTransformNet) pair; got {type(model).__name__}"
+            ) from None
+    if not isinstance(metanet, MetaNet) or not isinstance(generated_net, GeneratedTransformNet):
+        raise StyleError(
+            f"expected a MetaNet and a GeneratedTransformNet, got {type(metanet).__name__} and "
+            f"{type(generated_net).__name__}"
+        )
+    if metanet.base != generated_net.base:
+        raise StyleError(f"the MetaNet generates base-{metanet.base} weights for a base-{generated_net.base} net")
+    return metanet, generated_net
+
+
+def _normalized_weights(metanet, statistics):
+    """`metanet(statistics)`, with its last layer's per-conv normalisation written so
+    that float16 TFLite models compute it safely.
+
+    `SegmentNormalization` computes `n · z / sqrt(‖z‖² + 1e-12)`. Converted as is, the
+    float16 TFLite model returned NaN under XNNPACK for an all-zero segment (a head
+    whose hidden group is all ReLU-dead: 0 · rsqrt(0), the 1e-12 not surviving), and
+    on float16 hardware ‖z‖² can overflow 65504. Here each segment is first divided by
+    its largest |entry| (u = z / max|z|, so 1 <= ‖u‖² <= segment size, which is below
+    65504 up to base 16): `n · u / ‖u‖`, the layer's output up to rounding; an
+    all-zero segment stays zero, as in the layer.
+    """
+    import tensorflow as tf
+
+    _, raw = metanet.call_with_raw(statistics, training=False)
+    layer = metanet.get_layer("weight_normalization")
+    outputs = []
+    for segment, norm in zip(tf.split(raw, layer.sizes, axis=-1), layer.norms):
+        largest = tf.reduce_max(tf.abs(segment), axis=-1, keepdims=True)
+        safe = tf.where(largest > 0, largest, tf.ones_like(largest))
+        unit = segment / safe
+        scale = norm * tf.math.rsqrt(tf.maximum(tf.reduce_sum(tf.square(unit), axis=-1, keepdims=True), 1.0))
+        outputs.append(unit * scale)
+    return tf.concat(outputs, axis=-1)
+
+
+def _tf_variable(variable):
+    """The tf.Variable behind a Keras variable (TensorFlow backend), so that the
+    SavedModel stores it once."""
+    inner = getattr(variable, "_value", None)
+    return inner if inner is not None and hasattr(inner, "assign") else variable
+
+
+def _relative_path(variable) -> str:
+    """"layer/weight" of a variable ("conv1/kernel", "conv1_norm/gamma"): unique in a
+    GeneratedTransformNet, whatever scopes the model was built in."""
+    return "/".join(variable.path.split("/")[-2:])
+
+
+def export_metanet_model(
+    model,
+    export_dir: str | os.PathLike,
+    network: str = "vgg19",
+    pooling: str = "max",
+    overwrite: bool = False,
+    *,
+    vgg_weights: str | None = "auto",
+    extractor=None,
+    style_size: int | None = None,
+    extra_metadata: dict | None = None,
+) -> str:
+    """Writes a MetaNet as a SavedModel (see the module docstring for its signatures).
+
+    The directory also gets `keras_style.json`: kind "metanet", base, P
+    ("num_generated_params"), the statistics network, the style size, the names of the
+    saved shared weights. Written beside `export_dir` and renamed into place.
+
+    Args:
+      model: `MetaNetTask.build_model()`'s model (trained), or a `(MetaNet,
+        GeneratedTransformNet)` pair.
+      export_dir: the SavedModel directory to create; a missing parent is created.
+      network, pooling: the VGG that computes the statistics: the one the MetaNet was
+        trained with (`MetaNetConfig.network` / `.pooling`).
+      overwrite: replace an existing SavedModel at `export_dir`.
+      vgg_weights: that VGG's weights (see `VGGFeatureExtractor`); "auto" is the cached
+        VGG19.
+      extractor: a ready statistics extractor (`keras_style.metanet.statistics_extractor`)
+        instead of building one from network / pooling / vgg_weights.
+      style_size: the short side style images had in training (`MetaNetConfig.style_size`),
+        recorded for the runtime, which resizes style images to it (default 256).
+      extra_metadata: further JSON-serialisable metadata fields.
+
+    Returns:
+      The absolute path of the SavedModel directory.
+
+    Raises:
+      StyleError: not a MetaNet model, or `export_dir` unusable or existing (without
+        `overwrite`).
+    """
+    import keras
+    import tensorflow as tf
+
+    from keras_style.metanet import statistics_extractor, style_statistics_vector
+    from keras_style.models.metanet import STATISTICS_DIM, STATISTICS_LAYERS
+
+    metanet, generated_net = metanet_parts(model)
+    if network != "vgg19":
+        raise StyleError(f"a MetaNet's statistics come from vgg19, not '{network}'")
+    saved_model.check_export_dir(export_dir, overwrite)  # before building VGG and tracing
+    if extractor is None:
+        extractor = statistics_extractor(network=network, pooling=pooling, weights=vgg_weights)
+    base = generated_net.base
+    num_params = generated_net.num_generated_params
+
+    def statistics_of(image):
+        return style_statistics_vector(extractor(image, training=False))
+
+    def weights_of(statistics):
+        return _normalized_weights(metanet, statistics)
+
+    def stylize(content, weights):
+        return generated_net([content, weights], training=False)
+
+    image_spec = [None, None, None, 3]
+    one_image = [1, None, None, 3]
+    archive = keras.export.ExportArchive()
+    # Not `archive.track(...)`: the endpoints track the variables they use (as
+    # tf.Variables), and tracking the models adds their Keras variable wrappers, which
+    # the checkpoint saves a second time (twice the size on disk).
+    archive.add_variable_collection(SHARED_WEIGHTS_COLLECTION, [_tf_variable(v) for v in generated_net.weights])
+    archive.add_endpoint(
+        STYLE_TO_WEIGHTS,
+        lambda style: {WEIGHTS_OUTPUT: weights_of(statistics_of(style))},
+        input_signature=[tf.TensorSpec(one_image, tf.float32, name=STYLE_INPUT)],
+    )
+    archive.add_endpoint(
+        STYLIZE_WITH_WEIGHTS,
+        lambda content, weights: {STYLIZED_OUTPUT: stylize(content, weights)},
+        input_signature=[
+            tf.TensorSpec(image_spec, tf.float32, name=CONTENT_INPUT),
+            tf.TensorSpec([1, num_params], tf.float32, name=WEIGHTS_OUTPUT),
+        ],
+    )
+    archive.add_endpoint(
+        IMAGE_STATISTICS,
+        lambda image: {STATISTICS_OUTPUT: statistics_of(image)},
+        input_signature=[tf.TensorSpec(one_image, tf.float32, name=IMAGE_INPUT)],
+    )
+    archive.add_endpoint(
+        STATISTICS_TO_WEIGHTS,
+        lambda statistics: {WEIGHTS_OUTPUT: weights_of(statistics)},
+        input_signature=[tf.TensorSpec([1, STATISTICS_DIM], tf.float32, name=STATISTICS_OUTPUT)],
+    )
+
+    def serving_default(content, style):
+        weights = weights_of(statistics_of(tf.cast(style, tf.float32)))
+        stylized = stylize(tf.cast(content, tf.float32), weights)
+        return {STYLIZED_OUTPUT: tf.cast(tf.round(tf.clip_by_value(stylized, 0.0, 255.0)), tf.uint8)}
+
+    archive.add_endpoint(
+        saved_model.SERVING_DEFAULT,
+        serving_default,
+        input_signature=[
+            tf.TensorSpec(image_spec, tf.uint8, name=CONTENT_INPUT),
+            tf.TensorSpec(one_image, tf.uint8, name=STYLE_INPUT),
+        ],
+    )
+
+    metadata = saved_model.base_metadata(
+        KIND,
+        base=base,
+        num_generated_params=num_params,
+        hidden_per_layer=metanet.hidden_per_layer,
+        network=network,
+        pooling=pooling,
+        statistics_layers=list(STATISTICS_LAYERS),
+        statistics_dim=STATISTICS_DIM,
+        style_size=int(style_size or DEFAULT_STYLE_SIZE),
+        model_class="MetaNet",
+        shared_weights=[_relative_path(v) for v in generated_net.weights],
+        signatures={
+            saved_model.SERVING_DEFAULT: "content uint8 [N,H,W,3], style uint8 [1,H,W,3] -> stylized uint8",
+            STYLE_TO_WEIGHTS: f"style float32 [1,H,W,3] in [0,255] -> weights float32 [1,{num_params}]",
+            STYLIZE_WITH_WEIGHTS: f"content float32 [N,H,W,3], weights float32 [1,{num_params}] -> stylized float32",
+            IMAGE_STATISTICS: f"image float32 [1,H,W,3] -> statistics float32 [1,{STATISTICS_DIM}]",
+            STATISTICS_TO_WEIGHTS: f"statistics float32 [1,{STATISTICS_DIM}] -> weights float32 [1,{num_params}]",
+        },
+        **(extra_metadata or {}),
+    )
+    with saved_model.atomic_export_dir(export_dir, overwrite) as tmp, saved_model.quiet_tf_logging():
+        archive.write_out(tmp, verbose=False)
+        saved_model.write_metadata(tmp, metadata)
+    return os.path.abspath(os.fspath(export_dir))
+
+
+# --- Reading an exported MetaNet -------------------------------------------------------------
+
+
+def _metanet_metadata(saved_model_dir) -> dict:
+    from keras_style.export.tflite import _check_saved_model
+    from keras_style.inference.model_spec import read_metadata
+
+    path = _check_saved_model(saved_model_dir)
+    metadata = read_metadata(path)
+    if metadata.get("kind") != KIND:
+        raise StyleError(
+            f"'{path}' is not a MetaNet SavedModel (its keras_style.json says kind "
+            f"'{metadata.get('kind', 'none')}'); export one with export_metanet_model"
+        )
+    return metadata
+
+
+def load_generated_net(saved_model_dir: str | os.PathLike, loaded=None):
+    """The `GeneratedTransformNet` of a MetaNet SavedModel, as a Keras model.
+
+    Rebuilt from the metadata's base, with its style-independent weights (conv1,
+    conv_out, instance norms) taken from the SavedModel's `generated_net_weights`.
+
+    Args:
+      saved_model_dir: a SavedModel from `export_metanet_model`.
+      loaded: the `tf.saved_model.load` result, if already loaded.
+    """
+    import tensorflow as tf
+
+    from keras_style.models.generated_transform_net import GeneratedTransformNet
+
+    metadata = _metanet_metadata(saved_model_dir)
+    if loaded is None:
+        from keras_style.export.tflite import _load
+
+        loaded = _load(os.fspath(saved_model_dir))
+    saved = list(getattr(loaded, SHARED_WEIGHTS_COLLECTION, None) or [])
+    names = metadata.get("shared_weights") or []
+    net = GeneratedTransformNet(base=int(metadata["base"]))
+    by_name = {_relative_path(v): v for v in net.weights}
+    if not saved or len(saved) != len(names) or sorted(names) != sorted(by_name):
+        raise StyleError(
+            f"MetaNet SavedModel '{saved_model_dir}' lacks the transform net's shared weights in the "
+            "expected layout; re-export it with this version of keras-style"
+        )
+    for name, variable in zip(names, saved):
+        target = by_name[name]
+        if tuple(target.shape) != tuple(variable.shape):
+            raise StyleError(f"shared weight '{name}' has shape {tuple(variable.shape)}, expected {target.shape}")
+        target.assign(tf.convert_to_tensor(variable))
+    return net
+
+
+def extract_style_model(
+    saved_model_dir: str | os.PathLike,
+    style_images: Sequence[np.ndarray] | np.ndarray,
+    export_dir: str | os.PathLike,
+    style_weights: Sequence[float] | None = None,
+    overwrite: bool = False,
+    *,
+    style_name: str | None = None,
+    style_size: int | None = None,
+    extra_metadata: dict | None = None,
+) -> str:
+    """Exports a standalone fast-style model for one style (or one mix) of a MetaNet.
+
+    The MetaNet generates the weights once (styles mixed by their statistics vectors,
+    `keras_style.metanet.mix_statistics`); `to_transform_net` bakes them into an
+    ordinary `TransformNet`, exported with `export_fast_style_model`: it runs wherever
+    a fast-style model runs (style_transfer, TF Serving, TFLite including full-integer
+    int8), with no VGG or MetaNet inside.
+
+    Args:
+      saved_model_dir: a SavedModel from `export_metanet_model`.
+      style_images: one (H, W, 3) RGB float image in [0, 255] or a list of them; each
+        is resized so its short side is `style_size` (default: the model's training
+        style size), as the runtime does.
+      export_dir: the standalone SavedModel directory to create.
+      style_weights: one non-negative weight per style (normalised); None: equal.
+      overwrite: replace an existing SavedModel at `export_dir`.
+      style_name: recorded in the metadata.
+      extra_metadata: further metadata fields.
+
+    Returns:
+      The absolute path of the standalone SavedModel.
+    """
+    from keras_style.export.fast_style import export_fast_style_model
+    from keras_style.inference.metanet_stylizer import MetaNetSavedModelStylizer
+    from keras_style.models.generated_transform_net import to_transform_net
+
+    saved_model.check_export_dir(export_dir, overwrite)
+    metadata = _metanet_metadata(saved_model_dir)
+    stylizer = MetaNetSavedModelStylizer(saved_model_dir, metadata=metadata, style_size=style_size)
+    if isinstance(style_images, np.ndarray) and style_images.ndim == 3:
+        style_images = [style_images]
+    prepared = stylizer.prepare_style(list(style_images), style_weights)
+    generated_net = load_generated_net(saved_model_dir, stylizer.loaded)
+    net = to_transform_net(generated_net, prepared.weights, name="transform_net")
+    fields = {
+        "source": "metanet",
+        "metanet_model": os.path.abspath(os.fspath(saved_model_dir)),
+        "style_weights": [float(w) for w in prepared.mix],
+        "style_size": stylizer.style_size,
+    }
+    fields.update(extra_metadata or {})
+    return export_fast_style_model(net, export_dir, overwrite=overwrite, style_name=style_name, extra_metadata=fields)
+
+
+# --- TFLite ----------------------------------------------------------------------------------
+
+
+def convert_metanet_to_tflite(
+    saved_model_dir: str | os.PathLike,
+    output: str | os.PathLike,
+    quantize: str = "float16",
+    overwrite: bool = False,
+) -> dict[str, str]:
+    """Converts a MetaNet SavedModel to a pair of `.tflite` files, one per half.
+
+    `output` is a directory or a file name prefix (see `tflite_pair_paths`):
+    `PREFIX_style_to_weights_<q>.tflite` (signatures style_to_weights,
+    image_statistics, statistics_to_weights: VGG19 to block4_conv3 + the MetaNet) and
+    `PREFIX_stylize_with_weights_<q>.tflite` (signature stylize_with_weights). Builtin
+    ops only, image inputs [1, None, None, 3]. Both are converted and test-run before
+    either is written.
+
+    Args:
+      quantize: "none", "float16" or "dynamic" (int8 weights, float activations).
+        "int8" (full-integer) raises StyleError: see the module docstring.
+
+    Returns:
+      {"style_to_weights": path, "stylize_with_weights": path}.
+    """
+    paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
+    with _staged_pair(saved_model_dir, paths, quantize) as staged:
+        _publish_pair(staged, paths, overwrite)
+    return paths
+
+
+def style_export_metanet(
+    saved_model_dir: str,
+    output: str,
+    quantize: str = "float16",
+    overwrite: bool = False,
+    parity_image: str | None = None,
+    parity_style: str | None = None,
+    parity_size: int = 256,
+    max_abs_diff: float | None = None,
+    print_fn=print,
+) -> dict:
+    """`style_export` for a MetaNet SavedModel: the TFLite pair, parity-checked.
+
+    The pair is converted into a hidden folder beside the outputs and moved into place
+    only after the parity check passed (`max_abs_diff`, end to end, 0..255 scale), so a
+    failure writes nothing. Parity content: `parity_image`, else the repository's first
+    example photo, else a synthetic image; style: `parity_style`, else the first
+    example style image, else a synthetic one (both resized to `parity_size` on their
+    long side).
+
+    Returns:
+      {"paths": {...}, "parity": metanet_parity_check's dict}.
+    """
+    import sys
+
+    paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
+    content, content_name = _parity_input(parity_image, "content", parity_size, seed=0)
+    style, style_name = _parity_input(parity_style, "styles", parity_size, seed=1)
+    with _staged_pair(saved_model_dir, paths, quantize) as staged:
+        result = metanet_parity_check(saved_model_dir, staged[STYLIZE_WITH_WEIGHTS], [content], [style])
+        if max_abs_diff is not None and result["end_to_end_max_abs_diff"] > max_abs_diff:
+            raise StyleError(
+                f"parity check failed for --quantize={quantize}: max abs diff "
+                f"{result['end_to_end_max_abs_diff']:.4g} > --max_abs_diff={max_abs_diff:g}; nothing written"
+            )
+        sizes = {role: os.path.getsize(path) / 1e6 for role, path in staged.items()}
+        _publish_pair(staged, paths, overwrite)
+    for role, path in paths.items():
+        print(f"wrote {path} ({sizes[role]:.2f} MB, {quantize}, {role})", file=sys.stderr)
+    print_fn(
+        f"parity ({quantize}) vs SavedModel, content {content_name}, style {style_name}: "
+        f"end to end max abs diff {result['end_to_end_max_abs_diff']:.4g}, "
+        f"mean {result['end_to_end_mean_abs_diff']:.4g} (0..255); "
+        f"stylize_with_weights alone max {result['transform_max_abs_diff']:.4g}, "
+        f"mean {result['transform_mean_abs_diff']:.4g}; weights rel diff {result['weights_rel_diff']:.3g}"
+    )
+    return {"paths": paths, "parity": result}
+
+
+def _check_pair_paths(saved_model_dir, output, quantize: str, overwrite: bool) -> dict[str, str]:
+    from keras_style.export import tflite
+
+    if quantize == "int8":
+        raise StyleError(INT8_MESSAGE)
+    if quantize not in TFLITE_QUANTIZE_MODES:
+        raise StyleError(
+            f"unknown quantization '{quantize}' for a MetaNet; use one of {', '.join(TFLITE_QUANTIZE_MODES)}"
+        )
+    _metanet_metadata(saved_model_dir)
+    paths = tflite_pair_paths(output, quantize)
+    for path in paths.values():
+        tflite.check_tflite_path(path, overwrite)
+    return paths
+
+
+@contextlib.contextmanager
+def _staged_pair(saved_model_dir, paths: dict[str, str], quantize: str):
+    """Converts both halves into a hidden folder beside the outputs (same file names, so
+    the staged files form a pair); yields {role: staged path}; removes the folder."""
+    import shutil
+    import tempfile
+
+    from keras_style.export import tflite
+
+    directory = os.path.dirname(os.path.abspath(paths[STYLE_TO_WEIGHTS]))
+    tmp = tempfile.mkdtemp(prefix=".metanet_tflite_", dir=directory)
+    try:
+        staged = {}
+        halves = ((STYLE_TO_WEIGHTS, STYLE_HALF_SIGNATURES), (STYLIZE_WITH_WEIGHTS, TRANSFORM_HALF_SIGNATURES))
+        for role, keys in halves:
+            staged[role] = os.path.join(tmp, os.path.basename(paths[role]))
+            tflite.convert_saved_model_to_tflite(saved_model_dir, staged[role], quantize=quantize, signature_keys=keys)
+        yield staged
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _publish_pair(staged: dict[str, str], paths: dict[str, str], overwrite: bool) -> None:
+    from keras_style.export import tflite
+
+    published = []
+    try:
+        for role, path in paths.items():
+            tflite.publish_file(staged[role], path, overwrite)
+            published.append(path)
+    except BaseException:
+        if not overwrite:
+            for path in published:  # half a pair is useless
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+        raise
+
+
+def metanet_parity_check(
+    saved_model_dir: str | os.PathLike,
+    tflite_path: str | os.PathLike,
+    content_images: Sequence[np.ndarray],
+    style_images: Sequence[np.ndarray],
+) -> dict:
+    """Compares a MetaNet TFLite pair with its SavedModel, half by half and end to end.
+
+    For every (content, style) pair: the weights each style half generates, the
+    transform halves' outputs for the SavedModel's weights (the transform half's own
+    error), and the full runs (each side's weights and transform). Images are float32
+    (H, W, 3) in [0, 255], used as given (no resizing).
+
+    Args:
+      tflite_path: either file of the pair.
+
+    Returns:
+      {"weights_max_abs_diff", "weights_rel_diff" (max over styles of ‖Δw‖/‖w‖),
+       "transform_max_abs_diff", "transform_mean_abs_diff",
+       "end_to_end_max_abs_diff", "end_to_end_mean_abs_diff", "num_pairs"}; image
+       differences on the 0..255 scale.
+    """
+    from keras_style.inference.metanet_stylizer import MetaNetSavedModelStylizer, MetaNetTFLiteStylizer
+
+    reference = MetaNetSavedModelStylizer(saved_model_dir)
+    candidate = MetaNetTFLiteStylizer(tflite_path)
+    contents = [np.asarray(c, np.float32) for c in content_images]
+    styles = [np.asarray(s, np.float32) for s in style_images]
+    if not contents or not styles:
+        raise StyleError("the MetaNet parity check needs content and style images")
+    result = {"weights_max_abs_diff": 0.0, "weights_rel_diff": 0.0, "transform_max_abs_diff": 0.0,
+              "end_to_end_max_abs_diff": 0.0}
+    transform_sum = end_sum = 0.0
+    count = 0
+    for style in styles:
+        ref_weights = reference.style_to_weights(style)
+        cand_weights = candidate.style_to_weights(style)
+        delta = np.abs(ref_weights.astype(np.float64) - cand_weights)
+        result["weights_max_abs_diff"] = max(result["weights_max_abs_diff"], float(delta.max()))
+        result["weights_rel_diff"] = max(
+            result["weights_rel_diff"], float(np.linalg.norm(delta) / max(np.linalg.norm(ref_weights), 1e-12))
+        )
+        for content in contents:
+            ref = reference.stylize_with_weights(content, ref_weights).astype(np.float64)
+            transform = np.abs(ref - candidate.stylize_with_weights(content, ref_weights))
+            end = np.abs(ref - candidate.stylize_with_weights(content, cand_weights))
+            result["transform_max_abs_diff"] = max(result["transform_max_abs_diff"], float(transform.max()))
+            result["end_to_end_max_abs_diff"] = max(result["end_to_end_max_abs_diff"], float(end.max()))
+            transform_sum += float(transform.mean())
+            end_sum += float(end.mean())
+            count += 1
+    result["transform_mean_abs_diff"] = transform_sum / count
+    result["end_to_end_mean_abs_diff"] = end_sum / count
+    result["num_pairs"] = count
+    return result
+
+
+def _parity_input(path: str | None, examples: str, size: int, seed: int):
+    """(image, name): `path` at long side `size`, else the repository's first
+    examples/<examples> image, else a synthetic one."""
+    from pathlib import Path
+
+    from keras_style import image_io
+
+    if path:
+        return image_io.load_image(path, max_size=size), path
+    folder = Path(__file__).resolve().parents[2] / "examples" / examples
+    found = sorted(folder.glob("*.jpg")) if folder.is_dir() else []
+    if found:
+        return image_io.load_image(found[0], max_size=size), found[0].name
+    rng = np.random.default_rng(seed)
+    h, w = max(16, size * 3 // 4), max(16, size)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    image = np.stack([255 * x / w, 255 * y / h, 127.5 + 127.5 * np.sin(x / (5 + seed) + y / 11)], axis=-1)
+    return np.clip(image + rng.normal(0, 12, image.shape), 0, 255).astype(np.float32), f"synthetic {size}px image"

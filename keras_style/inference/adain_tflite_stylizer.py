@@ -1,0 +1,183 @@
+"""Running an AdaIN `.tflite` pair with the LiteRT interpreter, without TensorFlow.
+
+`keras_style.export.adain.convert_adain_to_tflite` writes two files:
+`<prefix>_style_encode_<q>.tflite` (signature `style_encode`: "style" float32
+[1, H, W, 3] -> "style_statistics" [1, 1024]) and `<prefix>_stylize_<q>.tflite`
+(signature `stylize`: "content", "style_statistics", "alpha" [1] -> "stylized"),
+<q> being fp32, fp16 or dynamic. Naming either file loads both. Only
+`ai_edge_litert` and numpy are imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from keras_style.errors import StyleError
+from keras_style.inference.adain_stylizer import STATISTICS, STYLE_ENCODE, STYLIZE, AdaINStylizer, _as_image
+from keras_style.native_logs import native_logs_filtered
+
+# File name suffix per quantization mode.
+QUANTIZE_SUFFIXES = {"none": "fp32", "float16": "fp16", "dynamic": "dynamic"}
+DEFAULT_PREFIX = "adain"
+_ROLES = (STYLE_ENCODE, STYLIZE)
+
+
+def tflite_pair_paths(output: str | os.PathLike, quantize: str = "float16") -> dict[str, str]:
+    """The two file names `convert_adain_to_tflite` writes for `output`.
+
+    `output` is a directory (one that exists, or any path ending in a separator):
+    `DIR/adain_style_encode_<q>.tflite` and `DIR/adain_stylize_<q>.tflite`; or a
+    file name prefix `P` (a trailing `.tflite` is dropped): `P_style_encode_<q>.tflite`
+    and `P_stylize_<q>.tflite`.
+    """
+    if quantize not in QUANTIZE_SUFFIXES:
+        raise StyleError(f"unknown quantization '{quantize}' for an AdaIN pair; use one of "
+                         f"{', '.join(QUANTIZE_SUFFIXES)}")
+    output = os.fspath(output)
+    if not output:
+        raise StyleError("no TFLite output given; pass a directory or a file name prefix")
+    if os.path.isdir(output) or output.endswith(("/", os.sep)):
+        prefix = os.path.join(output, DEFAULT_PREFIX)
+    else:
+        prefix = output[: -len(".tflite")] if output.lower().endswith(".tflite") else output
+    suffix = QUANTIZE_SUFFIXES[quantize]
+    return {role: f"{prefix}_{role}_{suffix}.tflite" for role in _ROLES}
+
+
+def pair_role(path: str | os.PathLike) -> tuple[str, str] | None:
+    """(role, partner path) of a file named like one of an AdaIN pair, else None.
+
+    The role is "style_encode" or "stylize", whichever of `_style_encode` /
+    `_stylize` occurs last in the file name; the partner has the other one there.
+    """
+    directory, name = os.path.split(os.fspath(path))
+    if not name.lower().endswith(".tflite"):
+        return None
+    positions = {role: name.rfind(f"_{role}") for role in _ROLES}
+    role = max(_ROLES, key=positions.get)
+    if positions[role] < 0:
+        return None
+    other = STYLIZE if role == STYLE_ENCODE else STYLE_ENCODE
+    i = positions[role]
+    partner = name[:i] + f"_{other}" + name[i + len(role) + 1 :]
+    return role, os.path.join(directory, partner)
+
+
+def is_pair_file(path: str | os.PathLike) -> bool:
+    """Whether `path` is one file of an AdaIN pair whose partner exists."""
+    found = pair_role(path)
+    return found is not None and os.path.isfile(found[1])
+
+
+def preferred_pair_file(directory: str | os.PathLike) -> str | None:
+    """The `style_encode` file of the float16 pair in `directory` (else of any pair), or None."""
+    directory = Path(directory)
+    candidates = sorted(p for p in directory.glob(f"*_{STYLE_ENCODE}_*.tflite") if is_pair_file(p))
+    fp16 = [p for p in candidates if p.name.endswith(f"_{QUANTIZE_SUFFIXES['float16']}.tflite")]
+    chosen = (fp16 or candidates or [None])[0]
+    return None if chosen is None else str(chosen)
+
+
+class AdaINTFLiteStylizer(AdaINStylizer):
+    """An AdaIN `.tflite` pair on the LiteRT interpreter (no TensorFlow).
+
+    Args:
+      path: either file of the pair (the other is found by name), or the
+        `style_encode` file when `stylize_path` is given.
+      metadata: the model's `keras_style.json` contents, if any.
+      name: how to name the model in messages (defaults to `path`).
+      num_threads: interpreter threads; default `os.cpu_count()`.
+      stylize_path: the `stylize` file, if not named like `path`'s partner.
+
+    Raises:
+      StyleError: ai-edge-litert missing, a missing partner file, or files that
+        are not the AdaIN signatures.
+    """
+
+    backend = "tflite"
+    supports_masks = False
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        metadata: dict | None = None,
+        name: str | None = None,
+        num_threads: int | None = None,
+        stylize_path: str | os.PathLike | None = None,
+    ):
+        super().__init__(name or os.fspath(path), metadata)
+        if stylize_path is not None:
+            encode_path, stylize_path = os.fspath(path), os.fspath(stylize_path)
+        else:
+            found = pair_role(path)
+            if found is None:
+                raise StyleError(
+                    f"TFLite model '{self.name}' is not named like an AdaIN pair file "
+                    f"(PREFIX_{STYLE_ENCODE}_Q.tflite / PREFIX_{STYLIZE}_Q.tflite)"
+                )
+            role, partner = found
+            path = os.fspath(path)
+            encode_path, stylize_path = (path, partner) if role == STYLE_ENCODE else (partner, path)
+            if not os.path.isfile(partner):
+                raise StyleError(
+                    f"AdaIN TFLite model '{self.name}' needs its partner file '{partner}', which is missing"
+                )
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            raise StyleError(
+                f"model '{self.name}' is a .tflite model, which needs LiteRT; pip install ai-edge-litert"
+            ) from None
+        threads = num_threads or os.cpu_count()
+        self.paths = {STYLE_ENCODE: encode_path, STYLIZE: stylize_path}
+        self._runners = {}
+        for key, file in self.paths.items():
+            with native_logs_filtered():
+                try:
+                    interpreter = Interpreter(model_path=file, num_threads=threads)
+                except (ValueError, RuntimeError, OSError) as e:
+                    raise StyleError(f"cannot load TFLite model '{file}': {_one_line(e)}") from None
+            signatures = interpreter.get_signature_list()
+            if key not in signatures:
+                raise StyleError(
+                    f"TFLite model '{file}' has no '{key}' signature (it has: {', '.join(signatures) or 'none'}); "
+                    "convert the AdaIN SavedModel with style_export"
+                )
+            self._runners[key] = (interpreter, interpreter.get_signature_runner(key))
+        self._ran = set()
+
+    def encode_style(self, style: np.ndarray) -> np.ndarray:
+        style = _as_image(style, "style image")
+        return self._run(STYLE_ENCODE, style.shape, STATISTICS, style=style[None])
+
+    def stylize_statistics(self, content, statistics, alpha=1.0):
+        from keras_style.inference.adain_stylizer import _statistics_row
+
+        content = _as_image(content, "content image")
+        out = self._run(
+            STYLIZE, content.shape, "stylized", content=content[None],
+            style_statistics=_statistics_row(statistics), alpha=np.array([alpha], np.float32),
+        )
+        return out[0]
+
+    def _run(self, key: str, shape, output: str, **inputs) -> np.ndarray:
+        _, runner = self._runners[key]
+        feed = {k: np.ascontiguousarray(v, np.float32) for k, v in inputs.items()}
+        # An interpreter's first run creates the XNNPACK delegate, which logs a line.
+        with native_logs_filtered() if key not in self._ran else contextlib.nullcontext():
+            try:
+                out = runner(**feed)[output]
+            except (ValueError, RuntimeError) as e:
+                raise StyleError(
+                    f"TFLite model '{self.paths[key]}' failed on a {shape[1]}x{shape[0]} image: {_one_line(e)}"
+                ) from None
+        self._ran.add(key)
+        return np.array(out, dtype=np.float32)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:300] or type(error).__name__

@@ -1,0 +1,566 @@
+"""Running an exported MetaNet: a SavedModel (TensorFlow) or a TFLite pair (LiteRT only).
+
+    from keras_style.inference import load_stylizer
+    stylizer = load_stylizer("saved_models/metanet")            # kind "metanet"
+    style = stylizer.prepare_style([starry, wave], [0.7, 0.3])  # weights generated once
+    out = stylizer.stylize(photo, style=style)                  # cheap: transform net only
+    soft = stylizer.stylize(photo, style=style, alpha=0.5)      # style strength
+
+`prepare_style` is the expensive half: each style image is resized so its short side
+is the model's training style size (`style_size` in its metadata, 256 by default),
+its VGG19 statistics are taken, the styles' statistics are mixed (a convex
+combination, as `keras_style.metanet.generate_weights` does) and the MetaNet
+generates the transform net's filters for the mix, once. `stylize` then only runs the
+transform net with those filters, for every image and every tile.
+
+Style strength alpha is taken in statistics space, as `keras_style.metanet.stylize`
+does: the filters for a content image c are the MetaNet's answer to
+`alpha · s_style + (1 - alpha) · s(c)`. They depend on the content, so
+`style_for_content(style, content, alpha)` generates them once per content image; pass
+its result to `stylize` for every tile of that image (`stylize(tile, style, alpha)`
+would take each tile's own statistics and give each tile other filters). With
+`tile=` it takes the content's statistics tile by tile and pools them (exact moments
+per tile, pooled by area), so large images stay within memory.
+
+A TFLite pair (`keras_style.export.metanet.convert_metanet_to_tflite`, or
+`style_export --saved_model=METANET`) is two files, `PREFIX_style_to_weights_<q>.tflite`
+(signatures style_to_weights, image_statistics, statistics_to_weights) and
+`PREFIX_stylize_with_weights_<q>.tflite`, <q> fp32, fp16 or dynamic; naming either
+loads both. They run on the LiteRT interpreter: this module imports neither
+TensorFlow nor Keras.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from keras_style.errors import StyleError
+from keras_style.inference.stylizer import Stylizer
+from keras_style.native_logs import native_logs_filtered
+
+KIND = "metanet"
+# Signatures and tensor names of a MetaNet SavedModel (keras_style.export.metanet).
+STYLE_TO_WEIGHTS = "style_to_weights"
+STYLIZE_WITH_WEIGHTS = "stylize_with_weights"
+IMAGE_STATISTICS = "image_statistics"
+STATISTICS_TO_WEIGHTS = "statistics_to_weights"
+STYLE_INPUT = "style"
+CONTENT_INPUT = "content"
+IMAGE_INPUT = "image"
+STATISTICS_OUTPUT = "statistics"
+WEIGHTS_OUTPUT = "weights"
+STYLIZED_OUTPUT = "stylized"
+
+# The TFLite pair (as AdaIN's): PREFIX_<role>_<q>.tflite, <q> per quantization mode.
+QUANTIZE_SUFFIXES = {"none": "fp32", "float16": "fp16", "dynamic": "dynamic"}
+DEFAULT_PREFIX = "metanet"
+PAIR_ROLES = (STYLE_TO_WEIGHTS, STYLIZE_WITH_WEIGHTS)
+
+# MetaNetConfig.style_size's default: the short side of the training style crops.
+DEFAULT_STYLE_SIZE = 256
+# keras_style.models.metanet.STATISTICS_CHANNELS / STATISTICS_DIM (not imported: that
+# module imports Keras, and this one must run with LiteRT alone).
+STATISTICS_CHANNELS = (64, 128, 256, 512)
+STATISTICS_DIM = 2 * sum(STATISTICS_CHANNELS)
+STATISTICS_EPSILON = 1e-5  # keras_style.losses.mean_std's
+
+
+def tflite_pair_paths(output: str | os.PathLike, quantize: str = "float16") -> dict[str, str]:
+    """{role: path} of the two files `convert_metanet_to_tflite` writes for `output`.
+
+    `output` is a directory (one that exists, or a path ending in a separator):
+    `DIR/metanet_style_to_weights_<q>.tflite` and `DIR/metanet_stylize_with_weights_<q>.tflite`;
+    or a file name prefix `P` (a trailing `.tflite` is dropped):
+    `P_style_to_weights_<q>.tflite` and `P_stylize_with_weights_<q>.tflite`; <q> is fp32,
+    fp16 or dynamic.
+    """
+    if quantize not in QUANTIZE_SUFFIXES:
+        raise StyleError(
+            f"unknown quantization '{quantize}' for a MetaNet pair; use one of {', '.join(QUANTIZE_SUFFIXES)}"
+        )
+    output = os.fspath(output)
+    if not output:
+        raise StyleError("no TFLite output given; pass a directory or a file name prefix")
+    if os.path.isdir(output) or output.endswith(("/", os.sep)):
+        prefix = os.path.join(output, DEFAULT_PREFIX)
+    else:
+        prefix = output[: -len(".tflite")] if output.lower().endswith(".tflite") else output
+    return {role: f"{prefix}_{role}_{QUANTIZE_SUFFIXES[quantize]}.tflite" for role in PAIR_ROLES}
+
+
+def pair_role(path: str | os.PathLike) -> tuple[str, str] | None:
+    """(role, partner path) of a file named like one of a MetaNet pair, else None.
+
+    The role is "style_to_weights" or "stylize_with_weights", whichever occurs last in
+    the file name (as `_<role>`); the partner has the other one there.
+    """
+    directory, name = os.path.split(os.fspath(path))
+    if not name.lower().endswith(".tflite"):
+        return None
+    positions = {role: name.rfind(f"_{role}") for role in PAIR_ROLES}
+    role = max(PAIR_ROLES, key=positions.get)
+    if positions[role] < 0:
+        return None
+    other = STYLIZE_WITH_WEIGHTS if role == STYLE_TO_WEIGHTS else STYLE_TO_WEIGHTS
+    i = positions[role]
+    return role, os.path.join(directory, name[:i] + f"_{other}" + name[i + len(role) + 1:])
+
+
+def is_pair_file(path: str | os.PathLike) -> bool:
+    """Whether `path` is one file of a MetaNet pair whose partner exists."""
+    found = pair_role(path)
+    return found is not None and os.path.isfile(path) and os.path.isfile(found[1])
+
+
+def preferred_pair_file(directory: str | os.PathLike) -> str | None:
+    """The style_to_weights file of the float16 pair in `directory` (else of any pair), or None."""
+    from pathlib import Path
+
+    candidates = sorted(p for p in Path(directory).glob(f"*_{STYLE_TO_WEIGHTS}_*.tflite") if is_pair_file(p))
+    fp16 = [p for p in candidates if p.name.endswith(f"_{QUANTIZE_SUFFIXES['float16']}.tflite")]
+    chosen = (fp16 or candidates or [None])[0]
+    return None if chosen is None else str(chosen)
+
+
+def load_metanet_stylizer(spec) -> "MetaNetStylizer":
+    """Loads a resolved `keras_style.inference.ModelSpec` of kind "metanet".
+
+    A `.tflite` spec loads the pair it belongs to (either file may be named); for a
+    shipped model directory the float16 pair is preferred.
+    """
+    from pathlib import Path
+
+    if spec.format == "tflite":
+        path = spec.path
+        if not Path(spec.source).expanduser().is_file():  # a directory or name: pick the fp16 pair
+            path = preferred_pair_file(Path(spec.path).parent) or path
+        return MetaNetTFLiteStylizer(path, metadata=spec.metadata, name=spec.source)
+    return MetaNetSavedModelStylizer(spec.path, metadata=spec.metadata, name=spec.source)
+
+
+def convex_weights(style_weights, count: int) -> np.ndarray:
+    """Style weights normalised to sum 1 (equal when None); as `keras_style.metanet`."""
+    if count < 1:
+        raise StyleError("no style images given")
+    if style_weights is None:
+        return np.full(count, 1.0 / count)
+    weights = np.asarray(style_weights, dtype="float64").reshape(-1)
+    if weights.shape != (count,):
+        raise StyleError(f"{weights.size} style weights for {count} style images")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0) or weights.sum() <= 0:
+        raise StyleError(f"style weights must be >= 0 with a positive sum; got {weights.tolist()}")
+    return weights / weights.sum()
+
+
+def mix_statistics(vectors: Sequence[np.ndarray], weights) -> np.ndarray:
+    """Σ w_i · s_i of (1, 1920) statistics (float64 sums), as float32 (1, 1920)."""
+    mix = convex_weights(weights, len(vectors))
+    vectors = [np.asarray(v, dtype="float64").reshape(STATISTICS_DIM) for v in vectors]
+    return np.sum([w * v for w, v in zip(mix, vectors)], axis=0)[None].astype("float32")
+
+
+def pool_statistics(vectors: Sequence[np.ndarray], areas: Sequence[float]) -> np.ndarray:
+    """The statistics of a whole image from those of its tiles.
+
+    Per channel: the mean is the area-weighted mean of the tiles' means, and the
+    variance comes from the pooled second moments (var_t + mean_t², weighted) minus the
+    pooled mean squared; std = sqrt(var + epsilon), as `losses.mean_std`. Exact for
+    tiles that partition the image, up to VGG's border effects at tile edges.
+    """
+    areas = np.asarray(areas, dtype="float64")
+    areas = areas / areas.sum()
+    vectors = [np.asarray(v, dtype="float64").reshape(STATISTICS_DIM) for v in vectors]
+    out, offset = [], 0
+    for channels in STATISTICS_CHANNELS:
+        means = np.stack([v[offset: offset + channels] for v in vectors])
+        stds = np.stack([v[offset + channels: offset + 2 * channels] for v in vectors])
+        second = np.maximum(stds**2 - STATISTICS_EPSILON, 0.0) + means**2
+        mean = areas @ means
+        variance = np.maximum(areas @ second - mean**2, 0.0)
+        out += [mean, np.sqrt(variance + STATISTICS_EPSILON)]
+        offset += 2 * channels
+    return np.concatenate(out)[None].astype("float32")
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaNetStyle:
+    """A prepared MetaNet style: what `stylize` needs, computed once.
+
+    Attributes:
+      statistics: float32 (1, 1920), the (mixed) style statistics.
+      weights: float32 (1, P), the transform-net filters generated for them.
+      mix: the normalised style weights, one per style image.
+      alpha: the style strength applied by `style_for_content` (1: none).
+      for_content: whether the weights are bound to one content image (alpha < 1).
+    """
+
+    statistics: np.ndarray
+    weights: np.ndarray
+    mix: tuple
+    alpha: float = 1.0
+    for_content: bool = False
+
+
+class MetaNetStylizer(Stylizer):
+    """Common part of the SavedModel and TFLite MetaNet stylizers (see the module doc).
+
+    Attributes:
+      style_size: the short side style images are resized to before their statistics
+        are taken (the model's training style size).
+      calls: {"image_statistics": n, "statistics_to_weights": n, "stylize_with_weights":
+        n}, how often each half ran (the weights are generated once per prepared style).
+    """
+
+    supports_mask = False  # one style (or one mix) per image; no spatial style control
+    supports_alpha = True
+
+    def __init__(self, name: str, metadata: dict | None = None, style_size: int | None = None):
+        super().__init__(name, metadata)
+        size = style_size or self.metadata.get("style_size") or DEFAULT_STYLE_SIZE
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16:
+            raise StyleError(f"style size must be an integer of at least 16 pixels, got {size!r}")
+        self.style_size = int(size)
+        self.calls = {IMAGE_STATISTICS: 0, STATISTICS_TO_WEIGHTS: 0, STYLIZE_WITH_WEIGHTS: 0}
+
+    @property
+    def kind(self) -> str:
+        return KIND
+
+    @property
+    def takes_style(self) -> bool:
+        return True
+
+    # The halves, implemented per backend: float32 numpy in, float32 numpy out.
+
+    def _image_statistics(self, image: np.ndarray) -> np.ndarray:
+        """(1, H, W, 3) -> (1, 1920)."""
+        raise NotImplementedError
+
+    def _statistics_to_weights(self, statistics: np.ndarray) -> np.ndarray:
+        """(1, 1920) -> (1, P)."""
+        raise NotImplementedError
+
+    def _stylize_with_weights(self, images: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """(1, H, W, 3), (1, P) -> (1, H, W, 3)."""
+        raise NotImplementedError
+
+    # Public API.
+
+    def image_statistics(self, image: np.ndarray) -> np.ndarray:
+        """The (1, 1920) VGG statistics of one (H, W, 3) image, used as given."""
+        self.calls[IMAGE_STATISTICS] += 1
+        return np.asarray(self._image_statistics(_batch(image)), np.float32)
+
+    def statistics_to_weights(self, statistics: np.ndarray) -> np.ndarray:
+        """The (1, P) filters the MetaNet generates for (1, 1920) statistics."""
+        statistics = np.asarray(statistics, np.float32).reshape(1, STATISTICS_DIM)
+        self.calls[STATISTICS_TO_WEIGHTS] += 1
+        return np.asarray(self._statistics_to_weights(statistics), np.float32)
+
+    def style_to_weights(self, style: np.ndarray) -> np.ndarray:
+        """The (1, P) filters for one style image, used as given (not resized)."""
+        return self.statistics_to_weights(self.image_statistics(style))
+
+    def stylize_with_weights(self, content: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Runs the transform net on one (H, W, 3) image with (1, P) filters."""
+        content = _batch(content)
+        self.calls[STYLIZE_WITH_WEIGHTS] += 1
+        out = np.asarray(self._stylize_with_weights(content, np.asarray(weights, np.float32).reshape(1, -1)))
+        return out[0].astype(np.float32)
+
+    def resize_style(self, style: np.ndarray) -> np.ndarray:
+        """`style` resized so its short side is `style_size` (the training scale)."""
+        from keras_style import image_io
+
+        style = np.asarray(style, np.float32)
+        if style.ndim != 3 or style.shape[-1] != 3 or min(style.shape[:2]) < 1:
+            raise StyleError(f"a style image is (H, W, 3) RGB; got shape {style.shape}")
+        height, width = style.shape[:2]
+        scale = self.style_size / min(height, width)
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        if size == (height, width):
+            return style
+        return np.clip(image_io.resize_image(style, size), 0.0, 255.0)
+
+    def prepare_style(self, styles, weights=None) -> MetaNetStyle:
+        """Generates the transform-net filters for a style or a mix of styles, once.
+
+        Args:
+          styles: one (H, W, 3) RGB float image in [0, 255] or a list of them; each is
+            resized so its short side is `style_size`.
+          weights: one non-negative weight per style (normalised to sum 1); None: equal.
+
+        Returns:
+          A `MetaNetStyle` to pass as `style=` to `stylize` (every image, every tile).
+
+        Raises:
+          StyleError: no styles, a weight count that does not match, bad weights.
+        """
+        if isinstance(styles, np.ndarray) and styles.ndim == 3:
+            styles = [styles]
+        styles = list(styles or [])
+        mix = convex_weights(weights, len(styles))
+        vectors = [self.image_statistics(self.resize_style(style)) for style in styles]
+        statistics = mix_statistics(vectors, mix)
+        return MetaNetStyle(statistics, self.statistics_to_weights(statistics), tuple(float(w) for w in mix))
+
+    def content_statistics(self, content: np.ndarray, tile: int | None = None) -> np.ndarray:
+        """(1, 1920) statistics of a content image; with `tile`, taken on tiles of at most
+        that side and pooled (`pool_statistics`), so memory stays bounded."""
+        content = np.asarray(content, np.float32)
+        if not tile or max(content.shape[:2]) <= tile:
+            return self.image_statistics(content)
+        from keras_style.inference.tiling import tile_starts
+
+        height, width = content.shape[:2]
+        vectors, areas = [], []
+        # Abutting tiles (the last ones shifted back to fit, so some overlap slightly).
+        for y in tile_starts(height, tile, 0):
+            for x in tile_starts(width, tile, 0):
+                piece = content[y: y + tile, x: x + tile]
+                vectors.append(self.image_statistics(piece))
+                areas.append(piece.shape[0] * piece.shape[1])
+        return pool_statistics(vectors, areas)
+
+    def style_for_content(
+        self, style: MetaNetStyle, content: np.ndarray, alpha: float, tile: int | None = None
+    ) -> MetaNetStyle:
+        """`style` at strength `alpha` for one content image: filters generated once.
+
+        The filters are the MetaNet's answer to `alpha · s_style + (1 - alpha) ·
+        s(content)`. Pass the result to `stylize` for the whole image or each of its
+        tiles. alpha = 1 returns `style` itself.
+
+        Args:
+          tile: take the content's statistics on tiles of at most this side (the
+            `--tile` size), pooled; None: on the whole image.
+        """
+        alpha = _check_alpha(alpha)
+        style = self._check_style(style)
+        if style.for_content:
+            raise StyleError("this style was already prepared for one content image; pass the prepare_style result")
+        if alpha == 1.0:
+            return style
+        own = self.content_statistics(content, tile)
+        statistics = mix_statistics([style.statistics, own], [alpha, 1.0 - alpha])
+        return dataclasses.replace(
+            style, weights=self.statistics_to_weights(statistics), alpha=alpha, for_content=True
+        )
+
+    def stylize(self, image: np.ndarray, style: Any = None, alpha: float | None = None) -> np.ndarray:
+        """Stylizes one float32 (H, W, 3) image in [0, 255] with a prepared style.
+
+        Args:
+          style: a `prepare_style` (or `style_for_content`) result. Required.
+          alpha: style strength in [0, 1] (None: 1, or the strength `style` was
+            prepared with). Below 1 the filters are generated for this image's own
+            statistics mixed in (see `style_for_content`; not per tile).
+        """
+        style = self._check_style(style)
+        if alpha is not None and float(alpha) != 1.0:
+            if style.for_content:
+                if _check_alpha(alpha) != style.alpha:
+                    raise StyleError(
+                        f"this style was prepared with alpha {style.alpha:g}; do not pass another alpha"
+                    )
+            else:
+                style = self.style_for_content(style, image, alpha)
+        elif alpha is not None:
+            _check_alpha(alpha)
+        return super().stylize(image, style=style)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        raise self._needs_style_error()
+
+    def _stylize_batch(self, images: np.ndarray, style: Any) -> np.ndarray:
+        out = self.stylize_with_weights(images[0], style.weights)
+        return out[None]
+
+    def _check_style(self, style) -> MetaNetStyle:
+        if style is None:
+            raise self._needs_style_error()
+        if not isinstance(style, MetaNetStyle):
+            raise StyleError(
+                f"MetaNet model '{self.name}' needs a style from its prepare_style(), got {type(style).__name__}"
+            )
+        return style
+
+    def _needs_style_error(self) -> StyleError:
+        return StyleError(
+            f"model '{self.name}' is a MetaNet (arbitrary style): it needs style images (--style=FILE[,FILE...])"
+        )
+
+
+class MetaNetSavedModelStylizer(MetaNetStylizer):
+    """A `MetaNetStylizer` over a MetaNet SavedModel's signatures (imports TensorFlow).
+
+    Args:
+      path: the SavedModel directory (from `export_metanet_model`).
+      metadata: its `keras_style.json` contents; read from `path` when None.
+      name: how to name the model in messages (default `path`).
+      style_size: overrides the metadata's style size.
+    """
+
+    backend = "saved_model"
+
+    def __init__(self, path, metadata: dict | None = None, name: str | None = None, style_size: int | None = None):
+        from keras_style.inference.model_spec import read_metadata
+
+        path = os.fspath(path)
+        super().__init__(name or path, read_metadata(path) if metadata is None else metadata, style_size)
+        self.path = path
+        with native_logs_filtered():
+            try:
+                import tensorflow as tf
+            except ImportError:
+                raise StyleError(
+                    f"model '{self.name}' is a SavedModel, which needs TensorFlow; install tensorflow "
+                    "or use the model's .tflite pair"
+                ) from None
+            try:
+                self.loaded = tf.saved_model.load(path)
+            except (OSError, ValueError, tf.errors.OpError) as e:
+                reason = " ".join(str(e).split())[:300]
+                raise StyleError(f"cannot load SavedModel '{self.name}': {reason}") from None
+        signatures = self.loaded.signatures
+        needed = (IMAGE_STATISTICS, STATISTICS_TO_WEIGHTS, STYLIZE_WITH_WEIGHTS)
+        missing = [key for key in needed if key not in signatures]
+        if missing:
+            raise StyleError(
+                f"SavedModel '{self.name}' lacks the MetaNet signature(s) {', '.join(missing)} (it has: "
+                f"{', '.join(sorted(signatures)) or 'none'}); export it with keras_style.export.metanet"
+            )
+        self._signatures = {key: signatures[key] for key in needed}
+        self._tf = tf
+
+    def _image_statistics(self, image):
+        return self._run(IMAGE_STATISTICS, image, {IMAGE_INPUT: image})[STATISTICS_OUTPUT]
+
+    def _statistics_to_weights(self, statistics):
+        return self._run(STATISTICS_TO_WEIGHTS, None, {STATISTICS_OUTPUT: statistics})[WEIGHTS_OUTPUT]
+
+    def _stylize_with_weights(self, images, weights):
+        inputs = {CONTENT_INPUT: images, WEIGHTS_OUTPUT: weights}
+        return self._run(STYLIZE_WITH_WEIGHTS, images, inputs)[STYLIZED_OUTPUT]
+
+    def _run(self, key, image, inputs):
+        tf = self._tf
+        try:
+            outputs = self._signatures[key](**{k: tf.constant(v) for k, v in inputs.items()})
+        except tf.errors.ResourceExhaustedError:
+            size = f"a {image.shape[2]}x{image.shape[1]} image" if image is not None else "the MetaNet"
+            raise StyleError(f"out of memory running {key} on {size}; use --tile or --max_size") from None
+        return {k: v.numpy() for k, v in outputs.items()}
+
+
+class MetaNetTFLiteStylizer(MetaNetStylizer):
+    """A `MetaNetStylizer` over a TFLite pair, on the LiteRT interpreter (no TensorFlow).
+
+    Args:
+      path: either file of the pair (see `tflite_pair_paths`).
+      metadata: the model's `keras_style.json` contents, if any.
+      name: how to name the model in messages (default `path`).
+      style_size: overrides the metadata's style size (default 256).
+      num_threads: interpreter threads; default `os.cpu_count()`.
+    """
+
+    backend = "tflite"
+
+    def __init__(
+        self,
+        path,
+        metadata: dict | None = None,
+        name: str | None = None,
+        style_size: int | None = None,
+        num_threads: int | None = None,
+    ):
+        path = os.fspath(path)
+        super().__init__(name or path, dict(metadata or {}, kind=KIND), style_size)
+        found = pair_role(path)
+        if found is None:
+            raise StyleError(
+                f"'{path}' is not a file of a MetaNet TFLite pair (PREFIX_{STYLE_TO_WEIGHTS}_Q.tflite and "
+                f"PREFIX_{STYLIZE_WITH_WEIGHTS}_Q.tflite)"
+            )
+        role, partner = found
+        self.style_path, self.transform_path = (path, partner) if role == STYLE_TO_WEIGHTS else (partner, path)
+        for half in (self.style_path, self.transform_path):
+            if not os.path.isfile(half):
+                raise StyleError(
+                    f"MetaNet TFLite model '{self.name}' needs both files of its pair; '{half}' is missing"
+                )
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            raise StyleError(
+                f"model '{self.name}' is a .tflite model, which needs LiteRT; pip install ai-edge-litert"
+            ) from None
+        self._runners = {}
+        threads = num_threads or os.cpu_count()
+        for half, keys in (
+            (self.style_path, (IMAGE_STATISTICS, STATISTICS_TO_WEIGHTS)),
+            (self.transform_path, (STYLIZE_WITH_WEIGHTS,)),
+        ):
+            with native_logs_filtered():
+                try:
+                    interpreter = Interpreter(model_path=half, num_threads=threads)
+                except (ValueError, RuntimeError, OSError) as e:
+                    raise StyleError(f"cannot load TFLite model '{half}': {_one_line(e)}") from None
+            signatures = interpreter.get_signature_list()
+            for key in keys:
+                if key not in signatures:
+                    raise StyleError(
+                        f"TFLite model '{half}' has no '{key}' signature (it has: {', '.join(sorted(signatures))}); "
+                        "convert the MetaNet with keras_style.export.metanet.convert_metanet_to_tflite"
+                    )
+                self._runners[key] = interpreter.get_signature_runner(key)
+        self._first_run = True
+
+    def _image_statistics(self, image):
+        return self._run(IMAGE_STATISTICS, {IMAGE_INPUT: image})[STATISTICS_OUTPUT]
+
+    def _statistics_to_weights(self, statistics):
+        return self._run(STATISTICS_TO_WEIGHTS, {STATISTICS_OUTPUT: statistics})[WEIGHTS_OUTPUT]
+
+    def _stylize_with_weights(self, images, weights):
+        return self._run(STYLIZE_WITH_WEIGHTS, {CONTENT_INPUT: images, WEIGHTS_OUTPUT: weights})[STYLIZED_OUTPUT]
+
+    def _run(self, key, inputs):
+        import contextlib
+
+        # The first run creates the XNNPACK delegate, which logs a line.
+        with native_logs_filtered() if self._first_run else contextlib.nullcontext():
+            try:
+                outputs = self._runners[key](**{k: np.ascontiguousarray(v, np.float32) for k, v in inputs.items()})
+            except (ValueError, RuntimeError) as e:
+                raise StyleError(f"TFLite MetaNet '{self.name}' failed in {key}: {_one_line(e)}") from None
+        self._first_run = False
+        return {k: np.array(v, np.float32) for k, v in outputs.items()}
+
+
+def _batch(image) -> np.ndarray:
+    image = np.asarray(image, np.float32)
+    if image.ndim == 3:
+        image = image[None]
+    if image.ndim != 4 or image.shape[0] != 1 or image.shape[-1] != 3 or min(image.shape[1:3]) < 1:
+        raise StyleError(f"expected one (H, W, 3) RGB image, got shape {image.shape}")
+    return np.ascontiguousarray(image)
+
+
+def _check_alpha(alpha) -> float:
+    try:
+        alpha = float(alpha)
+    except (TypeError, ValueError):
+        raise StyleError(f"alpha must be a number in [0, 1], got {alpha!r}") from None
+    if not 0.0 <= alpha <= 1.0:
+        raise StyleError(f"alpha must be in [0, 1], got {alpha:g}")
+    return alpha
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:300] or type(error).__name__
