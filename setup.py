@@ -13,6 +13,10 @@ CONSOLE_SCRIPTS = [
     "style_export=keras_style.cli.export:run",
     "style_train_fast=keras_style.trainers.train_fast:run",
     "style_train_adain=keras_style.trainers.train_adain:run",
+    "style_train_metanet=keras_style.trainers.train_metanet:run",
+    "style_metanet_extract=keras_style.cli.metanet_extract:run",
+    "style_evaluate=keras_style.cli.evaluate:run",
+    "style_batch=keras_style.cli.batch:run",
 ]
 
 setup(

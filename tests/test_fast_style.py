@@ -4,6 +4,7 @@ Real VGG19 weights (cached in ~/.keras), tiny crops and a width-4 TransformNet.
 """
 
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -152,16 +153,22 @@ def test_cli_smoke_recipe_trains(tmp_path):
     assert os.path.exists(os.path.join(str(tmp_path), "ckpt-4.index"))
 
 
-@pytest.mark.parametrize("recipe", ["fast_style_starry_night.cfg", "fast_style_great_wave.cfg"])
-def test_recipes_name_real_flags_and_files(recipe):
-    from absl import flags
+@pytest.fixture(scope="module")
+def train_fast_flags():
+    # Listed in a subprocess: importing the command here would define absl flags in the
+    # test process, where another command's module could define the same names.
+    code = "import json; from absl import flags; import keras_style.trainers.train_fast; print(json.dumps(list(flags.FLAGS)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
 
-    import keras_style.trainers.train_fast  # noqa: F401  (defines the flags)
 
+@pytest.mark.parametrize("recipe", ["fast_style_starry_night.cfg", "fast_style_great_wave.cfg", "fast_style_smoke.cfg"])
+def test_recipes_name_real_flags_and_files(recipe, train_fast_flags):
     lines = [l.strip() for l in open(os.path.join(REPO, "flags", recipe)) if l.strip() and not l.startswith("#")]
     values = dict(l[2:].split("=", 1) for l in lines)
-    assert set(values) <= set(flags.FLAGS), set(values) - set(flags.FLAGS)
+    assert set(values) <= train_fast_flags, set(values) - train_fast_flags
     assert os.path.isfile(os.path.join(REPO, values["style_image"]))
-    assert values["train_steps"] == "2000"
-    if not os.path.isdir(os.path.join(REPO, values["content_data"])):
-        pytest.skip("shared content data not present")
+    if recipe != "fast_style_smoke.cfg":
+        assert values["train_steps"] == "2000"
+        if not os.path.isdir(os.path.join(REPO, values["content_data"])):
+            pytest.skip("shared content data not present")

@@ -54,6 +54,10 @@ def import_tensorflow():
 
     with native_logs_filtered():
         import tensorflow as tf
+
+        # Listing devices now, inside the filter, keeps the CUDA probe of a GPU build on
+        # a CPU-only machine ("failed call to cuInit") from printing later at app start.
+        tf.config.list_physical_devices("GPU")
     return tf
 
 

@@ -165,14 +165,14 @@ def main(argv):
     # Everything is validated before the first image is written; the model
     # (which may import TensorFlow) is loaded last.
     spec = model_spec.resolve_model(_MODEL.value, _MODEL_FORMAT.value)
-    adain = _check_style_flags(spec)  # AdaIN's checked style options, else None
+    styled = _check_style_flags(spec)  # arbitrary-style (AdaIN/MetaNet) options, else None
     inputs = image_io.list_images(_CONTENT.value)
     outputs = _output_paths(inputs, fmt)
     load_kwargs = {"max_pixels": _MAX_PIXELS.value} if _MAX_PIXELS.value is not None else {}
     for path in inputs:
         image_io.load_image(path, **load_kwargs)  # decodes fully: corrupt files fail now
-    if adain:
-        adain.load_inputs(inputs, load_kwargs)  # style images and masks (mask sizes too)
+    if styled:
+        styled.load_inputs(inputs, load_kwargs)  # style images and masks (mask sizes too)
     model = spec.load()
     if _OUTPUT_DIR.value:
         try:
@@ -188,13 +188,13 @@ def main(argv):
     bar.update(0, force=True)
     for done, (path, out) in enumerate(zip(inputs, outputs), start=1):
         content = image_io.load_image(path, max_size=_MAX_SIZE.value, **load_kwargs)
-        if adain:  # style statistics computed once, colour preservation included
-            result = adain.stylize(model, content, tile=_TILE.value, overlap=_TILE_OVERLAP.value)
+        if styled:  # style statistics computed once, colour preservation included
+            result = styled.stylize(model, content, tile=_TILE.value, overlap=_TILE_OVERLAP.value)
         elif _TILE.value:
             result = stylize_tiled(model, content, tile=_TILE.value, overlap=_TILE_OVERLAP.value)
         else:
             result = model.stylize(content)
-        if _PRESERVE_COLOR.value != "none" and not adain:
+        if _PRESERVE_COLOR.value != "none" and not styled:
             from keras_style.color import preserve_color
 
             result = preserve_color(content, result, method=_PRESERVE_COLOR.value)

@@ -1,0 +1,178 @@
+"""A Beam `ModelHandler` for keras-style SavedModels (fast style, AdaIN, MetaNet).
+
+Beam's stock `TFModelHandlerTensor` cannot load SavedModels written by Keras 3
+(`keras.export.ExportArchive`), so this handler calls
+`tf.saved_model.load(path).signatures[...]` itself.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Optional, Sequence
+
+import numpy as np
+
+from keras_style.errors import StyleError
+
+try:
+    from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "keras_style.batch needs Apache Beam; install it with: pip install 'keras-style[beam]'"
+    ) from e
+
+METRICS_NAMESPACE = "keras_style.batch"
+
+
+def _read_metadata(model_dir: str) -> dict:
+    """The SavedModel's `keras_style.json`; through tf.io.gfile for remote (gs://...) paths."""
+    from keras_style.inference.model_spec import METADATA_FILENAME, read_metadata
+
+    if "://" not in model_dir:
+        return read_metadata(model_dir)
+    import json
+
+    import tensorflow as tf
+
+    path = model_dir.rstrip("/") + "/" + METADATA_FILENAME
+    try:
+        with tf.io.gfile.GFile(path, "r") as f:
+            data = json.loads(f.read())
+    except tf.errors.NotFoundError:
+        return {}
+    except (tf.errors.OpError, ValueError) as e:
+        raise StyleError(f"cannot read model metadata '{path}': {' '.join(str(e).split())[:200]}") from None
+    return data if isinstance(data, dict) else {}
+
+
+class _LoadedModel:
+    """What `load_model` returns: a callable (H, W, 3) float32 -> (H, W, 3) float32."""
+
+    def __init__(self, fn, keep_alive):
+        self._fn = fn
+        self._keep_alive = keep_alive  # the loaded SavedModel must outlive its signatures
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        return self._fn(image)
+
+
+class StyleModelHandler(ModelHandler):
+    """Loads an exported keras-style SavedModel once per worker and stylizes images.
+
+    Examples are float32 (H, W, 3) RGB arrays in [0, 255] (any size; one image
+    per batch, since sizes differ). Each result is a `PredictionResult` whose
+    `inference` is the stylized float32 array, or, for an image the model
+    cannot process (a `StyleError` or a TensorFlow op error, e.g. out of
+    memory), the error message as a `str`, so one bad image does not fail a
+    bulk job.
+
+    * kind "fast_style": the `stylize_float` signature (float32 in [0, 255]),
+      or `serving_default` (uint8) for SavedModels without it.
+    * kind "adain" / "metanet": the style image's statistics (AdaIN) or
+      generated filters (MetaNet) are computed once in `load_model`, through
+      `keras_style.inference`'s SavedModel stylizers, which run the same
+      signatures (`style_encode` + `stylize`; `image_statistics` +
+      `statistics_to_weights` + `stylize_with_weights`).
+
+    The handler pickles only the path, settings and style array, so it ships
+    to remote workers (Dataflow, Flink, Spark), which need the SavedModel at
+    the same path (e.g. on gs://) and keras-style installed.
+
+    Args:
+      model_dir: the SavedModel directory (with its `keras_style.json`).
+      style: float32 (H, W, 3) style image in [0, 255]; required for adain
+        and metanet, refused for fast_style.
+      alpha: style strength in [0, 1] for adain / metanet.
+      signature: fast_style only: force "stylize_float" or "serving_default".
+    """
+
+    def __init__(self, model_dir: str, style: np.ndarray | None = None, alpha: float = 1.0,
+                 signature: str | None = None):
+        super().__init__()
+        self.model_dir = os.fspath(model_dir)
+        self.metadata = _read_metadata(self.model_dir)
+        self.kind = self.metadata.get("kind", "fast_style")
+        self.style = None if style is None else np.asarray(style, np.float32)
+        self.alpha = float(alpha)
+        self.signature = signature
+        takes_style = self.kind in ("adain", "metanet")
+        if takes_style and self.style is None:
+            raise StyleError(f"model '{self.model_dir}' is an arbitrary-style ({self.kind}) model; pass --style=IMAGE")
+        if not takes_style and self.style is not None:
+            raise StyleError(
+                f"model '{self.model_dir}' is a fixed-style model; --style needs an arbitrary-style model (adain, metanet)"
+            )
+        if not takes_style and self.alpha != 1.0:
+            raise StyleError("--alpha needs an arbitrary-style model (adain, metanet)")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise StyleError(f"--alpha must be in [0, 1], got {self.alpha:g}")
+
+    def load_model(self) -> _LoadedModel:
+        """Loads the SavedModel (and prepares the style, once); raises StyleError."""
+        if self.kind in ("adain", "metanet"):
+            return self._load_arbitrary_style()
+        if self.kind != "fast_style":
+            raise StyleError(f"model '{self.model_dir}' is of kind '{self.kind}', which style_batch cannot run")
+        from keras_style.export.saved_model import IMAGES_INPUT, IMAGES_OUTPUT, SERVING_DEFAULT, STYLIZE_FLOAT
+        from keras_style.native_logs import native_logs_filtered
+
+        with native_logs_filtered():
+            import tensorflow as tf
+
+            try:
+                loaded = tf.saved_model.load(self.model_dir)
+            except (OSError, ValueError, tf.errors.OpError) as e:
+                reason = " ".join(str(e).split())[:300]
+                raise StyleError(f"cannot load SavedModel '{self.model_dir}': {reason}") from None
+        signatures = loaded.signatures
+        names = [self.signature] if self.signature else [STYLIZE_FLOAT, SERVING_DEFAULT]
+        name = next((n for n in names if n in signatures), None)
+        if name is None:
+            raise StyleError(
+                f"SavedModel '{self.model_dir}' has no {' or '.join(names)} signature (it has: "
+                f"{', '.join(sorted(signatures)) or 'none'}); export it with keras_style.export"
+            )
+        signature = signatures[name]
+        as_uint8 = name == SERVING_DEFAULT  # serving_default takes and returns uint8
+
+        def stylize(image):
+            batch = np.asarray(image, np.float32)[None]
+            if as_uint8:
+                batch = np.rint(np.clip(batch, 0.0, 255.0)).astype(np.uint8)
+            out = signature(**{IMAGES_INPUT: tf.constant(batch)})[IMAGES_OUTPUT]
+            return np.asarray(out[0], np.float32)
+
+        return _LoadedModel(stylize, loaded)
+
+    def _load_arbitrary_style(self) -> _LoadedModel:
+        if self.kind == "adain":
+            from keras_style.inference.adain_stylizer import AdaINSavedModelStylizer as Stylizer
+        else:
+            from keras_style.inference.metanet_stylizer import MetaNetSavedModelStylizer as Stylizer
+        stylizer = Stylizer(self.model_dir, metadata=self.metadata)
+        prepared = stylizer.prepare_style([self.style])  # once per worker, not per image
+        alpha = None if self.alpha == 1.0 else self.alpha
+        return _LoadedModel(lambda image: stylizer.stylize(image, style=prepared, alpha=alpha), stylizer)
+
+    def run_inference(self, batch: Sequence[np.ndarray], model: _LoadedModel,
+                      inference_args: Optional[dict[str, Any]] = None) -> Iterable[PredictionResult]:
+        """Stylizes each image; an image the model fails on yields its error message."""
+        import tensorflow as tf
+
+        del inference_args
+        for image in batch:
+            try:
+                result = model(image)
+            except (StyleError, tf.errors.OpError) as e:
+                result = f"cannot stylize it: {' '.join(str(e).split())[:300]}"
+            yield PredictionResult(image, result)
+
+    def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
+        return sum(np.asarray(image).nbytes for image in batch)
+
+    def batch_elements_kwargs(self):
+        # Images differ in size, and the signatures run one at a time anyway.
+        return {"min_batch_size": 1, "max_batch_size": 1}
+
+    def get_metrics_namespace(self) -> str:
+        return METRICS_NAMESPACE

@@ -1,0 +1,438 @@
+"""Evaluating style-transfer methods on a grid of content × style images.
+
+    from keras_style.evaluation import EvaluationConfig, evaluate
+    result = evaluate(EvaluationConfig(content="photos/", style="styles/",
+                                       methods=["gatys", "saved_models/adain", "starry_night"],
+                                       output_dir="eval"))
+    print(result["table"])
+
+Methods: "gatys" runs `gatys.stylize` (GatysConfig with the evaluation's
+image_size, iterations and seed); anything else is a model spec for
+`keras_style.inference.load_stylizer`. Arbitrary-style models (AdaIN, MetaNet)
+get each style image (prepared once per style). A fixed-style model ignores the
+style images: it gets one row per content image, whose `style` is its own
+training style (metadata "style", or "unknown"); E and the style loss are
+computed against the --style image with that name (file stem, case-insensitive)
+or, failing that, the training style image recorded in the metadata if it is
+readable, else left blank.
+
+Every image is resized so its long side is `image_size` before any method sees
+it; metrics compare against those resized images (see `metrics` for E and C).
+
+Output directory:
+  results.csv      one row per (method, content, style); see `results_file.COLUMNS`.
+                   Rows already there are skipped, so an interrupted run resumes
+                   where it stopped (a kill loses at most the pair in progress).
+                   Delete it to start over. A rerun must use the same image_size
+                   (and iterations, for gatys rows).
+  summary.csv      per method: mean / median of E, C and seconds; mean losses.
+  ec_scatter.png   E against C, one colour per method.
+  loss_time.png    mean style loss, content loss and seconds per method.
+  sheet_<method>.jpg  contact sheet: style images across the top, one row per
+                   content image (the content first, then its outputs).
+  outputs/<method>/<content>__<style>.png  each output, for the sheets.
+Figures and sheets are never replaced unless `overwrite`: a run that would add
+rows to a finished evaluation stops before any work if they exist; a rerun with
+nothing to add leaves them as they are. An output image without its row in
+results.csv is left over from an interrupted pair and is replaced on resume.
+
+Timing and memory per row: `seconds` is the wall-clock time of the stylize call
+alone (model loading, style preparation of arbitrary-style models, metrics and
+writing excluded; each model gets one untimed warm-up call per image size first;
+Gatys includes tracing its loss function for the image size). `peak_rss_mib` is the peak
+resident-set-size increase during that call (`memory.PeakRSS`: RSS sampled
+every 5 ms, not tracemalloc, which cannot see TensorFlow's native memory).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from keras_style import image_io
+from keras_style.errors import StyleError
+from keras_style.evaluation import report
+from keras_style.evaluation.memory import PeakRSS
+from keras_style.evaluation.results_file import ResultsFile, row_key
+
+GATYS = "gatys"
+RESULTS_CSV = "results.csv"
+SUMMARY_CSV = "summary.csv"
+SCATTER_PNG = "ec_scatter.png"
+BARS_PNG = "loss_time.png"
+OUTPUTS_DIR = "outputs"
+UNKNOWN_STYLE = "unknown"
+
+
+@dataclasses.dataclass
+class EvaluationConfig:
+    """What `evaluate` runs; every field has a matching `style_evaluate` flag.
+
+    Attributes:
+      content: content images: a file, directory, glob or comma-separated list.
+      style: style images, the same way.
+      methods: "gatys" and/or model specs (SavedModel dir, .tflite, shipped name).
+      output_dir: where results go (created if missing).
+      image_size: long side of every image given to the methods, in pixels.
+      iterations: Gatys loss-and-gradient evaluations per image.
+      seed: Gatys random seed.
+      cell_size: contact sheet cell size in pixels.
+      max_pairs: evaluate only the first N pairs of the grid (content-major,
+        then style, then method); None: all.
+      overwrite: replace existing figures, sheets and output images.
+      gatys: base Gatys settings (losses, weights, layers); its image_size,
+        iterations and seed are replaced by the fields above. None: defaults.
+      weights: VGG19 weights for the metrics (and Gatys), as `VGGFeatureExtractor`.
+      max_pixels: refuse input images with more pixels (decompression-bomb guard).
+    """
+
+    content: str
+    style: str
+    methods: Sequence[str] = (GATYS,)
+    output_dir: str = "evaluation"
+    image_size: int = 256
+    iterations: int = 300
+    seed: int = 0
+    cell_size: int = 256
+    max_pairs: int | None = None
+    overwrite: bool = False
+    gatys: object | None = None
+    weights: str | None = "auto"
+    max_pixels: int | None = image_io.DEFAULT_MAX_PIXELS
+
+    def gatys_config(self):
+        """The GatysConfig the "gatys" method runs with."""
+        from keras_style.gatys import GatysConfig
+
+        base = self.gatys if self.gatys is not None else GatysConfig()
+        return dataclasses.replace(
+            base, image_size=self.image_size, scales=(), iterations=self.iterations, seed=self.seed,
+            weights=self.weights,
+        )
+
+    def validate(self):
+        """Raises StyleError naming the first bad field."""
+        from keras_style.evaluation.metrics import SSIM_FILTER_SIZE
+        from keras_style.gatys import MIN_IMAGE_SIZE
+
+        if not self.content or not str(self.content).strip():
+            raise StyleError("no content images given; pass --content=DIR, a glob or files")
+        if not self.style or not str(self.style).strip():
+            raise StyleError("no style images given; pass --style=DIR, a glob or files")
+        if not [m for m in self.methods if m and m.strip()]:
+            raise StyleError("no methods given; pass --methods=gatys,MODEL,...")
+        if self.image_size < max(MIN_IMAGE_SIZE, SSIM_FILTER_SIZE):
+            raise StyleError(f"image_size {self.image_size} is too small; use at least {MIN_IMAGE_SIZE} pixels")
+        if self.iterations < 1:
+            raise StyleError(f"iterations must be >= 1, got {self.iterations}")
+        if self.cell_size < 8:
+            raise StyleError(f"cell_size must be >= 8, got {self.cell_size}")
+        if self.max_pairs is not None and self.max_pairs < 1:
+            raise StyleError(f"max_pairs must be >= 1, got {self.max_pairs}")
+        if not self.output_dir:
+            raise StyleError("no output directory given; pass --output_dir=DIR")
+        self.gatys_config().validate()
+
+
+@dataclasses.dataclass(eq=False)  # compared and hashed by identity
+class _Method:
+    spec: str
+    label: str
+    kind: str  # "gatys", "fixed" or "arbitrary"
+    model_spec: object = None  # a resolved ModelSpec for models
+    own_style: str = ""  # fixed-style models: the training style's name
+    reference: str = ""  # fixed-style models: stem of the style used for E, or a file path, or ""
+    stylizer: object = None
+    prepared: dict = dataclasses.field(default_factory=dict)
+    warmed_up: set = dataclasses.field(default_factory=set)  # image shapes already run once
+
+
+@dataclasses.dataclass
+class _Pair:
+    method: _Method
+    content: str  # content stem
+    style: str  # style stem (fixed-style models: their own style name)
+    style_image: str  # file name of the style used for E and the style loss; "" if none
+
+    @property
+    def key(self):
+        return self.method.label, self.content, self.style
+
+
+def method_label(spec: str) -> str:
+    """A short, file-name-safe name for a method: "gatys", a shipped model's name,
+    a SavedModel's directory name (its parent's, for NAME/saved_model), a .tflite stem."""
+    if spec == GATYS:
+        return GATYS
+    path = Path(spec.rstrip("/\\"))
+    name = path.stem if path.suffix.lower() == ".tflite" else path.name
+    if name == "saved_model" and path.parent.name:
+        name = path.parent.name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "model"
+
+
+def _stems(paths: Sequence[str], what: str) -> dict[str, str]:
+    """{stem: path}; stems name rows and output files, so they must be unique."""
+    stems: dict[str, str] = {}
+    for path in paths:
+        stem = Path(path).stem
+        if stem in stems:
+            raise StyleError(
+                f"two {what} images are both named '{stem}' ('{stems[stem]}' and '{path}'); rename one"
+            )
+        stems[stem] = path
+    return stems
+
+
+def _resolve_methods(config: EvaluationConfig, styles: dict[str, str]) -> list[_Method]:
+    from keras_style.inference import resolve_model
+
+    methods, labels = [], set()
+    for spec in dict.fromkeys(m.strip() for m in config.methods if m and m.strip()):
+        label = base = method_label(spec)
+        n = 2
+        while label in labels:
+            label, n = f"{base}_{n}", n + 1
+        labels.add(label)
+        if spec == GATYS:
+            methods.append(_Method(spec, label, "gatys"))
+            continue
+        model = resolve_model(spec)
+        if model.takes_style:
+            methods.append(_Method(spec, label, "arbitrary", model))
+            continue
+        own = str(model.metadata.get("style") or "")
+        lowered = {stem.lower(): stem for stem in styles}
+        reference = lowered.get(own.lower(), "") if own else ""
+        training = model.metadata.get("training")
+        training_image = training.get("style_image") if isinstance(training, dict) else None
+        if not reference and isinstance(training_image, str):
+            if Path(training_image).stem.lower() in lowered:
+                reference = lowered[Path(training_image).stem.lower()]
+            elif os.path.isfile(training_image):
+                reference = training_image  # a path: loaded on its own below
+        methods.append(_Method(spec, label, "fixed", model, own or UNKNOWN_STYLE, reference))
+    return methods
+
+
+def _plan(methods: list[_Method], contents: Sequence[str], styles: dict[str, str], max_pairs) -> list[_Pair]:
+    pairs = []
+    for content in contents:
+        for index, style in enumerate(styles):
+            for method in methods:
+                if method.kind == "fixed":
+                    if index == 0:  # one row per content: the style images play no part
+                        image = method.reference
+                        image_name = os.path.basename(styles.get(image, image)) if image else ""
+                        pairs.append(_Pair(method, content, method.own_style, image_name))
+                else:
+                    pairs.append(_Pair(method, content, style, os.path.basename(styles[style])))
+    return pairs[:max_pairs] if max_pairs else pairs
+
+
+def _output_path(output_dir: str, pair: _Pair) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", pair.style)
+    return os.path.join(output_dir, OUTPUTS_DIR, pair.method.label, f"{pair.content}__{safe}.png")
+
+
+def _prepare_output_dir(path: str):
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise StyleError(f"--output_dir '{path}' exists and is not a directory")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise StyleError(f"cannot create --output_dir '{path}': directory '{parent}' does not exist")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise StyleError(f"cannot create --output_dir '{path}': {e.strerror or e}") from None
+
+
+def evaluate(
+    config: EvaluationConfig,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> dict:
+    """Runs every method on every content × style pair and writes the results.
+
+    Everything is checked (images decoded, models resolved and loaded, output
+    files) before the first pair is computed.
+
+    Args:
+      config: what to run; validated here.
+      on_progress: called as `on_progress(done, total, message)` once with the
+        pairs already in results.csv, then after each new pair.
+
+    Returns:
+      A dict: "results_csv", "summary_csv" (paths), "summary" (per-method dicts,
+      see `report.summarize`), "table" (the summary as text), "new_pairs",
+      "skipped_pairs" (already in results.csv), "written" and "unchanged"
+      (figure and sheet paths written / left as they were).
+
+    Raises:
+      StyleError: bad settings, images, models or output paths.
+    """
+    config.validate()
+    contents = _stems(image_io.list_images(config.content), "content")
+    styles = _stems(image_io.list_images(config.style), "style")
+    methods = _resolve_methods(config, styles)
+    pairs = _plan(methods, list(contents), styles, config.max_pairs)
+
+    _prepare_output_dir(config.output_dir)
+    results_path = os.path.join(config.output_dir, RESULTS_CSV)
+    resuming = os.path.exists(results_path)
+    results = ResultsFile(results_path)
+    results.check_settings({"image_size": str(config.image_size), "iterations": str(config.iterations)})
+    done = results.keys()
+    pending = [p for p in pairs if p.key not in done]
+    used = [m for m in methods if any(p.method is m for p in pairs)]
+
+    artifacts = [os.path.join(config.output_dir, n) for n in (SCATTER_PNG, BARS_PNG)]
+    artifacts += [os.path.join(config.output_dir, f"sheet_{m.label}.jpg") for m in used]
+    if pending and not config.overwrite:
+        existing = [a for a in artifacts if os.path.lexists(a)]
+        if not resuming:
+            existing += [o for o in map(lambda p: _output_path(config.output_dir, p), pending) if os.path.lexists(o)]
+        if existing:
+            raise StyleError(
+                f"'{existing[0]}' exists and {len(pending)} new pair(s) would change it; pass --overwrite "
+                "to replace figures and sheets, or use another --output_dir"
+            )
+
+    # Decode every image now: a corrupt file fails before hours of work.
+    load = dict(max_size=config.image_size, max_pixels=config.max_pixels)
+    content_images = {stem: image_io.load_image(path, **load) for stem, path in contents.items()}
+    style_images = {stem: image_io.load_image(path, **load) for stem, path in styles.items()}
+    for method in methods:
+        if method.kind == "fixed" and method.reference and method.reference not in style_images:
+            style_images[method.reference] = image_io.load_image(method.reference, **load)
+
+    if on_progress:
+        on_progress(len(pairs) - len(pending), len(pairs), f"{len(pairs) - len(pending)} already in {RESULTS_CSV}")
+    if pending:
+        _run_pairs(config, pending, content_images, style_images, results, on_progress, len(pairs))
+
+    keys = {p.key for p in pairs}
+    rows = [r for r in results.rows if row_key(r) in keys]
+    summary = report.summarize(rows, [m.label for m in used])
+    summary_path = os.path.join(config.output_dir, SUMMARY_CSV)
+    report.write_summary_csv(summary, summary_path)
+
+    written, unchanged = [], []
+
+    def needs(path) -> bool:
+        """Whether to (re)write `path`; a finished evaluation's figures are kept."""
+        write = config.overwrite or not os.path.lexists(path)
+        (written if write else unchanged).append(path)
+        return write
+
+    if needs(artifacts[0]):
+        report.ec_scatter(rows, [m.label for m in used], artifacts[0], overwrite=config.overwrite)
+    if needs(artifacts[1]):
+        report.loss_time_bars(summary, artifacts[1], overwrite=config.overwrite)
+    for method, path in zip(used, artifacts[2:]):
+        if needs(path):
+            sheet = _contact_sheet(config, method, pairs, content_images, style_images)
+            image_io.save_image(sheet, path, overwrite=config.overwrite, quality=90)
+    return {
+        "results_csv": results_path,
+        "summary_csv": summary_path,
+        "summary": summary,
+        "table": report.format_table(summary),
+        "new_pairs": len(pending),
+        "skipped_pairs": len(pairs) - len(pending),
+        "written": written,
+        "unchanged": unchanged,
+    }
+
+
+def _run_pairs(config, pending, content_images, style_images, results, on_progress, total):
+    from keras_style import gatys
+    from keras_style.evaluation.metrics import StyleMetrics
+
+    gatys_config = config.gatys_config()
+    # Load every model needed before computing anything: a bad model fails fast.
+    for method in dict.fromkeys(p.method for p in pending):
+        if method.kind != "gatys":
+            method.stylizer = method.model_spec.load()
+    metrics = StyleMetrics(weights=config.weights, gatys_config=gatys_config)
+    references = {}
+    done = total - len(pending)
+    for pair in pending:
+        method, content = pair.method, content_images[pair.content]
+        style = style_images[pair.style] if method.kind != "fixed" else None
+
+        prepared = None
+        if method.kind == "arbitrary":
+            if pair.style not in method.prepared:  # once per style, not timed
+                method.prepared[pair.style] = method.stylizer.prepare_style([style])
+            prepared = method.prepared[pair.style]
+
+        def run(method=method, content=content, style=style, prepared=prepared):
+            if method.kind == "gatys":
+                return gatys.stylize(content, [style], gatys_config, extractor=metrics.loss_extractor)
+            return method.stylizer.stylize(content, style=prepared)
+
+        if method.kind != "gatys" and content.shape not in method.warmed_up:
+            run()  # a new size traces and allocates: not what a steady-state image costs
+            method.warmed_up.add(content.shape)
+
+        with PeakRSS() as memory:
+            start = time.perf_counter()
+            output = np.asarray(run(), np.float32)
+            seconds = time.perf_counter() - start
+
+        reference_name = pair.style if method.kind != "fixed" else method.reference
+        if reference_name and reference_name not in references:
+            references[reference_name] = metrics.style_reference(style_images[reference_name])
+        values = metrics.evaluate(content, output, references.get(reference_name))
+
+        path = _output_path(config.output_dir, pair)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        # No row for this pair yet, so a file here is an interrupted pair's (or --overwrite).
+        image_io.save_image(output, path, overwrite=True)
+        results.append({
+            "method": method.label,
+            "content": pair.content,
+            "style": pair.style,
+            "style_image": pair.style_image,
+            **values,
+            "seconds": seconds,
+            "peak_rss_mib": memory.peak_mib,
+            "width": output.shape[1],
+            "height": output.shape[0],
+            "image_size": config.image_size,
+            "iterations": config.iterations if method.kind == "gatys" else "",
+        })
+        done += 1
+        if on_progress:
+            on_progress(done, total, f"{method.label} {pair.content} x {pair.style} "
+                        f"E {values['effectiveness']:.3g} C {values['coherence']:.3g} {seconds:.1f}s")
+
+
+def _contact_sheet(config, method, pairs, content_images, style_images):
+    """Style images across the top; per content: the content, then its outputs."""
+    from keras_style.contact_sheet import contact_sheet
+
+    mine = [p for p in pairs if p.method is method]
+    contents = list(dict.fromkeys(p.content for p in mine))
+    columns = list(dict.fromkeys(p.style for p in mine))
+
+    def header(style):
+        if method.kind == "fixed":
+            return style_images.get(method.reference) if method.reference else None
+        return style_images[style]
+
+    rows = [[None] + [header(s) for s in columns]]
+    for content in contents:
+        row = [content_images[content]]
+        for style in columns:
+            pair = next((p for p in mine if p.content == content and p.style == style), None)
+            path = _output_path(config.output_dir, pair) if pair else None
+            row.append(image_io.load_image(path) if path and os.path.exists(path) else None)
+        rows.append(row)
+    return contact_sheet(rows, cell=config.cell_size, gap=4)

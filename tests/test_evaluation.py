@@ -1,0 +1,274 @@
+"""Evaluation: E and C metrics, the resumable evaluate() run, and style_evaluate errors.
+
+Kept tiny (48 px images, a few Gatys evaluations) so it runs beside training jobs.
+"""
+
+import csv
+import math
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import CONTENT_IMAGE, STYLE_IMAGE, STYLE_IMAGE_2, assert_one_line_error, run_command
+
+SIZE = 48
+
+
+@pytest.fixture(scope="module")
+def images():
+    from keras_style import image_io
+
+    return {
+        "content": image_io.load_image(CONTENT_IMAGE, max_size=SIZE),
+        "style": image_io.load_image(STYLE_IMAGE, max_size=SIZE),
+    }
+
+
+@pytest.fixture(scope="module")
+def style_metrics(vgg19_weights_path):
+    from keras_style.evaluation import StyleMetrics
+
+    return StyleMetrics(weights=vgg19_weights_path)
+
+
+# --- metric definitions --------------------------------------------------------------------------
+
+
+def test_gaussian_kl_closed_form():
+    from keras_style.evaluation.metrics import gaussian_kl
+
+    assert gaussian_kl(3.0, 2.0, 3.0, 2.0) == 0.0  # identical Gaussians
+    # KL(N(0,1) || N(1,1)) = 1/2; KL(N(0,1) || N(0,4)) = 1/2 (ln 4 + 1/4 - 1).
+    np.testing.assert_allclose(gaussian_kl(0.0, 1.0, 1.0, 1.0), 0.5)
+    np.testing.assert_allclose(gaussian_kl(0.0, 1.0, 0.0, 4.0), 0.5 * (math.log(4.0) + 0.25 - 1.0))
+    assert gaussian_kl(0.0, 1.0, 0.0, 4.0) != gaussian_kl(0.0, 4.0, 0.0, 1.0)  # not symmetric
+
+
+def test_identical_statistics_give_the_capped_effectiveness():
+    from keras_style.evaluation.metrics import (
+        KL_FLOOR, MAX_EFFECTIVENESS, effectiveness_from_moments, projected_moments, projection_directions,
+    )
+
+    features = np.random.default_rng(0).uniform(0, 50, size=(1, 6, 5, 16))
+    moments = [projected_moments(features, projection_directions(16, 0))]
+    assert effectiveness_from_moments(moments, moments) == MAX_EFFECTIVENESS == -math.log(KL_FLOOR)
+    assert math.isfinite(MAX_EFFECTIVENESS)
+    shifted = [projected_moments(features + 5.0, projection_directions(16, 0))]
+    assert effectiveness_from_moments(shifted, moments) < MAX_EFFECTIVENESS
+
+
+def test_projection_directions_are_fixed_unit_vectors():
+    from keras_style.evaluation.metrics import NUM_DIRECTIONS, projection_directions
+
+    a = projection_directions(64, 2)
+    assert a.shape == (64, NUM_DIRECTIONS)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=0), 1.0)
+    np.testing.assert_array_equal(a, projection_directions(64, 2))
+    assert not np.allclose(a, projection_directions(64, 3))
+
+
+def test_coherence_is_one_for_identical_images_and_lower_otherwise(images):
+    from keras_style.errors import StyleError
+    from keras_style.evaluation import coherence
+
+    content = images["content"]
+    assert abs(coherence(content, content) - 1.0) <= 1e-6
+    noisy = np.clip(content + np.random.default_rng(0).normal(0, 25, content.shape), 0, 255)
+    assert coherence(content, noisy) < 0.99
+    assert coherence(content, images["style"]) < coherence(content, noisy)
+    with pytest.raises(StyleError, match="too small for SSIM"):
+        coherence(content[:10, :10], content[:10, :10])
+
+
+def test_effectiveness_rises_after_a_short_gatys_run(images, style_metrics):
+    from keras_style import gatys
+
+    content, style = images["content"], images["style"]
+    reference = style_metrics.style_reference(style)
+    unstyled = style_metrics.evaluate(content, content, reference)
+    assert unstyled["content_loss"] == 0.0
+    assert abs(unstyled["coherence"] - 1.0) <= 1e-6
+
+    config = gatys.GatysConfig(image_size=SIZE, iterations=5, style_weight=1e4, weights=None)
+    output = gatys.stylize(content, [style], config, extractor=style_metrics.loss_extractor)
+    styled = style_metrics.evaluate(content, output, reference)
+    # Measured: E about -1.0 for the content, 0.6 after 5 evaluations.
+    assert styled["effectiveness"] > unstyled["effectiveness"] + 0.5
+    assert styled["style_loss"] < unstyled["style_loss"]
+    assert styled["coherence"] < 1.0
+    no_style = style_metrics.evaluate(content, output)  # e.g. a fixed-style model of unknown style
+    assert math.isnan(no_style["effectiveness"]) and math.isnan(no_style["style_loss"])
+    assert no_style["coherence"] == pytest.approx(styled["coherence"])
+
+
+# --- results.csv ---------------------------------------------------------------------------------
+
+
+def test_results_file_drops_a_torn_last_line(tmp_path):
+    from keras_style.evaluation.results_file import COLUMNS, ResultsFile
+
+    path = tmp_path / "results.csv"
+    row = ["gatys", "c", "s", "s.jpg", "1.0", "0.5", "2", "3", "4.5", "10", "48", "40", "48", "5"]
+    path.write_text(",".join(COLUMNS) + "\n" + ",".join(row) + "\n" + "gatys,c2,s,s.j", encoding="utf-8")
+    results = ResultsFile(path)
+    assert results.keys() == {("gatys", "c", "s")}
+    assert path.read_bytes().endswith((",".join(row) + "\r\n").encode())  # repaired: torn line gone
+    results.append({"method": "gatys", "content": "c2", "style": "s", "effectiveness": math.nan})
+    assert ResultsFile(path).keys() == {("gatys", "c", "s"), ("gatys", "c2", "s")}
+
+
+def test_method_labels():
+    from keras_style.evaluation import method_label
+
+    assert method_label("gatys") == "gatys"
+    assert method_label("saved_models/starry_night") == "starry_night"
+    assert method_label("saved_models/wave/saved_model/") == "wave"
+    assert method_label("exports/wave_fp16.tflite") == "wave_fp16"
+
+
+# --- evaluate(): outputs, resume, no clobbering --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fast_models(tmp_path_factory):
+    """Two tiny fast-style SavedModels: one trained on STYLE_IMAGE (by metadata), one of unknown style."""
+    import keras
+
+    from keras_style.export.fast_style import export_fast_style_model
+    from keras_style.models import TransformNet
+
+    root = tmp_path_factory.mktemp("fast_models")
+    keras.utils.set_random_seed(0)
+    style_name = os.path.splitext(os.path.basename(STYLE_IMAGE))[0]
+    named = export_fast_style_model(TransformNet(base=4), root / "starry" / "saved_model", style_name=style_name)
+    unknown = export_fast_style_model(TransformNet(base=4), root / "mystery" / "saved_model")
+    return named, unknown
+
+
+def _config(tmp_path, fast_models, weights, **kwargs):
+    from keras_style.evaluation import EvaluationConfig
+    from keras_style.gatys import GatysConfig
+
+    content_dir, style_dir = tmp_path / "content", tmp_path / "styles"
+    if not content_dir.exists():
+        content_dir.mkdir()
+        style_dir.mkdir()
+        shutil.copy(CONTENT_IMAGE, content_dir)
+        shutil.copy(STYLE_IMAGE, style_dir)
+    values = dict(
+        content=str(content_dir), style=str(style_dir), methods=["gatys", *fast_models],
+        output_dir=str(tmp_path / "eval"), image_size=SIZE, iterations=2, cell_size=32,
+        gatys=GatysConfig(style_weight=1e4), weights=weights,
+    )
+    values.update(kwargs)
+    return EvaluationConfig(**values)
+
+
+def test_evaluate_writes_everything_then_resumes_without_work(tmp_path, fast_models, vgg19_weights_path,
+                                                              monkeypatch):
+    from keras_style import gatys
+    from keras_style.errors import StyleError
+    from keras_style.evaluation import evaluate, metrics
+
+    config = _config(tmp_path, fast_models, vgg19_weights_path)
+    progress = []
+    first = evaluate(config, on_progress=lambda done, total, message: progress.append((done, total)))
+    out = tmp_path / "eval"
+    assert first["new_pairs"] == 3 and first["skipped_pairs"] == 0
+    assert progress[0] == (0, 3) and progress[-1] == (3, 3)
+    for name in ("results.csv", "summary.csv", "ec_scatter.png", "loss_time.png",
+                 "sheet_gatys.jpg", "sheet_starry.jpg", "sheet_mystery.jpg"):
+        assert (out / name).stat().st_size > 0, name
+    assert len(list((out / "outputs").rglob("*.png"))) == 3
+
+    with open(out / "results.csv", newline="") as f:
+        rows = {r["method"]: r for r in csv.DictReader(f)}
+    style_stem = os.path.splitext(os.path.basename(STYLE_IMAGE))[0]
+    assert rows["gatys"]["style"] == rows["starry"]["style"] == style_stem
+    assert rows["gatys"]["iterations"] == "2" and rows["starry"]["iterations"] == ""
+    assert float(rows["starry"]["effectiveness"]) < 20  # compared with the style: finite, not capped
+    # A fixed-style model of unknown style: no style to compare with, so E and the style loss are blank.
+    assert rows["mystery"]["style"] == "unknown"
+    assert rows["mystery"]["effectiveness"] == "" and rows["mystery"]["style_loss"] == ""
+    for r in rows.values():
+        assert 0.0 < float(r["coherence"]) < 1.0
+        assert float(r["seconds"]) > 0 and float(r["peak_rss_mib"]) >= 0
+        assert (r["width"], r["height"], r["image_size"]) == ("48", "48", "48")
+    assert [s["method"] for s in first["summary"]] == ["gatys", "starry", "mystery"]
+    assert "E mean" in first["table"] and "starry" in first["table"]
+
+    # Second run: nothing is computed (no optimisation, no VGG built), nothing is rewritten.
+    def no_work(*args, **kwargs):
+        raise AssertionError("a finished pair was computed again")
+
+    monkeypatch.setattr(gatys, "stylize", no_work)
+    monkeypatch.setattr(metrics.StyleMetrics, "__init__", no_work)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.suffix in (".png", ".jpg")}
+    second = evaluate(config)
+    assert second["new_pairs"] == 0 and second["skipped_pairs"] == 3 and not second["written"]
+    assert (out / "results.csv").read_text().count("\n") == 4
+    assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.suffix in (".png", ".jpg")}
+    assert second["summary"] == first["summary"]
+
+    # New pairs would change the finished figures: refused before any work unless overwrite.
+    with pytest.raises(StyleError, match="exists and 1 new pair"):
+        evaluate(_config(tmp_path, fast_models, vgg19_weights_path, style=f"{tmp_path / 'styles'},{STYLE_IMAGE_2}"))
+    with pytest.raises(StyleError, match="--iterations=2, not 3"):
+        evaluate(_config(tmp_path, fast_models, vgg19_weights_path, iterations=3))
+
+
+def test_a_killed_run_loses_only_the_pair_in_progress(tmp_path, fast_models, vgg19_weights_path, monkeypatch):
+    from keras_style import gatys
+    from keras_style.evaluation import evaluate
+
+    config = _config(tmp_path, fast_models, vgg19_weights_path, style=f"{STYLE_IMAGE},{STYLE_IMAGE_2}",
+                     methods=["gatys"])
+    real_stylize, calls = gatys.stylize, []
+
+    def killed_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as if the process were killed mid-pair
+        return real_stylize(*args, **kwargs)
+
+    monkeypatch.setattr(gatys, "stylize", killed_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(config)
+    out = tmp_path / "eval"
+    assert (out / "results.csv").read_text().count("\n") == 2  # header + the finished pair
+    assert not (out / "ec_scatter.png").exists()
+
+    calls.clear()
+    monkeypatch.setattr(gatys, "stylize", lambda *a, **k: (calls.append(1), real_stylize(*a, **k))[1])
+    result = evaluate(config)
+    assert (result["new_pairs"], result["skipped_pairs"], len(calls)) == (1, 1, 1)
+    assert (out / "results.csv").read_text().count("\n") == 3 and (out / "sheet_gatys.jpg").exists()
+
+
+def test_evaluate_arbitrary_inputs_fail_before_work(tmp_path, fast_models):
+    from keras_style.errors import StyleError
+    from keras_style.evaluation import evaluate
+
+    with pytest.raises(StyleError, match="not found"):
+        evaluate(_config(tmp_path, fast_models, None, methods=["gatys", str(tmp_path / "no_such_model")]))
+    with pytest.raises(StyleError, match="too small"):
+        evaluate(_config(tmp_path, fast_models, None, image_size=8))
+    assert not (tmp_path / "eval").exists()
+
+
+# --- style_evaluate ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--content=/no/such/dir", f"--style={STYLE_IMAGE}"], "not found"),
+        ([f"--content={CONTENT_IMAGE}", f"--style={STYLE_IMAGE}", "--methods=gatys,/no/such/model"], "not found"),
+    ],
+)
+def test_style_evaluate_bad_input_is_one_error_line(tmp_path, args, message):
+    result = run_command("keras_style.cli.evaluate", *args, f"--output_dir={tmp_path / 'eval'}", "--image_size=48")
+    assert_one_line_error(result, message)
+    assert not (tmp_path / "eval").exists()
