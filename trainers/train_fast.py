@@ -12,26 +12,12 @@ same --model_dir resumes from its latest checkpoint. TensorBoard: --logdir=MODEL
 
 from __future__ import annotations
 
-import sys
-
 from absl import flags
 
-from keras_style.cli import common
+from keras_style.cli import common, training
 
 _STYLE = flags.DEFINE_string("style_image", None, "Style image file.")
-_CONTENT = flags.DEFINE_string("content_data", None, "Content images: folder, glob, comma list, or tfds:NAME.")
-_TFDS_DIR = flags.DEFINE_string("tfds_data_dir", None, "TensorFlow Datasets data_dir for tfds: content data.")
-_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Checkpoints and TensorBoard events; resumes from here.")
-_EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Write the serving SavedModel here after training.")
-_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing SavedModel in --export_dir.")
-_TRAIN_STEPS = flags.DEFINE_integer("train_steps", 2000, "Total training steps.")
-_STEPS_PER_LOOP = flags.DEFINE_integer("steps_per_loop", 10, "Steps per compiled loop (progress and NaN checks).")
-_CKPT_INTERVAL = flags.DEFINE_integer("checkpoint_interval", 200, "Save a checkpoint every N steps (0: end only).")
-_SUMMARY_INTERVAL = flags.DEFINE_integer("summary_interval", 100, "TensorBoard sample images every N steps (0: off).")
-_MAX_TO_KEEP = flags.DEFINE_integer("max_to_keep", 3, "Checkpoints kept.")
-_BATCH = flags.DEFINE_integer("batch_size", 4, "Global batch size.")
-_CROP = flags.DEFINE_integer("crop_size", 256, "Training crop size.")
-_LR = flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
+_T = training.define_trainer_flags()
 _BASE = flags.DEFINE_integer("base", 8, "TransformNet width (32 in the paper; 8 is ~16x cheaper).")
 _CONTENT_WEIGHT = flags.DEFINE_float("content_weight", None, "Content loss weight (default: the library's).")
 _STYLE_WEIGHT = flags.DEFINE_float("style_weight", None, "Style loss weight (default: the library's).")
@@ -43,12 +29,6 @@ _STYLE_LAYERS = flags.DEFINE_list(
 _STYLE_LAYER_WEIGHTS = flags.DEFINE_list("style_layer_weights", None, "One weight per style layer.")
 _STYLE_SIZE = flags.DEFINE_integer("style_size", None, "Long side of the style image in pixels (default 512).")
 _POOLING = flags.DEFINE_enum("pooling", "max", ["avg", "max"], "Pooling in the VGG loss network.")
-_WEIGHTS = flags.DEFINE_string("weights", "auto", "VGG19 weights: auto, imagenet, or a Keras .h5 file.")
-_SKIP_FLAT = flags.DEFINE_bool("skip_flat", True, "Skip solid-colour crops.")
-_STRATEGY = flags.DEFINE_string(
-    "strategy", "default", "default, one_device[:DEVICE], mirrored (all local GPUs/CPUs) or multi_worker (TF_CONFIG)."
-)
-_SEED = flags.DEFINE_integer("seed", None, "Random seed (weights, data order, crops).")
 
 flags.mark_flags_as_required(["style_image", "content_data", "model_dir"])
 
@@ -67,72 +47,34 @@ def _config():
     }
     return FastStyleConfig(
         style_image=_STYLE.value,
-        content_data=_CONTENT.value,
-        crop_size=_CROP.value,
-        batch_size=_BATCH.value,
-        learning_rate=_LR.value,
+        content_data=_T.content_data.value,
+        crop_size=_T.crop_size.value,
+        batch_size=_T.batch_size.value,
+        learning_rate=_T.learning_rate.value,
         base=_BASE.value,
         pooling=_POOLING.value,
-        weights=None if _WEIGHTS.value == "none" else _WEIGHTS.value,
-        tfds_data_dir=_TFDS_DIR.value,
-        skip_flat=_SKIP_FLAT.value,
-        seed=_SEED.value,
+        weights=training.weights(_T),
+        tfds_data_dir=_T.tfds_data_dir.value,
+        skip_flat=_T.skip_flat.value,
+        seed=_T.seed.value,
         **{name: value for name, value in overrides.items() if value is not None},
     )
 
 
-def _log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
 def main(argv):
     del argv
-    import os
-
-    from keras_style.errors import StyleError
-    from keras_style.training import distribute
-    from keras_style.training.trainer import TrainerConfig
-
     config = _config()
-    trainer_config = TrainerConfig(
-        model_dir=_MODEL_DIR.value,
-        train_steps=_TRAIN_STEPS.value,
-        steps_per_loop=_STEPS_PER_LOOP.value,
-        checkpoint_interval=_CKPT_INTERVAL.value,
-        summary_interval=_SUMMARY_INTERVAL.value,
-        max_to_keep=_MAX_TO_KEEP.value,
-        log=_log,
-    )
-    # Everything checkable is checked before TensorFlow loads and training starts.
-    config.validate()
-    trainer_config.validate()
-    if _STRATEGY.value.split(":", 1)[0] not in distribute.STRATEGIES:
-        raise StyleError(f"unknown strategy '{_STRATEGY.value}'; choose {', '.join(distribute.STRATEGIES)}")
-    config.check_inputs()
-    if os.path.isfile(_MODEL_DIR.value):
-        raise StyleError(f"--model_dir '{_MODEL_DIR.value}' is a file; pass a directory")
+    trainer_config = training.trainer_config(_T)
+    training.check_common(_T, config, trainer_config)
 
     from keras_style.tasks.fast_style import check_export_dir, train_fast_style
 
-    if _EXPORT_DIR.value:
-        check_export_dir(_EXPORT_DIR.value, _OVERWRITE.value)
-
-    bar = {}
-
-    def on_progress(p):
-        if "bar" not in bar:
-            bar["bar"] = common.ProgressBar(p.train_steps, label="train")
-        losses = " ".join(f"{name} {value:.4g}" for name, value in p.metrics.items())
-        speed = f"{p.steps_per_second:.2f} steps/s"
-        if p.images_per_second is not None:
-            speed += f" {p.images_per_second:.1f} img/s"
-        bar["bar"].update(p.step, f"{losses} {speed}")
-
+    training.check_export(_T, check_export_dir)
     metrics = train_fast_style(
-        config, trainer_config, _STRATEGY.value, _EXPORT_DIR.value, on_progress, overwrite_export=_OVERWRITE.value
+        config, trainer_config, _T.strategy.value, _T.export_dir.value, training.progress_printer(),
+        overwrite_export=_T.overwrite.value,
     )
-    summary = " ".join(f"{name} {value:.4g}" for name, value in metrics.items())
-    _log(f"done: {summary}; checkpoints in {_MODEL_DIR.value}" + (f", model in {_EXPORT_DIR.value}" if _EXPORT_DIR.value else ""))
+    training.report_done(metrics, _T.model_dir.value, _T.export_dir.value)
     return 0
 
 

@@ -295,18 +295,13 @@ def train_adain(
     Returns:
       The last loop's metrics, {name: float}.
     """
-    from keras_style.training import distribute
-    from keras_style.training.trainer import Trainer
+    from keras_style.training.trainer import run_training
 
     if export_dir:
         from keras_style.export.saved_model import check_export_dir
 
         check_export_dir(export_dir, overwrite_export)
-    # A multi-worker strategy must exist before any other TensorFlow op runs.
-    strategy = distribute.get_strategy(strategy_name)
-    task = AdaINTask(config)
-    trainer = Trainer(task, trainer_config, strategy, on_progress=on_progress)
-    metrics = trainer.train()
-    if export_dir and trainer.is_chief:
-        task.export(trainer.model, export_dir, overwrite=overwrite_export, metadata={"train_steps": trainer.step})
-    return metrics
+    return run_training(
+        lambda: AdaINTask(config), trainer_config, strategy_name, export_dir, on_progress,
+        overwrite_export=overwrite_export,
+    )

@@ -276,19 +276,14 @@ def train_fast_style(
     Returns:
       The last loop's metrics, {name: float}.
     """
-    from keras_style.training import distribute
-    from keras_style.training.trainer import Trainer
+    from keras_style.training.trainer import run_training
 
     if export_dir:
         check_export_dir(export_dir, overwrite_export)
-    # A multi-worker strategy must exist before any other TensorFlow op runs.
-    strategy = distribute.get_strategy(strategy_name)
-    task = FastStyleTask(config)
-    trainer = Trainer(task, trainer_config, strategy, on_progress=on_progress)
-    metrics = trainer.train()
-    if export_dir and trainer.is_chief:
-        task.export(trainer.model, export_dir, overwrite=overwrite_export, metadata={"train_steps": trainer.step})
-    return metrics
+    return run_training(
+        lambda: FastStyleTask(config), trainer_config, strategy_name, export_dir, on_progress,
+        overwrite_export=overwrite_export,
+    )
 
 
 def check_export_dir(export_dir: str, overwrite: bool = False) -> None:

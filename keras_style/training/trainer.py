@@ -316,6 +316,29 @@ class Trainer:
         return os.path.join(self.config.model_dir, f".worker_tmp_{resolver.task_type}_{resolver.task_id}")
 
 
+def run_training(
+    make_task: Callable,
+    trainer_config: TrainerConfig,
+    strategy_name: str = "default",
+    export_dir: str | None = None,
+    on_progress: Callable | None = None,
+    overwrite_export: bool = False,
+) -> dict:
+    """Trains (or resumes training) the `TrainTask` that `make_task()` builds; the chief exports it
+    to `export_dir` if one is given. Returns the last loop's metrics, {name: float}.
+
+    The task is built only after the strategy: a multi-worker strategy must exist
+    before any other TensorFlow op runs. Callers check `export_dir` beforehand.
+    """
+    strategy = distribute.get_strategy(strategy_name)
+    task = make_task()
+    trainer = Trainer(task, trainer_config, strategy, on_progress=on_progress)
+    metrics = trainer.train()
+    if export_dir and trainer.is_chief:
+        task.export(trainer.model, export_dir, overwrite=overwrite_export, metadata={"train_steps": trainer.step})
+    return metrics
+
+
 @contextlib.contextmanager
 def _closing(writer):
     # Flushes what was written before a failure (e.g. the losses leading up to a NaN).

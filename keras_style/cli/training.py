@@ -1,0 +1,189 @@
+"""What the training programs (trainers/train_*.py) share: trainer flags, the
+`TrainerConfig` they build, the up-front checks, the progress bar and the final line.
+
+Each program calls `define_trainer_flags` once, at import, with its own defaults and
+help texts, then builds its method's config from the returned `TrainerFlags`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from typing import Callable
+
+from absl import flags
+
+from keras_style.cli import common
+
+# Flags defined below belong to the program that calls `define_trainer_flags`: they
+# are its key flags, so its --help lists them as before.
+flags.disclaim_key_flags()
+
+# The default and help text of every shared flag; a program overrides some of them.
+_DEFAULTS = {
+    "content_data": None,
+    "tfds_data_dir": None,
+    "model_dir": None,
+    "export_dir": None,
+    "overwrite": False,
+    "train_steps": 2000,
+    "steps_per_loop": 10,
+    "checkpoint_interval": 200,
+    "summary_interval": 100,
+    "max_to_keep": 3,
+    "batch_size": 4,
+    "crop_size": 256,
+    "learning_rate": 1e-3,
+    "weights": "auto",
+    "skip_flat": True,
+    "strategy": "default",
+    "seed": None,
+}
+_HELP = {
+    "content_data": "Content images: folder, glob, comma list, or tfds:NAME.",
+    "tfds_data_dir": "TensorFlow Datasets data_dir for tfds: content data.",
+    "model_dir": "Checkpoints and TensorBoard events; resumes from here.",
+    "export_dir": "Write the serving SavedModel here after training.",
+    "overwrite": "Replace an existing SavedModel in --export_dir.",
+    "train_steps": "Total training steps.",
+    "steps_per_loop": "Steps per compiled loop (progress and NaN checks).",
+    "checkpoint_interval": "Save a checkpoint every N steps (0: end only).",
+    "summary_interval": "TensorBoard sample images every N steps (0: off).",
+    "max_to_keep": "Checkpoints kept.",
+    "batch_size": "Global batch size.",
+    "crop_size": "Training crop size.",
+    "learning_rate": "Adam learning rate.",
+    "weights": "VGG19 weights: auto, imagenet, or a Keras .h5 file.",
+    "skip_flat": "Skip solid-colour crops.",
+    "strategy": "default, one_device[:DEVICE], mirrored (all local GPUs/CPUs) or multi_worker (TF_CONFIG).",
+    "seed": "Random seed (weights, data order, crops).",
+}
+_DEFINE = {
+    "overwrite": flags.DEFINE_bool,
+    "skip_flat": flags.DEFINE_bool,
+    "train_steps": flags.DEFINE_integer,
+    "steps_per_loop": flags.DEFINE_integer,
+    "checkpoint_interval": flags.DEFINE_integer,
+    "summary_interval": flags.DEFINE_integer,
+    "max_to_keep": flags.DEFINE_integer,
+    "batch_size": flags.DEFINE_integer,
+    "crop_size": flags.DEFINE_integer,
+    "seed": flags.DEFINE_integer,
+    "learning_rate": flags.DEFINE_float,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerFlags:
+    """The `FlagHolder`s of the shared training flags."""
+
+    content_data: flags.FlagHolder
+    tfds_data_dir: flags.FlagHolder
+    model_dir: flags.FlagHolder
+    export_dir: flags.FlagHolder
+    overwrite: flags.FlagHolder
+    train_steps: flags.FlagHolder
+    steps_per_loop: flags.FlagHolder
+    checkpoint_interval: flags.FlagHolder
+    summary_interval: flags.FlagHolder
+    max_to_keep: flags.FlagHolder
+    batch_size: flags.FlagHolder
+    crop_size: flags.FlagHolder
+    learning_rate: flags.FlagHolder
+    weights: flags.FlagHolder
+    skip_flat: flags.FlagHolder
+    strategy: flags.FlagHolder
+    seed: flags.FlagHolder
+
+
+def define_trainer_flags(helps: dict[str, str] | None = None, **defaults) -> TrainerFlags:
+    """Defines the shared training flags (call once, at the program's import).
+
+    Args:
+      helps: {flag name: help text} replacing the generic help of those flags.
+      **defaults: {flag name: default} replacing the generic defaults.
+    """
+    helps = helps or {}
+    unknown = (set(helps) | set(defaults)) - set(_DEFAULTS)
+    if unknown:
+        raise TypeError(f"not shared training flags: {', '.join(sorted(unknown))}")
+    holders = {
+        name: _DEFINE.get(name, flags.DEFINE_string)(name, defaults.get(name, default), helps.get(name, _HELP[name]))
+        for name, default in _DEFAULTS.items()
+    }
+    return TrainerFlags(**holders)
+
+
+def log(message):
+    """One line on stderr, where the progress bar is."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def weights(f: TrainerFlags) -> str | None:
+    """--weights as the library takes it: 'none' means no pretrained weights."""
+    return None if f.weights.value == "none" else f.weights.value
+
+
+def trainer_config(f: TrainerFlags):
+    """The `TrainerConfig` the flags ask for, logging to stderr."""
+    from keras_style.training.trainer import TrainerConfig
+
+    return TrainerConfig(
+        model_dir=f.model_dir.value,
+        train_steps=f.train_steps.value,
+        steps_per_loop=f.steps_per_loop.value,
+        checkpoint_interval=f.checkpoint_interval.value,
+        summary_interval=f.summary_interval.value,
+        max_to_keep=f.max_to_keep.value,
+        log=log,
+    )
+
+
+def check_common(f: TrainerFlags, config, trainer_config):
+    """The checks every program makes before TensorFlow loads and training starts.
+
+    Validates `config`, `trainer_config` and the strategy name, checks the input data
+    and that --model_dir is not a file; raises StyleError. Returns what
+    `config.check_inputs()` returned.
+    """
+    from keras_style.errors import StyleError
+    from keras_style.training import distribute
+
+    config.validate()
+    trainer_config.validate()
+    if f.strategy.value.split(":", 1)[0] not in distribute.STRATEGIES:
+        raise StyleError(f"unknown strategy '{f.strategy.value}'; choose {', '.join(distribute.STRATEGIES)}")
+    inputs = config.check_inputs()
+    if os.path.isfile(f.model_dir.value):
+        raise StyleError(f"--model_dir '{f.model_dir.value}' is a file; pass a directory")
+    return inputs
+
+
+def check_export(f: TrainerFlags, check_export_dir: Callable[[str, bool], object]) -> None:
+    """Fails before training if --export_dir could not take the export."""
+    if f.export_dir.value:
+        check_export_dir(f.export_dir.value, f.overwrite.value)
+
+
+def progress_printer() -> Callable:
+    """An `on_progress` callback drawing a progress bar with the losses and speed."""
+    bar = {}
+
+    def on_progress(p):
+        if "bar" not in bar:
+            bar["bar"] = common.ProgressBar(p.train_steps, label="train")
+        losses = " ".join(f"{name} {value:.4g}" for name, value in p.metrics.items())
+        speed = f"{p.steps_per_second:.2f} steps/s"
+        if p.images_per_second is not None:
+            speed += f" {p.images_per_second:.1f} img/s"
+        bar["bar"].update(p.step, f"{losses} {speed}")
+
+    return on_progress
+
+
+def report_done(metrics: dict, model_dir: str, export_dir: str | None) -> None:
+    """The final line: last losses, and where the checkpoints and the model are."""
+    summary = " ".join(f"{name} {value:.4g}" for name, value in metrics.items())
+    where = f", model in {export_dir}" if export_dir else ""
+    log(f"done: {summary}; checkpoints in {model_dir}{where}")
