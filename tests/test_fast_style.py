@@ -169,6 +169,13 @@ def test_recipes_name_real_flags_and_files(recipe, train_fast_flags):
     assert set(values) <= train_fast_flags, set(values) - train_fast_flags
     assert os.path.isfile(os.path.join(REPO, values["style_image"]))
     if recipe != "fast_style_smoke.cfg":
-        assert values["train_steps"] == "2000"
-        if not os.path.isdir(os.path.join(REPO, values["content_data"])):
+        # The shipped models' recipes: 1100 steps, held-out example photos, their export dir.
+        assert values["train_steps"] == "1100"
+        name = recipe[len("fast_style_"):-len(".cfg")]
+        assert values["export_dir"] == f"saved_models/{name}/saved_model"
+        if not os.path.isdir(os.path.join(REPO, "..", "shared", "data", "content")):
             pytest.skip("shared content data not present")
+        from keras_style import image_io
+
+        photos = image_io.list_images(os.path.join(REPO, values["content_data"]))
+        assert len(photos) == 402 and not any(os.path.basename(p).startswith("pypi_") for p in photos)

@@ -99,7 +99,7 @@ def test_repository_models_dir_is_searched():
 
 
 def test_unknown_model_lists_shipped_names(models_dir):
-    with pytest.raises(StyleError, match=r"model 'starry_nite' not found.*shipped models: toy"):
+    with pytest.raises(StyleError, match=r"model 'starry_nite' not found.*shipped models: .*\btoy\b"):
         resolve_model("starry_nite")
     with pytest.raises(StyleError, match="not found"):
         resolve_model(str(models_dir / "missing" / "model.tflite"))
