@@ -28,7 +28,7 @@ def gram_matrix(features):
     n, c = shape[0], shape[3]
     flat = ops.reshape(features, (n, -1, c))  # (N, HW, C)
     size = ops.cast(shape[1] * shape[2] * c, "float32")
-    return ops.einsum("nxc,nxd->ncd", flat, flat) / size
+    return ops.matmul(ops.transpose(flat, (0, 2, 1)), flat) / size
 
 
 def gram_style_loss(
