@@ -49,6 +49,33 @@ def _is_native_chatter(line: str, level: int) -> bool:
 
 
 @contextlib.contextmanager
+def captured_stderr() -> Iterator[object]:
+    """Points file descriptor 2 at a temporary file during the block; yields a list
+    that holds, once the block ends and fd 2 is restored, the captured text (it
+    stays empty where there is no real fd 2: embedded interpreters, some
+    notebooks). Native code writes to fd 2 directly, so redirecting `sys.stderr`
+    alone would not catch it."""
+    captured: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield captured
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            captured.append(capture.read().decode("utf-8", errors="replace"))
+
+
+@contextlib.contextmanager
 def native_logs_filtered() -> Iterator[None]:
     """Applies TF_CPP_MIN_LOG_LEVEL to native log lines written during the block.
 
@@ -62,24 +89,12 @@ def native_logs_filtered() -> Iterator[None]:
     if level < 1:
         yield
         return
+    captured = []
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):
-        # No real fd 2 (embedded interpreters, some notebooks): nothing to filter.
-        yield
-        return
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
+        with captured_stderr() as captured:
             yield
-        finally:
-            with contextlib.suppress(Exception):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            text = capture.read().decode("utf-8", errors="replace")
-            kept = [line for line in text.splitlines(True) if not _is_native_chatter(line, level)]
-            if kept:
-                os.write(2, "".join(kept).encode("utf-8", errors="replace"))
+    finally:
+        text = "".join(captured)
+        kept = [line for line in text.splitlines(True) if not _is_native_chatter(line, level)]
+        if kept:
+            os.write(2, "".join(kept).encode("utf-8", errors="replace"))

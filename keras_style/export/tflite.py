@@ -22,7 +22,7 @@ import numpy as np
 from keras_style.errors import StyleError
 from keras_style.export.saved_model import quiet_tf_logging
 from keras_style.inference.model_spec import SAVED_MODEL_FILENAME
-from keras_style.native_logs import native_logs_filtered
+from keras_style.native_logs import captured_stderr, native_logs_filtered
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
 
@@ -364,23 +364,8 @@ def publish_file(tmp: str, path: str, overwrite: bool) -> None:
 def _captured_native_stderr():
     """Hides what the converter prints on fd 2 (pages of MLIR on failure);
     the exception it raises carries the same text."""
-    import sys
-
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):
+    with captured_stderr():
         yield
-        return
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(Exception):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def _conversion_reason(error: BaseException) -> str:
