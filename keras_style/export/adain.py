@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_style.errors import StyleError
+from keras_style.export import tflite
 from keras_style.export import saved_model
 from keras_style.inference.adain_stylizer import STATISTICS, STYLE_ENCODE, STYLIZE, STYLIZE_MASKED
 from keras_style.inference.adain_tflite_stylizer import QUANTIZE_SUFFIXES, tflite_pair_paths
@@ -266,7 +267,7 @@ def convert_adain_to_tflite(
     paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
     staged = _convert_staged(saved_model_dir, paths, quantize)
     try:
-        _publish_pair(staged, paths, overwrite)
+        tflite.publish_files(staged, paths, overwrite)
     finally:
         _remove(staged.values())
     return paths
@@ -363,7 +364,7 @@ def style_export_adain(
                 f"--max_abs_diff={max_abs_diff:g}; nothing written"
             )
         sizes = {key: os.path.getsize(path) / 1e6 for key, path in staged.items()}
-        _publish_pair(staged, paths, overwrite)
+        tflite.publish_files(staged, paths, overwrite)
     finally:
         _remove(staged.values())
     for key in TFLITE_SIGNATURES:
@@ -378,7 +379,6 @@ def style_export_adain(
 
 
 def _check_pair_paths(saved_model_dir, output, quantize: str, overwrite: bool) -> dict[str, str]:
-    from keras_style.export import tflite
     from keras_style.inference.model_spec import SAVED_MODEL_FILENAME, read_metadata
 
     if quantize == "int8":
@@ -402,7 +402,6 @@ def _check_pair_paths(saved_model_dir, output, quantize: str, overwrite: bool) -
 
 def _convert_staged(saved_model_dir, paths: dict[str, str], quantize: str) -> dict[str, str]:
     """Converts each signature to a hidden file beside its final path."""
-    from keras_style.export import tflite
     from keras_style.native_logs import native_logs_filtered
 
     with native_logs_filtered():
@@ -418,20 +417,6 @@ def _convert_staged(saved_model_dir, paths: dict[str, str], quantize: str) -> di
         _remove(staged.values())
         raise
     return staged
-
-
-def _publish_pair(staged: dict[str, str], paths: dict[str, str], overwrite: bool) -> None:
-    from keras_style.export import tflite
-
-    published = []
-    try:
-        for key in TFLITE_SIGNATURES:
-            tflite.publish_file(staged[key], paths[key], overwrite)
-            published.append(paths[key])
-    except BaseException:
-        if not overwrite:
-            _remove(published)  # half a pair is useless
-        raise
 
 
 def _remove(paths) -> None:

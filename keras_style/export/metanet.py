@@ -47,6 +47,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from keras_style.errors import StyleError
+from keras_style.export import tflite
 from keras_style.export import saved_model
 from keras_style.inference.metanet_stylizer import (
     CONTENT_INPUT,
@@ -417,7 +418,7 @@ def convert_metanet_to_tflite(
     """
     paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
     with _staged_pair(saved_model_dir, paths, quantize) as staged:
-        _publish_pair(staged, paths, overwrite)
+        tflite.publish_files(staged, paths, overwrite)
     return paths
 
 
@@ -457,7 +458,7 @@ def style_export_metanet(
                 f"{result['end_to_end_max_abs_diff']:.4g} > --max_abs_diff={max_abs_diff:g}; nothing written"
             )
         sizes = {role: os.path.getsize(path) / 1e6 for role, path in staged.items()}
-        _publish_pair(staged, paths, overwrite)
+        tflite.publish_files(staged, paths, overwrite)
     for role, path in paths.items():
         print(f"wrote {path} ({sizes[role]:.2f} MB, {quantize}, {role})", file=sys.stderr)
     print_fn(
@@ -471,7 +472,6 @@ def style_export_metanet(
 
 
 def _check_pair_paths(saved_model_dir, output, quantize: str, overwrite: bool) -> dict[str, str]:
-    from keras_style.export import tflite
 
     if quantize == "int8":
         raise StyleError(INT8_MESSAGE)
@@ -493,7 +493,6 @@ def _staged_pair(saved_model_dir, paths: dict[str, str], quantize: str):
     import shutil
     import tempfile
 
-    from keras_style.export import tflite
 
     directory = os.path.dirname(os.path.abspath(paths[STYLE_TO_WEIGHTS]))
     tmp = tempfile.mkdtemp(prefix=".metanet_tflite_", dir=directory)
@@ -506,22 +505,6 @@ def _staged_pair(saved_model_dir, paths: dict[str, str], quantize: str):
         yield staged
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _publish_pair(staged: dict[str, str], paths: dict[str, str], overwrite: bool) -> None:
-    from keras_style.export import tflite
-
-    published = []
-    try:
-        for role, path in paths.items():
-            tflite.publish_file(staged[role], path, overwrite)
-            published.append(path)
-    except BaseException:
-        if not overwrite:
-            for path in published:  # half a pair is useless
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-        raise
 
 
 def metanet_parity_check(

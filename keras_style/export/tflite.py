@@ -360,6 +360,23 @@ def publish_file(tmp: str, path: str, overwrite: bool) -> None:
         raise StyleError(f"cannot write '{path}': {e.strerror or e}; check free space and permissions") from None
 
 
+def publish_files(staged: dict, paths: dict, overwrite: bool) -> None:
+    """Publishes several staged files ({role: staged path} -> {role: final path}) with
+    `publish_file`, in `paths` order; if one fails, removes the ones already published
+    (unless overwriting), since half of a model pair is useless."""
+    published = []
+    try:
+        for role, path in paths.items():
+            publish_file(staged[role], path, overwrite)
+            published.append(path)
+    except BaseException:
+        if not overwrite:
+            for path in published:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+        raise
+
+
 @contextlib.contextmanager
 def _captured_native_stderr():
     """Hides what the converter prints on fd 2 (pages of MLIR on failure);
