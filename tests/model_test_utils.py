@@ -98,3 +98,17 @@ def assert_mixed_precision(build_fn, inputs, rtol=2e-2):
         bound = rtol * float(np.max(np.abs(r)))
         assert err <= bound, f"mixed precision error {err:.4g} > {bound:.4g} (rtol={rtol})"
     return reference, mixed
+
+
+def assert_variables_saved_once(saved_model_dir, num_params):
+    """The SavedModel's checkpoint holds `num_params` float32 values: each weight once.
+
+    Keras' `ExportArchive.track(model)` beside the endpoints' own tracking saves every
+    weight twice (the Keras variable wrappers and the tf.Variables), doubling the files.
+    """
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(os.path.join(os.fspath(saved_model_dir), "variables", "variables"))
+    shapes = reader.get_variable_to_shape_map()
+    stored = sum(int(np.prod(shape)) for key, shape in shapes.items() if key != "_CHECKPOINTABLE_OBJECT_GRAPH")
+    assert stored == num_params, f"checkpoint stores {stored} values for {num_params} parameters"

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import CONTENT_IMAGE, REPO, STYLE_IMAGE, STYLE_IMAGE_2, assert_one_line_error, run_command
 from keras_style.errors import StyleError
+from model_test_utils import assert_variables_saved_once
 
 SEED = 0
 
@@ -139,6 +140,10 @@ def test_signatures_names_dtypes_shapes(loaded):
         assert {n: (s.dtype, s.shape.as_list()) for n, s in specs.items()} == inputs, key
         assert {n: s.dtype for n, s in signature.structured_outputs.items()} == outputs, key
     assert loaded.signatures["style_encode"].structured_outputs["style_statistics"].shape.as_list() == [1, 1024]
+
+
+def test_each_weight_saved_once(model, saved_model_dir):
+    assert_variables_saved_once(saved_model_dir, model.count_params())
 
 
 def test_metadata(saved_model_dir):

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from keras_style.errors import StyleError
+from model_test_utils import assert_variables_saved_once
 
 BASE = 4
 SEED = 0
@@ -179,6 +180,10 @@ def test_rest_json_payloads(loaded):
         result = loaded.signatures["serving_default"](images=tf.constant(values, dtype=tf.uint8))["stylized"]
         np.testing.assert_array_equal(result.numpy()[0], stylized)
         json.dumps({"predictions": result.numpy().tolist()})  # serialisable as TF Serving would
+
+
+def test_each_weight_saved_once(model, saved_model_dir):
+    assert_variables_saved_once(saved_model_dir, model.count_params())
 
 
 def test_metadata_file(saved_model_dir):

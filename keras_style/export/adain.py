@@ -124,8 +124,7 @@ def export_adain_model(
     image = [1, None, None, 3]
     alpha = tf.TensorSpec([1], tf.float32, name="alpha")
     statistics = tf.TensorSpec([1, 2 * channels], tf.float32, name=STATISTICS)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
+    archive = keras.export.ExportArchive()  # not track(model): see saved_model.export_image_model
     archive.add_endpoint(
         SERVING_DEFAULT, functions["serving_default"],
         input_signature=[tf.TensorSpec(image, tf.uint8, name="content"), tf.TensorSpec(image, tf.uint8, name="style"),

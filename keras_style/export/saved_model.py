@@ -221,7 +221,7 @@ def export_image_model(
     """Exports an image-to-image Keras model as a SavedModel with the image signatures.
 
     Args:
-      model: the Keras model (tracked, so its variables are saved).
+      model: the Keras model; the variables the signatures use are saved.
       export_dir: the SavedModel directory to create (see `atomic_export_dir`).
       metadata: written to `export_dir/keras_style.json`; include `kind`.
       fn: `fn(images, *extras) -> images`, by default
@@ -240,8 +240,10 @@ def export_image_model(
         def fn(images, *args):
             return model(images, *args, training=False)
 
+    # No `archive.track(model)`: the endpoints track the tf.Variables they use, and
+    # tracking the model as well saves every weight a second time (its Keras
+    # variable wrappers), doubling the SavedModel on disk.
     archive = keras.export.ExportArchive()
-    archive.track(model)
     add_image_signatures(archive, fn, extra_inputs)
     with atomic_export_dir(export_dir, overwrite) as tmp, quiet_tf_logging():
         archive.write_out(tmp, verbose=False)
