@@ -39,20 +39,13 @@ def check_flags(spec, styles, style_weights, alpha, masks, tile: int) -> None:
         count, bad weights, alpha outside [0, 1], masks with --tile or a .tflite model.
     """
     from keras_style.adain import _normalised_weights
-    from keras_style.cli.common import float_list
+    from keras_style.cli.common import style_weight_list
 
     if not styles:
         raise StyleError(
             f"model {spec.source} is an AdaIN (arbitrary-style) model; pass --style=IMAGE[,IMAGE...]"
         )
-    weights = float_list(style_weights, "style_weights")
-    if weights is not None:
-        if len(weights) != len(styles):
-            raise StyleError(
-                f"--style_weights has {len(weights)} value(s) for {len(styles)} --style image(s); "
-                "give one weight per style"
-            )
-        _normalised_weights(weights, len(styles))
+    style_weight_list(style_weights, len(styles), _normalised_weights)
     if alpha is not None and not 0.0 <= alpha <= 1.0:  # also rejects NaN
         raise StyleError(f"--alpha must be in [0, 1], got {alpha:g}")
     if masks:

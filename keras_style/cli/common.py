@@ -71,6 +71,20 @@ def float_list(values, name: str) -> list[float] | None:
         raise StyleError(f"--{name} must be comma-separated numbers, got '{','.join(values)}'") from None
 
 
+def style_weight_list(values, num_styles: int, check: Callable[[list[float], int], object]) -> list[float] | None:
+    """Parses --style_weights: one number per --style image, then `check(weights, num_styles)`
+    (the model's own validation, which raises StyleError). None when not given."""
+    weights = float_list(values, "style_weights")
+    if weights is not None:
+        if len(weights) != num_styles:
+            raise StyleError(
+                f"--style_weights has {len(weights)} value(s) for {num_styles} --style image(s); "
+                "give one weight per style"
+            )
+        check(weights, num_styles)
+    return weights
+
+
 def int_list(values, name: str) -> list[int]:
     """Parses a DEFINE_list of integers, with a clear error naming the flag."""
     try:

@@ -11,11 +11,8 @@ one) and the largest absolute difference (0..255 scale) is printed. With
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
-import secrets
-import sys
 
 from absl import flags
 
@@ -114,28 +111,15 @@ def main(argv):
 
     # Converted to a hidden file beside the output and moved into place only
     # once the parity check passed, so a failed check leaves nothing behind.
-    directory, base = os.path.split(os.path.abspath(_TFLITE.value))
-    staging = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tflite")
-    try:
+    with tflite.staged_file(_TFLITE.value) as staging:
         tflite.convert_saved_model_to_tflite(
             _SAVED_MODEL.value, staging, quantize=_QUANTIZE.value, representative_images=representative
         )
         result = tflite.parity_check(_SAVED_MODEL.value, staging, parity_images)
-        if _MAX_DIFF.value is not None and result["max_abs_diff"] > _MAX_DIFF.value:
-            raise StyleError(
-                f"parity check failed for --quantize={_QUANTIZE.value}: max abs diff {result['max_abs_diff']:.4g} "
-                f"> --max_abs_diff={_MAX_DIFF.value:g}; nothing written"
-            )
+        tflite.check_parity_limit(result["max_abs_diff"], _MAX_DIFF.value, _QUANTIZE.value)
         size_mb = os.path.getsize(staging) / 1e6
         tflite.publish_file(staging, _TFLITE.value, overwrite=_OVERWRITE.value)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(staging)
-    print(f"wrote {_TFLITE.value} ({size_mb:.2f} MB, {_QUANTIZE.value})", file=sys.stderr)
-    print(
-        f"parity ({_QUANTIZE.value}) vs SavedModel on {parity_name}: max abs diff {result['max_abs_diff']:.4g}, "
-        f"mean abs diff {result['mean_abs_diff']:.4g} (0..255 scale)"
-    )
+    tflite.report_file(_TFLITE.value, size_mb, _QUANTIZE.value, result, parity_name)
     return 0
 
 

@@ -60,7 +60,6 @@ def _example_images(size: int):
 def main(argv):
     del argv
     import contextlib
-    import secrets
 
     from keras_style import image_io
     from keras_style.errors import StyleError
@@ -69,14 +68,7 @@ def main(argv):
     from keras_style.inference.metanet_stylizer import convex_weights
 
     # Cheap checks first: nothing is read or loaded yet.
-    weights = common.float_list(_STYLE_WEIGHTS.value, "style_weights")
-    if weights is not None:
-        if len(weights) != len(_STYLE.value):
-            raise StyleError(
-                f"--style_weights has {len(weights)} value(s) for {len(_STYLE.value)} --style image(s); "
-                "give one weight per style"
-            )
-        convex_weights(weights, len(_STYLE.value))
+    weights = common.style_weight_list(_STYLE_WEIGHTS.value, len(_STYLE.value), convex_weights)
     if _STYLE_SIZE.value is not None and _STYLE_SIZE.value < 16:
         raise StyleError(f"--style_size must be at least 16, got {_STYLE_SIZE.value}")
     if _PARITY_SIZE.value < 8:
@@ -104,7 +96,7 @@ def main(argv):
 
     style_name = _STYLE_NAME.value or "+".join(os.path.splitext(os.path.basename(p))[0] for p in _STYLE.value)
     staging, result = None, None
-    try:
+    with contextlib.ExitStack() as cleanup:
         # The SavedModel moves into place when the block ends; the .tflite after that.
         with saved_model.atomic_export_dir(_EXPORT_DIR.value, _OVERWRITE.value) as tmp:
             extract_style_model(
@@ -112,8 +104,7 @@ def main(argv):
                 extra_metadata={"styles": [os.path.basename(p) for p in _STYLE.value]},
             )
             if _TFLITE.value:
-                directory, base = os.path.split(os.path.abspath(_TFLITE.value))
-                staging = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tflite")
+                staging = cleanup.enter_context(tflite.staged_file(_TFLITE.value))
                 tflite.convert_saved_model_to_tflite(
                     tmp, staging, quantize=_QUANTIZE.value, representative_images=representative
                 )
@@ -122,17 +113,9 @@ def main(argv):
                 size_mb = os.path.getsize(staging) / 1e6
         if staging:
             tflite.publish_file(staging, _TFLITE.value, overwrite=_OVERWRITE.value)
-    finally:
-        if staging:
-            with contextlib.suppress(OSError):
-                os.unlink(staging)
     print(f"wrote {_EXPORT_DIR.value} (standalone fast-style model for {style_name})", file=sys.stderr)
     if result is not None:
-        print(f"wrote {_TFLITE.value} ({size_mb:.2f} MB, {_QUANTIZE.value})", file=sys.stderr)
-        print(
-            f"parity ({_QUANTIZE.value}) vs SavedModel: max abs diff {result['max_abs_diff']:.4g}, "
-            f"mean abs diff {result['mean_abs_diff']:.4g} (0..255 scale)"
-        )
+        tflite.report_file(_TFLITE.value, size_mb, _QUANTIZE.value, result)
     return 0
 
 

@@ -32,7 +32,7 @@ def check_flags(spec, styles, style_weights, alpha, masks, tile: int = 0) -> Non
       StyleError: no style, a weight count that differs from the style count, bad
         weights, alpha outside [0, 1], or --mask.
     """
-    from keras_style.cli.common import float_list
+    from keras_style.cli.common import style_weight_list
     from keras_style.inference.metanet_stylizer import convex_weights
 
     del tile  # any tile size works: the filters are generated before tiling
@@ -43,14 +43,7 @@ def check_flags(spec, styles, style_weights, alpha, masks, tile: int = 0) -> Non
         )
     if not styles:
         raise StyleError(f"model {spec.source} is a MetaNet (arbitrary-style) model; pass --style=IMAGE[,IMAGE...]")
-    weights = float_list(style_weights, "style_weights")
-    if weights is not None:
-        if len(weights) != len(styles):
-            raise StyleError(
-                f"--style_weights has {len(weights)} value(s) for {len(styles)} --style image(s); "
-                "give one weight per style"
-            )
-        convex_weights(weights, len(styles))
+    style_weight_list(style_weights, len(styles), convex_weights)
     if alpha is not None and not 0.0 <= alpha <= 1.0:  # also rejects NaN
         raise StyleError(f"--alpha must be in [0, 1], got {alpha:g}")
 

@@ -186,4 +186,5 @@ def report_done(metrics: dict, model_dir: str, export_dir: str | None) -> None:
     """The final line: last losses, and where the checkpoints and the model are."""
     summary = " ".join(f"{name} {value:.4g}" for name, value in metrics.items())
     where = f", model in {export_dir}" if export_dir else ""
-    log(f"done: {summary}; checkpoints in {model_dir}{where}")
+    # No losses when a finished run is rerun (e.g. to export again): nothing was trained.
+    log(f"done: {summary}; checkpoints in {model_dir}{where}" if summary else f"done: checkpoints in {model_dir}{where}")

@@ -48,9 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -163,7 +161,7 @@ def export_adain_model(
         **(extra_metadata or {}),
     )
     with saved_model.atomic_export_dir(export_dir, overwrite) as tmp, saved_model.quiet_tf_logging():
-        archive.write_out(tmp, verbose=False)
+        saved_model.write_archive(archive, tmp)
         saved_model.write_metadata(tmp, metadata)
     return os.path.abspath(os.fspath(export_dir))
 
@@ -298,8 +296,8 @@ def parity_check_pair(
     from keras_style.inference.adain_stylizer import AdaINSavedModelStylizer
     from keras_style.inference.adain_tflite_stylizer import AdaINTFLiteStylizer
 
-    contents = [_as_image(c) for c in contents]
-    styles = [_as_image(s) for s in styles]
+    contents = [tflite._as_image(c) for c in contents]
+    styles = [tflite._as_image(s) for s in styles]
     if not contents or len(contents) != len(styles):
         raise StyleError("parity_check_pair needs as many style images as content images, at least one")
     reference = AdaINSavedModelStylizer(os.fspath(saved_model_dir))
@@ -349,25 +347,18 @@ def style_export_adain(
     Returns:
       {"paths": {...}, "parity": parity_check_pair's dict}.
     """
-    import sys
-
     paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
-    content, content_name = _parity_input(parity_image, "content", parity_size, seed=0)
-    style, style_name = _parity_input(parity_style, "styles", parity_size, seed=1)
+    content, content_name = tflite.parity_input(parity_image, "content", parity_size, seed=0)
+    style, style_name = tflite.parity_input(parity_style, "styles", parity_size, seed=1)
     staged = _convert_staged(saved_model_dir, paths, quantize)
     try:
         result = parity_check_pair(saved_model_dir, staged[STYLE_ENCODE], staged[STYLIZE], [content], [style])
-        if max_abs_diff is not None and result["max_abs_diff"] > max_abs_diff:
-            raise StyleError(
-                f"parity check failed for --quantize={quantize}: max abs diff {result['max_abs_diff']:.4g} > "
-                f"--max_abs_diff={max_abs_diff:g}; nothing written"
-            )
+        tflite.check_parity_limit(result["max_abs_diff"], max_abs_diff, quantize)
         sizes = {key: os.path.getsize(path) / 1e6 for key, path in staged.items()}
         tflite.publish_files(staged, paths, overwrite)
     finally:
         _remove(staged.values())
-    for key in TFLITE_SIGNATURES:
-        print(f"wrote {paths[key]} ({sizes[key]:.2f} MB, {quantize}, signature {key})", file=sys.stderr)
+    tflite.report_written({key: paths[key] for key in TFLITE_SIGNATURES}, sizes, quantize, "signature {}")
     print_fn(
         f"parity ({quantize}) vs SavedModel, content {content_name}, style {style_name}: "
         f"end to end max abs diff {result['max_abs_diff']:.4g}, mean {result['mean_abs_diff']:.4g} (0..255); "
@@ -393,10 +384,7 @@ def _check_pair_paths(saved_model_dir, output, quantize: str, overwrite: bool) -
     kind = read_metadata(directory).get("kind")
     if kind != KIND:
         raise StyleError(f"SavedModel '{directory}' is of kind '{kind}', not an AdaIN model")
-    paths = tflite_pair_paths(output, quantize)
-    for path in paths.values():
-        tflite.check_tflite_path(path, overwrite)
-    return paths
+    return tflite.check_pair_paths(tflite_pair_paths(output, quantize), overwrite)
 
 
 def _convert_staged(saved_model_dir, paths: dict[str, str], quantize: str) -> dict[str, str]:
@@ -409,8 +397,7 @@ def _convert_staged(saved_model_dir, paths: dict[str, str], quantize: str) -> di
     staged = {}
     try:
         for key in TFLITE_SIGNATURES:
-            directory, base = os.path.split(os.path.abspath(paths[key]))
-            staged[key] = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tflite")
+            staged[key] = tflite.staging_path(paths[key])
             tflite.convert_saved_model_to_tflite(saved_model_dir, staged[key], quantize=quantize, signature_keys=[key])
     except BaseException:
         _remove(staged.values())
@@ -422,26 +409,3 @@ def _remove(paths) -> None:
     for path in list(paths):
         with contextlib.suppress(OSError):
             os.unlink(path)
-
-
-def _parity_input(path: str | None, examples: str, size: int, seed: int):
-    from keras_style import image_io
-
-    if path:
-        return image_io.load_image(path, max_size=size), path
-    folder = Path(__file__).resolve().parents[2] / "examples" / examples
-    found = sorted(folder.glob("*.jpg")) if folder.is_dir() else []
-    if found:
-        return image_io.load_image(found[0], max_size=size), found[0].name
-    rng = np.random.default_rng(seed)
-    h, w = max(16, size * 3 // 4), max(16, size)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    image = np.stack([255 * x / w, 255 * y / h, 127.5 + 127.5 * np.sin(x / (5 + seed) + y / 11)], axis=-1)
-    return np.clip(image + rng.normal(0, 12, image.shape), 0, 255).astype(np.float32), f"synthetic {size}px image"
-
-
-def _as_image(image) -> np.ndarray:
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim != 3 or image.shape[-1] != 3:
-        raise StyleError(f"expected (H, W, 3) RGB images, got shape {image.shape}")
-    return image

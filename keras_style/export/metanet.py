@@ -278,7 +278,7 @@ def export_metanet_model(
         **(extra_metadata or {}),
     )
     with saved_model.atomic_export_dir(export_dir, overwrite) as tmp, saved_model.quiet_tf_logging():
-        archive.write_out(tmp, verbose=False)
+        saved_model.write_archive(archive, tmp)
         saved_model.write_metadata(tmp, metadata)
     return os.path.abspath(os.fspath(export_dir))
 
@@ -445,22 +445,15 @@ def style_export_metanet(
     Returns:
       {"paths": {...}, "parity": metanet_parity_check's dict}.
     """
-    import sys
-
     paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
-    content, content_name = _parity_input(parity_image, "content", parity_size, seed=0)
-    style, style_name = _parity_input(parity_style, "styles", parity_size, seed=1)
+    content, content_name = tflite.parity_input(parity_image, "content", parity_size, seed=0)
+    style, style_name = tflite.parity_input(parity_style, "styles", parity_size, seed=1)
     with _staged_pair(saved_model_dir, paths, quantize) as staged:
         result = metanet_parity_check(saved_model_dir, staged[STYLIZE_WITH_WEIGHTS], [content], [style])
-        if max_abs_diff is not None and result["end_to_end_max_abs_diff"] > max_abs_diff:
-            raise StyleError(
-                f"parity check failed for --quantize={quantize}: max abs diff "
-                f"{result['end_to_end_max_abs_diff']:.4g} > --max_abs_diff={max_abs_diff:g}; nothing written"
-            )
+        tflite.check_parity_limit(result["end_to_end_max_abs_diff"], max_abs_diff, quantize)
         sizes = {role: os.path.getsize(path) / 1e6 for role, path in staged.items()}
         tflite.publish_files(staged, paths, overwrite)
-    for role, path in paths.items():
-        print(f"wrote {path} ({sizes[role]:.2f} MB, {quantize}, {role})", file=sys.stderr)
+    tflite.report_written(paths, sizes, quantize)
     print_fn(
         f"parity ({quantize}) vs SavedModel, content {content_name}, style {style_name}: "
         f"end to end max abs diff {result['end_to_end_max_abs_diff']:.4g}, "
@@ -480,10 +473,7 @@ def _check_pair_paths(saved_model_dir, output, quantize: str, overwrite: bool) -
             f"unknown quantization '{quantize}' for a MetaNet; use one of {', '.join(TFLITE_QUANTIZE_MODES)}"
         )
     _metanet_metadata(saved_model_dir)
-    paths = tflite_pair_paths(output, quantize)
-    for path in paths.values():
-        tflite.check_tflite_path(path, overwrite)
-    return paths
+    return tflite.check_pair_paths(tflite_pair_paths(output, quantize), overwrite)
 
 
 @contextlib.contextmanager
@@ -562,23 +552,3 @@ def metanet_parity_check(
     result["end_to_end_mean_abs_diff"] = end_sum / count
     result["num_pairs"] = count
     return result
-
-
-def _parity_input(path: str | None, examples: str, size: int, seed: int):
-    """(image, name): `path` at long side `size`, else the repository's first
-    examples/<examples> image, else a synthetic one."""
-    from pathlib import Path
-
-    from keras_style import image_io
-
-    if path:
-        return image_io.load_image(path, max_size=size), path
-    folder = Path(__file__).resolve().parents[2] / "examples" / examples
-    found = sorted(folder.glob("*.jpg")) if folder.is_dir() else []
-    if found:
-        return image_io.load_image(found[0], max_size=size), found[0].name
-    rng = np.random.default_rng(seed)
-    h, w = max(16, size * 3 // 4), max(16, size)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    image = np.stack([255 * x / w, 255 * y / h, 127.5 + 127.5 * np.sin(x / (5 + seed) + y / 11)], axis=-1)
-    return np.clip(image + rng.normal(0, 12, image.shape), 0, 255).astype(np.float32), f"synthetic {size}px image"

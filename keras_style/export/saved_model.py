@@ -118,6 +118,21 @@ def _move_into_place(tmp: str, path: str) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+# Variables are written in shards of at most this size: the MetaNet's weights come to
+# ~100 MB, and GitHub (where shipped models live) refuses files over 100 MB.
+MAX_SHARD_BYTES = 50 * 1024 * 1024
+
+
+def write_archive(archive, directory: str) -> None:
+    """Writes a `keras.export.ExportArchive` with sharded variables, without TF's INFO logs."""
+    import tensorflow as tf
+
+    policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=MAX_SHARD_BYTES)
+    with quiet_tf_logging():
+        archive.write_out(directory, options=tf.saved_model.SaveOptions(experimental_sharding_callback=policy),
+                          verbose=False)
+
+
 def write_metadata(directory: str | os.PathLike, metadata: Mapping[str, Any]) -> str:
     """Writes `keras_style.json` (what `keras_style.inference` reads) into `directory`."""
     path = os.path.join(os.fspath(directory), METADATA_FILENAME)
@@ -245,8 +260,8 @@ def export_image_model(
     # variable wrappers), doubling the SavedModel on disk.
     archive = keras.export.ExportArchive()
     add_image_signatures(archive, fn, extra_inputs)
-    with atomic_export_dir(export_dir, overwrite) as tmp, quiet_tf_logging():
-        archive.write_out(tmp, verbose=False)
+    with atomic_export_dir(export_dir, overwrite) as tmp:
+        write_archive(archive, tmp)
         write_metadata(tmp, metadata)
     return os.path.abspath(os.fspath(export_dir))
 

@@ -377,6 +377,82 @@ def publish_files(staged: dict, paths: dict, overwrite: bool) -> None:
         raise
 
 
+def staging_path(path: str | os.PathLike) -> str:
+    """A fresh hidden `.tflite` name beside `path`, to convert to before `publish_file`."""
+    directory, base = os.path.split(os.path.abspath(path))
+    return os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tflite")
+
+
+@contextlib.contextmanager
+def staged_file(path: str | os.PathLike):
+    """Yields `staging_path(path)`; removes that file on exit (it is gone once published)."""
+    staging = staging_path(path)
+    try:
+        yield staging
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(staging)
+
+
+def report_file(path: str, size_mb: float, quantize: str, result: dict, image_name: str | None = None) -> None:
+    """Prints the "wrote" line (stderr) and the `parity_check` line (stdout) of a one-file export."""
+    import sys
+
+    print(f"wrote {path} ({size_mb:.2f} MB, {quantize})", file=sys.stderr)
+    on = f" on {image_name}" if image_name else ""
+    print(
+        f"parity ({quantize}) vs SavedModel{on}: max abs diff {result['max_abs_diff']:.4g}, "
+        f"mean abs diff {result['mean_abs_diff']:.4g} (0..255 scale)"
+    )
+
+
+# Shared by the two-file exports (AdaIN and MetaNet pairs).
+
+
+def check_pair_paths(paths: dict[str, str], overwrite: bool = False) -> dict[str, str]:
+    """Checks each output of a pair ({role: path}) with `check_tflite_path`; returns `paths`."""
+    for path in paths.values():
+        check_tflite_path(path, overwrite)
+    return paths
+
+
+def check_parity_limit(max_diff: float, max_abs_diff: float | None, quantize: str) -> None:
+    """Raises StyleError if `max_diff` exceeds `max_abs_diff` (None: no limit)."""
+    if max_abs_diff is not None and max_diff > max_abs_diff:
+        raise StyleError(
+            f"parity check failed for --quantize={quantize}: max abs diff {max_diff:.4g} > "
+            f"--max_abs_diff={max_abs_diff:g}; nothing written"
+        )
+
+
+def report_written(paths: dict[str, str], sizes: dict[str, float], quantize: str, label: str = "{}") -> None:
+    """Prints a "wrote" line per file to stderr; `label` formats each role."""
+    import sys
+
+    for role, path in paths.items():
+        print(f"wrote {path} ({sizes[role]:.2f} MB, {quantize}, {label.format(role)})", file=sys.stderr)
+
+
+def parity_input(path: str | None, examples: str, size: int, seed: int):
+    """(image, name): `path` at long side `size`, else the repository's first
+    examples/<examples> image, else a synthetic one."""
+    from pathlib import Path
+
+    from keras_style import image_io
+
+    if path:
+        return image_io.load_image(path, max_size=size), path
+    folder = Path(__file__).resolve().parents[2] / "examples" / examples
+    found = sorted(folder.glob("*.jpg")) if folder.is_dir() else []
+    if found:
+        return image_io.load_image(found[0], max_size=size), found[0].name
+    rng = np.random.default_rng(seed)
+    h, w = max(16, size * 3 // 4), max(16, size)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    image = np.stack([255 * x / w, 255 * y / h, 127.5 + 127.5 * np.sin(x / (5 + seed) + y / 11)], axis=-1)
+    return np.clip(image + rng.normal(0, 12, image.shape), 0, 255).astype(np.float32), f"synthetic {size}px image"
+
+
 @contextlib.contextmanager
 def _captured_native_stderr():
     """Hides what the converter prints on fd 2 (pages of MLIR on failure);

@@ -18,6 +18,7 @@ import numpy as np
 
 from keras_style.errors import StyleError
 from keras_style.inference.adain_stylizer import STATISTICS, STYLE_ENCODE, STYLIZE, AdaINStylizer, _as_image
+from keras_style.inference.tflite_stylizer import _one_line, open_interpreter, pair_file_role, pair_paths
 from keras_style.native_logs import native_logs_filtered
 
 # File name suffix per quantization mode.
@@ -34,18 +35,7 @@ def tflite_pair_paths(output: str | os.PathLike, quantize: str = "float16") -> d
     file name prefix `P` (a trailing `.tflite` is dropped): `P_style_encode_<q>.tflite`
     and `P_stylize_<q>.tflite`.
     """
-    if quantize not in QUANTIZE_SUFFIXES:
-        raise StyleError(f"unknown quantization '{quantize}' for an AdaIN pair; use one of "
-                         f"{', '.join(QUANTIZE_SUFFIXES)}")
-    output = os.fspath(output)
-    if not output:
-        raise StyleError("no TFLite output given; pass a directory or a file name prefix")
-    if os.path.isdir(output) or output.endswith(("/", os.sep)):
-        prefix = os.path.join(output, DEFAULT_PREFIX)
-    else:
-        prefix = output[: -len(".tflite")] if output.lower().endswith(".tflite") else output
-    suffix = QUANTIZE_SUFFIXES[quantize]
-    return {role: f"{prefix}_{role}_{suffix}.tflite" for role in _ROLES}
+    return pair_paths(output, quantize, QUANTIZE_SUFFIXES, _ROLES, DEFAULT_PREFIX, "an AdaIN pair")
 
 
 def pair_role(path: str | os.PathLike) -> tuple[str, str] | None:
@@ -54,17 +44,7 @@ def pair_role(path: str | os.PathLike) -> tuple[str, str] | None:
     The role is "style_encode" or "stylize", whichever of `_style_encode` /
     `_stylize` occurs last in the file name; the partner has the other one there.
     """
-    directory, name = os.path.split(os.fspath(path))
-    if not name.lower().endswith(".tflite"):
-        return None
-    positions = {role: name.rfind(f"_{role}") for role in _ROLES}
-    role = max(_ROLES, key=positions.get)
-    if positions[role] < 0:
-        return None
-    other = STYLIZE if role == STYLE_ENCODE else STYLE_ENCODE
-    i = positions[role]
-    partner = name[:i] + f"_{other}" + name[i + len(role) + 1 :]
-    return role, os.path.join(directory, partner)
+    return pair_file_role(path, _ROLES)
 
 
 def is_pair_file(path: str | os.PathLike) -> bool:
@@ -126,21 +106,10 @@ class AdaINTFLiteStylizer(AdaINStylizer):
                 raise StyleError(
                     f"AdaIN TFLite model '{self.name}' needs its partner file '{partner}', which is missing"
                 )
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise StyleError(
-                f"model '{self.name}' is a .tflite model, which needs LiteRT; pip install ai-edge-litert"
-            ) from None
-        threads = num_threads or os.cpu_count()
         self.paths = {STYLE_ENCODE: encode_path, STYLIZE: stylize_path}
         self._runners = {}
         for key, file in self.paths.items():
-            with native_logs_filtered():
-                try:
-                    interpreter = Interpreter(model_path=file, num_threads=threads)
-                except (ValueError, RuntimeError, OSError) as e:
-                    raise StyleError(f"cannot load TFLite model '{file}': {_one_line(e)}") from None
+            interpreter = open_interpreter(file, self.name, num_threads, shown_as=file)
             signatures = interpreter.get_signature_list()
             if key not in signatures:
                 raise StyleError(
@@ -177,7 +146,3 @@ class AdaINTFLiteStylizer(AdaINStylizer):
                 ) from None
         self._ran.add(key)
         return np.array(out, dtype=np.float32)
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:300] or type(error).__name__

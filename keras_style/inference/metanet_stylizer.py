@@ -41,6 +41,7 @@ import numpy as np
 
 from keras_style.errors import StyleError
 from keras_style.inference.stylizer import Stylizer
+from keras_style.inference.tflite_stylizer import _one_line, open_interpreter, pair_file_role, pair_paths
 from keras_style.native_logs import native_logs_filtered
 
 KIND = "metanet"
@@ -79,18 +80,7 @@ def tflite_pair_paths(output: str | os.PathLike, quantize: str = "float16") -> d
     `P_style_to_weights_<q>.tflite` and `P_stylize_with_weights_<q>.tflite`; <q> is fp32,
     fp16 or dynamic.
     """
-    if quantize not in QUANTIZE_SUFFIXES:
-        raise StyleError(
-            f"unknown quantization '{quantize}' for a MetaNet pair; use one of {', '.join(QUANTIZE_SUFFIXES)}"
-        )
-    output = os.fspath(output)
-    if not output:
-        raise StyleError("no TFLite output given; pass a directory or a file name prefix")
-    if os.path.isdir(output) or output.endswith(("/", os.sep)):
-        prefix = os.path.join(output, DEFAULT_PREFIX)
-    else:
-        prefix = output[: -len(".tflite")] if output.lower().endswith(".tflite") else output
-    return {role: f"{prefix}_{role}_{QUANTIZE_SUFFIXES[quantize]}.tflite" for role in PAIR_ROLES}
+    return pair_paths(output, quantize, QUANTIZE_SUFFIXES, PAIR_ROLES, DEFAULT_PREFIX, "a MetaNet pair")
 
 
 def pair_role(path: str | os.PathLike) -> tuple[str, str] | None:
@@ -99,16 +89,7 @@ def pair_role(path: str | os.PathLike) -> tuple[str, str] | None:
     The role is "style_to_weights" or "stylize_with_weights", whichever occurs last in
     the file name (as `_<role>`); the partner has the other one there.
     """
-    directory, name = os.path.split(os.fspath(path))
-    if not name.lower().endswith(".tflite"):
-        return None
-    positions = {role: name.rfind(f"_{role}") for role in PAIR_ROLES}
-    role = max(PAIR_ROLES, key=positions.get)
-    if positions[role] < 0:
-        return None
-    other = STYLIZE_WITH_WEIGHTS if role == STYLE_TO_WEIGHTS else STYLE_TO_WEIGHTS
-    i = positions[role]
-    return role, os.path.join(directory, name[:i] + f"_{other}" + name[i + len(role) + 1:])
+    return pair_file_role(path, PAIR_ROLES)
 
 
 def is_pair_file(path: str | os.PathLike) -> bool:
@@ -494,23 +475,12 @@ class MetaNetTFLiteStylizer(MetaNetStylizer):
                 raise StyleError(
                     f"MetaNet TFLite model '{self.name}' needs both files of its pair; '{half}' is missing"
                 )
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise StyleError(
-                f"model '{self.name}' is a .tflite model, which needs LiteRT; pip install ai-edge-litert"
-            ) from None
         self._runners = {}
-        threads = num_threads or os.cpu_count()
         for half, keys in (
             (self.style_path, (IMAGE_STATISTICS, STATISTICS_TO_WEIGHTS)),
             (self.transform_path, (STYLIZE_WITH_WEIGHTS,)),
         ):
-            with native_logs_filtered():
-                try:
-                    interpreter = Interpreter(model_path=half, num_threads=threads)
-                except (ValueError, RuntimeError, OSError) as e:
-                    raise StyleError(f"cannot load TFLite model '{half}': {_one_line(e)}") from None
+            interpreter = open_interpreter(half, self.name, num_threads, shown_as=half)
             signatures = interpreter.get_signature_list()
             for key in keys:
                 if key not in signatures:
@@ -560,7 +530,3 @@ def _check_alpha(alpha) -> float:
     if not 0.0 <= alpha <= 1.0:
         raise StyleError(f"alpha must be in [0, 1], got {alpha:g}")
     return alpha
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:300] or type(error).__name__

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -50,17 +51,7 @@ class TFLiteStylizer(Stylizer):
     ):
         super().__init__(name or os.fspath(path), metadata)
         self.path = os.fspath(path)
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise StyleError(
-                f"model '{self.name}' is a .tflite model, which needs LiteRT; pip install ai-edge-litert"
-            ) from None
-        with native_logs_filtered():
-            try:
-                self._interpreter = Interpreter(model_path=self.path, num_threads=num_threads or os.cpu_count())
-            except (ValueError, RuntimeError, OSError) as e:
-                raise StyleError(f"cannot load TFLite model '{self.name}': {_one_line(e)}") from None
+        self._interpreter = open_interpreter(self.path, self.name, num_threads)
         signatures = self._interpreter.get_signature_list()
         key = FLOAT_SIGNATURE if FLOAT_SIGNATURE in signatures else None
         if key is None and len(signatures) == 1:
@@ -109,6 +100,69 @@ class TFLiteStylizer(Stylizer):
                 raise StyleError(f"TFLite model '{self.name}' failed on a {w}x{h} image: {_one_line(e)}") from None
         self._first_run = False
         return np.array(out, dtype=np.float32)
+
+
+def open_interpreter(path: str, model_name: str, num_threads: int | None = None, shown_as: str | None = None):
+    """Loads the `.tflite` file `path` into a LiteRT `Interpreter`.
+
+    Args:
+      path: the file.
+      model_name: the model, as the missing-LiteRT message names it.
+      num_threads: interpreter threads; default `os.cpu_count()`.
+      shown_as: the file, as a load error names it (default `model_name`).
+
+    Raises:
+      StyleError: ai-edge-litert is not installed, or the file does not load.
+    """
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        raise StyleError(
+            f"model '{model_name}' is a .tflite model, which needs LiteRT; pip install ai-edge-litert"
+        ) from None
+    with native_logs_filtered():
+        try:
+            return Interpreter(model_path=path, num_threads=num_threads or os.cpu_count())
+        except (ValueError, RuntimeError, OSError) as e:
+            raise StyleError(f"cannot load TFLite model '{shown_as or model_name}': {_one_line(e)}") from None
+
+
+# Two-file models (AdaIN, MetaNet): PREFIX_<role>_<q>.tflite, <q> per quantization mode.
+
+
+def pair_paths(output, quantize: str, suffixes: dict, roles: Sequence[str], default_prefix: str, what: str):
+    """{role: path} of a pair for `output`: a directory (existing, or ending in a separator;
+    the files get `default_prefix`) or a file name prefix (a trailing `.tflite` is dropped).
+
+    Raises:
+      StyleError: `quantize` not in `suffixes` (naming the pair as `what`), or no `output`.
+    """
+    if quantize not in suffixes:
+        raise StyleError(f"unknown quantization '{quantize}' for {what}; use one of {', '.join(suffixes)}")
+    output = os.fspath(output)
+    if not output:
+        raise StyleError("no TFLite output given; pass a directory or a file name prefix")
+    if os.path.isdir(output) or output.endswith(("/", os.sep)):
+        prefix = os.path.join(output, default_prefix)
+    else:
+        prefix = output[: -len(".tflite")] if output.lower().endswith(".tflite") else output
+    return {role: f"{prefix}_{role}_{suffixes[quantize]}.tflite" for role in roles}
+
+
+def pair_file_role(path, roles: Sequence[str]) -> tuple[str, str] | None:
+    """(role, partner path) of a `.tflite` file named like one of a pair of `roles` (two),
+    else None. The role is the one whose `_<role>` occurs last in the file name; the
+    partner has the other one there."""
+    directory, name = os.path.split(os.fspath(path))
+    if not name.lower().endswith(".tflite"):
+        return None
+    positions = {role: name.rfind(f"_{role}") for role in roles}
+    role = max(roles, key=positions.get)
+    if positions[role] < 0:
+        return None
+    other = roles[1] if role == roles[0] else roles[0]
+    i = positions[role]
+    return role, os.path.join(directory, name[:i] + f"_{other}" + name[i + len(role) + 1 :])
 
 
 def _one_line(error: BaseException) -> str:

@@ -34,7 +34,10 @@ from typing import Callable, Sequence
 
 from keras_style import data
 from keras_style.errors import StyleError
-from keras_style.training.task import TrainTask
+from keras_style.tasks._common import (
+    StyleLossTask, check_layer_weights, check_non_negative, first_sample_batch, layer_weight_map,
+    replica_batch_and_seed, train_task,
+)
 
 # The layers the AdaIN encoder outputs (`adain_model.ENCODER_LAYERS`, kept here so
 # validating a config needs no TensorFlow), by paper and by Keras name.
@@ -99,9 +102,7 @@ class AdaINConfig:
 
     def validate(self):
         """Checks the numbers and layer lists (not the files); raises StyleError."""
-        for name in ("content_weight", "style_weight", "learning_rate_decay"):
-            if getattr(self, name) < 0:
-                raise StyleError(f"{name} must be >= 0, got {getattr(self, name)}")
+        check_non_negative(self, ("content_weight", "style_weight", "learning_rate_decay"))
         if self.learning_rate <= 0:
             raise StyleError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.crop_size < MIN_CROP_SIZE or self.crop_size % CROP_MULTIPLE:
@@ -124,13 +125,7 @@ class AdaINConfig:
                 raise StyleError(
                     f"unknown AdaIN style layer '{layer}'; choose from {', '.join(DEFAULT_STYLE_LAYERS)}"
                 )
-        if self.style_layer_weights is not None:
-            if len(self.style_layer_weights) != len(self.style_layers):
-                raise StyleError(
-                    f"{len(self.style_layer_weights)} style layer weights for {len(self.style_layers)} style layers"
-                )
-            if any(w < 0 for w in self.style_layer_weights):
-                raise StyleError(f"style layer weights must be >= 0, got {list(self.style_layer_weights)}")
+        check_layer_weights(self.style_layers, self.style_layer_weights)
 
     def check_inputs(self):
         """Checks that the content and style specs name images (tfds specs are checked
@@ -140,7 +135,7 @@ class AdaINConfig:
                 data.list_training_images(spec)
 
 
-class AdaINTask(TrainTask):
+class AdaINTask(StyleLossTask):
     """Trains the decoder of an `AdaINStyleTransfer` on (content, style) crop pairs.
 
     Inputs are `(content, style)` batches; the model is the whole network (its frozen
@@ -156,8 +151,7 @@ class AdaINTask(TrainTask):
         self.global_batch_size = config.batch_size
         # The encoder outputs relu names; map Keras names onto them.
         self.style_layers = [_LAYER_ALIASES[n] for n in config.style_layers]
-        weights = config.style_layer_weights or [1.0] * len(self.style_layers)
-        self.style_layer_weights = dict(zip(self.style_layers, (float(w) for w in weights)))
+        self.style_layer_weights = layer_weight_map(self.style_layers, config.style_layer_weights)
         self._samples = None
 
     def build_model(self):
@@ -187,8 +181,7 @@ class AdaINTask(TrainTask):
         import tensorflow as tf
 
         c = self.config
-        batch = input_context.get_per_replica_batch_size(c.batch_size) if input_context else c.batch_size
-        seed = None if c.seed is None else c.seed + 7919 * step
+        batch, seed = replica_batch_and_seed(c, input_context, step)
         content, style = (
             data.image_dataset(
                 spec, crop_size=c.crop_size, batch_size=batch, resize="short_side_range",
@@ -230,15 +223,8 @@ class AdaINTask(TrainTask):
         return generated, {"loss": terms["content"] + terms["style"], **terms}
 
     def train_step(self, inputs, model, optimizer):
-        import tensorflow as tf
-
         content, style = inputs
-        with tf.GradientTape() as tape:
-            _, metrics = self.compute_losses(model, content, style)
-            scaled = self.scale_loss(metrics["loss"])
-        variables = model.trainable_variables  # the decoder's only
-        optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
-        return metrics
+        return self.optimize(model, optimizer, content, style)  # trains the decoder's variables only
 
     def sample_images(self, model):
         """A few fixed content and style crops and their full-strength stylization."""
@@ -248,11 +234,7 @@ class AdaINTask(TrainTask):
             c = self.config
             batches = []
             for spec in (c.content_data, c.style_data):
-                dataset = data.image_dataset(
-                    spec, crop_size=c.crop_size, batch_size=NUM_SAMPLE_IMAGES, shuffle_buffer=0,
-                    seed=0, data_dir=c.tfds_data_dir,
-                )
-                batch = next(iter(dataset.take(1)), None)
+                batch = first_sample_batch(spec, c, NUM_SAMPLE_IMAGES)
                 if batch is None:
                     return None
                 batches.append(batch)
@@ -267,9 +249,6 @@ class AdaINTask(TrainTask):
 
         training = {**dataclasses.asdict(self.config), **(metadata or {})}
         return export_adain_model(model, export_dir, overwrite=overwrite, extra_metadata={"training": training})
-
-    def divergence_hint(self) -> str:
-        return f"lower --learning_rate (now {self.config.learning_rate:g}) or --style_weight"
 
 
 def train_adain(
@@ -295,13 +274,9 @@ def train_adain(
     Returns:
       The last loop's metrics, {name: float}.
     """
-    from keras_style.training.trainer import run_training
+    from keras_style.export.saved_model import check_export_dir
 
-    if export_dir:
-        from keras_style.export.saved_model import check_export_dir
-
-        check_export_dir(export_dir, overwrite_export)
-    return run_training(
-        lambda: AdaINTask(config), trainer_config, strategy_name, export_dir, on_progress,
-        overwrite_export=overwrite_export,
+    return train_task(
+        lambda: AdaINTask(config), check_export_dir, trainer_config, strategy_name, export_dir, on_progress,
+        overwrite_export,
     )

@@ -25,7 +25,10 @@ from typing import Callable, Sequence
 
 from keras_style import data, image_io
 from keras_style.errors import StyleError
-from keras_style.training.task import TrainTask
+from keras_style.tasks._common import (
+    StyleLossTask, check_loss_network, check_non_negative, check_pooling, first_sample_batch, layer_weight_map,
+    replica_batch_and_seed, train_task,
+)
 
 DEFAULT_CONTENT_LAYERS = ("block2_conv2",)
 DEFAULT_STYLE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3")
@@ -91,9 +94,7 @@ class FastStyleConfig:
 
     def validate(self):
         """Checks the numbers and layer lists (not the files); raises StyleError."""
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            if getattr(self, name) < 0:
-                raise StyleError(f"{name} must be >= 0, got {getattr(self, name)}")
+        check_non_negative(self, ("content_weight", "style_weight", "tv_weight"))
         if self.learning_rate <= 0:
             raise StyleError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.crop_size < MIN_CROP_SIZE:
@@ -104,19 +105,8 @@ class FastStyleConfig:
             raise StyleError(f"base must be >= 1, got {self.base}")
         if self.style_size < MIN_CROP_SIZE:
             raise StyleError(f"style_size must be >= {MIN_CROP_SIZE}, got {self.style_size}")
-        if not self.content_layers:
-            raise StyleError("no content layers given")
-        if not self.style_layers:
-            raise StyleError("no style layers given")
-        if self.style_layer_weights is not None:
-            if len(self.style_layer_weights) != len(self.style_layers):
-                raise StyleError(
-                    f"{len(self.style_layer_weights)} style layer weights for {len(self.style_layers)} style layers"
-                )
-            if any(w < 0 for w in self.style_layer_weights):
-                raise StyleError(f"style layer weights must be >= 0, got {list(self.style_layer_weights)}")
-        if self.pooling not in ("avg", "max"):
-            raise StyleError(f"unknown pooling '{self.pooling}'; choose avg or max")
+        check_loss_network(self)
+        check_pooling(self.pooling)
 
     def check_inputs(self):
         """Checks that the style image loads and the content data names images.
@@ -130,7 +120,7 @@ class FastStyleConfig:
         return style
 
 
-class FastStyleTask(TrainTask):
+class FastStyleTask(StyleLossTask):
     """Trains a `TransformNet(config.base)` to render content crops in one style.
 
     Metrics per step: "loss" and its weighted terms "content", "style", "tv" (so
@@ -144,8 +134,7 @@ class FastStyleTask(TrainTask):
         self.style_image = config.check_inputs()
         self.content_layers = list(config.content_layers)
         self.style_layers = list(config.style_layers)
-        weights = config.style_layer_weights or [1.0] * len(self.style_layers)
-        self.style_layer_weights = dict(zip(self.style_layers, (float(w) for w in weights)))
+        self.style_layer_weights = layer_weight_map(self.style_layers, config.style_layer_weights)
         self._samples = None
 
     def build_model(self):
@@ -178,8 +167,7 @@ class FastStyleTask(TrainTask):
     def build_inputs(self, input_context=None, step: int = 0):
         """Random content crops, per-replica batches."""
         c = self.config
-        batch = input_context.get_per_replica_batch_size(c.batch_size) if input_context else c.batch_size
-        seed = None if c.seed is None else c.seed + 7919 * step
+        batch, seed = replica_batch_and_seed(c, input_context, step)
         return data.image_dataset(
             c.content_data, crop_size=c.crop_size, batch_size=batch, shuffle_buffer=c.shuffle_buffer,
             seed=seed, skip_flat=c.skip_flat, data_dir=c.tfds_data_dir, input_context=input_context,
@@ -209,26 +197,14 @@ class FastStyleTask(TrainTask):
         return generated, {"loss": tf.add_n(list(terms.values())), **terms}
 
     def train_step(self, inputs, model, optimizer):
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            _, metrics = self.compute_losses(model, inputs)
-            scaled = self.scale_loss(metrics["loss"])
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
-        return metrics
+        return self.optimize(model, optimizer, inputs)
 
     def sample_images(self, model):
         """A few fixed content crops, stylized, plus the crops and the style image."""
         import tensorflow as tf
 
         if self._samples is None:
-            c = self.config
-            dataset = data.image_dataset(
-                c.content_data, crop_size=c.crop_size, batch_size=NUM_SAMPLE_IMAGES, shuffle_buffer=0,
-                seed=0, data_dir=c.tfds_data_dir,
-            )
-            self._samples = next(iter(dataset.take(1)), None)
+            self._samples = first_sample_batch(self.config.content_data, self.config, NUM_SAMPLE_IMAGES)
             if self._samples is None:
                 return None
         return {
@@ -249,9 +225,6 @@ class FastStyleTask(TrainTask):
         return export_fast_style_model(
             model, export_dir, overwrite=overwrite, style_name=style_name, extra_metadata={"training": training}
         )
-
-    def divergence_hint(self) -> str:
-        return f"lower --learning_rate (now {self.config.learning_rate:g}) or --style_weight"
 
 
 def train_fast_style(
@@ -276,13 +249,9 @@ def train_fast_style(
     Returns:
       The last loop's metrics, {name: float}.
     """
-    from keras_style.training.trainer import run_training
-
-    if export_dir:
-        check_export_dir(export_dir, overwrite_export)
-    return run_training(
-        lambda: FastStyleTask(config), trainer_config, strategy_name, export_dir, on_progress,
-        overwrite_export=overwrite_export,
+    return train_task(
+        lambda: FastStyleTask(config), check_export_dir, trainer_config, strategy_name, export_dir, on_progress,
+        overwrite_export,
     )
 
 

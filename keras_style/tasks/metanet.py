@@ -30,20 +30,21 @@ is `style_size`, then a random `style_size`² crop).
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Callable, Sequence
 
 from keras_style import data, image_io
 from keras_style.errors import StyleError
+from keras_style.tasks._common import (
+    StyleLossTask, check_loss_network, check_non_negative, check_pooling, first_sample_batch, layer_weight_map,
+    replica_batch_and_seed, train_task,
+)
 from keras_style.tasks.fast_style import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, MIN_CROP_SIZE
-from keras_style.training.task import TrainTask
 
 NUM_SAMPLE_IMAGES = 3
 NUM_SAMPLE_STYLES = 2
 METANET_LAYER = "metanet"
 GENERATED_NET_LAYER = "generated_transform_net"
-# Seeds of the content pipeline and the style crops (offsets keep them apart).
-_CONTENT_SEED_STRIDE = 7919
+# The style crops' seeds are offset from the content pipeline's, to keep them apart.
 _STYLE_CROP_SEED_OFFSET = 104729
 
 
@@ -108,10 +109,7 @@ class MetaNetConfig:
 
     def validate(self):
         """Checks the numbers and layer lists (not the files); raises StyleError."""
-        for name in ("content_weight", "style_weight", "tv_weight", "weight_norm_penalty"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
-                raise StyleError(f"{name} must be >= 0, got {value}")
+        check_non_negative(self, ("content_weight", "style_weight", "tv_weight", "weight_norm_penalty"), finite=True)
         if not self.learning_rate > 0:
             raise StyleError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.crop_size < MIN_CROP_SIZE:
@@ -122,22 +120,11 @@ class MetaNetConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise StyleError(f"{name} must be an integer >= 1, got {value!r}")
-        if not self.content_layers:
-            raise StyleError("no content layers given")
-        if not self.style_layers:
-            raise StyleError("no style layers given")
-        if self.style_layer_weights is not None:
-            if len(self.style_layer_weights) != len(self.style_layers):
-                raise StyleError(
-                    f"{len(self.style_layer_weights)} style layer weights for {len(self.style_layers)} style layers"
-                )
-            if any(w < 0 for w in self.style_layer_weights):
-                raise StyleError(f"style layer weights must be >= 0, got {list(self.style_layer_weights)}")
+        check_loss_network(self)
         if self.network != "vgg19":
             # The MetaNet's input is 1920 statistics of VGG19 layers.
             raise StyleError(f"MetaNet training needs network vgg19, got '{self.network}'")
-        if self.pooling not in ("avg", "max"):
-            raise StyleError(f"unknown pooling '{self.pooling}'; choose avg or max")
+        check_pooling(self.pooling)
 
     def check_inputs(self) -> list[str]:
         """Checks that the style images exist (the first one loads) and the content data
@@ -150,7 +137,7 @@ class MetaNetConfig:
         return styles
 
 
-class MetaNetTask(TrainTask):
+class MetaNetTask(StyleLossTask):
     """Trains a `MetaNet` and the shared weights of a `GeneratedTransformNet`.
 
     The model is a functional `keras.Model` ("metanet_style_transfer") with inputs
@@ -178,8 +165,7 @@ class MetaNetTask(TrainTask):
         self.style_files = config.check_inputs()
         self.content_layers = list(config.content_layers)
         self.style_layers = list(config.style_layers)
-        weights = config.style_layer_weights or [1.0] * len(self.style_layers)
-        self.style_layer_weights = dict(zip(self.style_layers, (float(w) for w in weights)))
+        self.style_layer_weights = layer_weight_map(self.style_layers, config.style_layer_weights)
         # One seed for the style sequence, shared by every input pipeline of this process.
         self.style_seed = int(config.seed if config.seed is not None else np.random.SeedSequence().entropy % 2**31)
         self._samples = None
@@ -261,8 +247,7 @@ class MetaNetTask(TrainTask):
         import tensorflow as tf
 
         c = self.config
-        batch = input_context.get_per_replica_batch_size(c.batch_size) if input_context else c.batch_size
-        seed = None if c.seed is None else c.seed + _CONTENT_SEED_STRIDE * step
+        batch, seed = replica_batch_and_seed(c, input_context, step)
         content = data.image_dataset(
             c.content_data, crop_size=c.crop_size, batch_size=batch, shuffle_buffer=c.shuffle_buffer,
             seed=seed, skip_flat=c.skip_flat, data_dir=c.tfds_data_dir, input_context=input_context,
@@ -314,15 +299,8 @@ class MetaNetTask(TrainTask):
         return generated, metrics
 
     def train_step(self, inputs, model, optimizer):
-        import tensorflow as tf
-
         content, style = inputs
-        with tf.GradientTape() as tape:
-            _, metrics = self.compute_losses(model, content, style)
-            scaled = self.scale_loss(metrics["loss"])
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
-        return metrics
+        return self.optimize(model, optimizer, content, style)
 
     # Samples, export.
 
@@ -337,11 +315,7 @@ class MetaNetTask(TrainTask):
 
         c = self.config
         if self._samples is None:
-            dataset = data.image_dataset(
-                c.content_data, crop_size=c.crop_size, batch_size=NUM_SAMPLE_IMAGES, shuffle_buffer=0,
-                seed=0, data_dir=c.tfds_data_dir,
-            )
-            content = next(iter(dataset.take(1)), None)
+            content = first_sample_batch(c.content_data, c, NUM_SAMPLE_IMAGES)
             if content is None:
                 return None
             styles = []
@@ -386,9 +360,6 @@ class MetaNetTask(TrainTask):
             extractor=extractor, style_size=c.style_size, extra_metadata={"training": training},
         )
 
-    def divergence_hint(self) -> str:
-        return f"lower --learning_rate (now {self.config.learning_rate:g}) or --style_weight"
-
 
 def train_metanet(
     config: MetaNetConfig,
@@ -414,11 +385,8 @@ def train_metanet(
       The last loop's metrics, {name: float}.
     """
     from keras_style.tasks.fast_style import check_export_dir
-    from keras_style.training.trainer import run_training
 
-    if export_dir:
-        check_export_dir(export_dir, overwrite_export)
-    return run_training(
-        lambda: MetaNetTask(config), trainer_config, strategy_name, export_dir, on_progress,
-        overwrite_export=overwrite_export,
+    return train_task(
+        lambda: MetaNetTask(config), check_export_dir, trainer_config, strategy_name, export_dir, on_progress,
+        overwrite_export,
     )

@@ -1,0 +1,106 @@
+"""Pieces the training tasks share: config checks, input seeds, the step, the entry point."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+from keras_style import data
+from keras_style.errors import StyleError
+from keras_style.training.task import TrainTask
+
+# A resumed pipeline's seed moves by this per step, so it draws fresh data.
+CONTENT_SEED_STRIDE = 7919
+
+
+def check_non_negative(config, names: Sequence[str], finite: bool = False) -> None:
+    """Raises StyleError if a named field of `config` is < 0 (or, with `finite`, not finite)."""
+    for name in names:
+        value = getattr(config, name)
+        if (finite and not math.isfinite(value)) or value < 0:
+            raise StyleError(f"{name} must be >= 0, got {value}")
+
+
+def check_layer_weights(layers: Sequence[str], weights: Sequence[float] | None) -> None:
+    """Raises StyleError unless `weights` is None or one weight >= 0 per layer."""
+    if weights is None:
+        return
+    if len(weights) != len(layers):
+        raise StyleError(f"{len(weights)} style layer weights for {len(layers)} style layers")
+    if any(w < 0 for w in weights):
+        raise StyleError(f"style layer weights must be >= 0, got {list(weights)}")
+
+
+def check_loss_network(config) -> None:
+    """Checks the content and style layer lists, then the style layer weights."""
+    if not config.content_layers:
+        raise StyleError("no content layers given")
+    if not config.style_layers:
+        raise StyleError("no style layers given")
+    check_layer_weights(config.style_layers, config.style_layer_weights)
+
+
+def check_pooling(pooling: str) -> None:
+    """Raises StyleError unless `pooling` is avg or max."""
+    if pooling not in ("avg", "max"):
+        raise StyleError(f"unknown pooling '{pooling}'; choose avg or max")
+
+
+def layer_weight_map(layers: Sequence[str], weights: Sequence[float] | None) -> dict:
+    """{layer: float weight}; None weighs every layer 1."""
+    weights = weights or [1.0] * len(layers)
+    return dict(zip(layers, (float(w) for w in weights)))
+
+
+def replica_batch_and_seed(config, input_context, step: int):
+    """(per-replica batch size, data seed for a run (re)starting at `step`, or None)."""
+    batch = input_context.get_per_replica_batch_size(config.batch_size) if input_context else config.batch_size
+    seed = None if config.seed is None else config.seed + CONTENT_SEED_STRIDE * step
+    return batch, seed
+
+
+def first_sample_batch(spec: str, config, size: int):
+    """The first `size` crops of `spec`, in a fixed order (None if it yields none)."""
+    dataset = data.image_dataset(
+        spec, crop_size=config.crop_size, batch_size=size, shuffle_buffer=0,
+        seed=0, data_dir=config.tfds_data_dir,
+    )
+    return next(iter(dataset.take(1)), None)
+
+
+class StyleLossTask(TrainTask):
+    """A `TrainTask` whose `compute_losses(model, *batch)` gives (images, metrics with
+    "loss") and whose `config` has a `learning_rate`."""
+
+    def optimize(self, model, optimizer, *batch) -> dict:
+        """One step on `compute_losses(model, *batch)`'s "loss"; returns its metrics."""
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            _, metrics = self.compute_losses(model, *batch)
+            scaled = self.scale_loss(metrics["loss"])
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        return metrics
+
+    def divergence_hint(self) -> str:
+        return f"lower --learning_rate (now {self.config.learning_rate:g}) or --style_weight"
+
+
+def train_task(
+    make_task: Callable,
+    check_export_dir: Callable,
+    trainer_config,
+    strategy_name: str,
+    export_dir: str | None,
+    on_progress: Callable | None,
+    overwrite_export: bool,
+) -> dict:
+    """Checks `export_dir` (if any) before training, then runs `run_training`."""
+    from keras_style.training.trainer import run_training
+
+    if export_dir:
+        check_export_dir(export_dir, overwrite_export)
+    return run_training(
+        make_task, trainer_config, strategy_name, export_dir, on_progress, overwrite_export=overwrite_export
+    )
