@@ -20,7 +20,7 @@ from keras_style.models.generated_transform_net import (
     to_transform_net,
     weight_layout,
 )
-from keras_style.models.metanet import STATISTICS_DIM, STATISTICS_LAYERS, weight_norms
+from keras_style.models.metanet import STATISTICS_DIM, STATISTICS_LAYERS, STATISTICS_SCALE, weight_norms
 
 BASE = 4
 HIDDEN = 8
@@ -157,7 +157,31 @@ def test_metanet_structure_and_parameter_count(metanet):
     assert metanet.get_layer("hidden").units == groups * HIDDEN
     assert tuple(metanet.get_layer("hidden_groups").output.shape) == (None, groups, HIDDEN)
     expected = STATISTICS_DIM * groups * HIDDEN + groups * HIDDEN + (HIDDEN + 1) * 1620 * BASE**2
-    assert metanet.count_params() == expected
+    assert sum(int(np.prod(w.shape)) for w in metanet.trainable_weights) == expected
+    # Plus the input standardisation's mean and 1/std (non-trainable).
+    assert metanet.count_params() == expected + 2 * STATISTICS_DIM
+
+
+def test_input_standardisation_is_applied_saved_and_restored(metanet, tmp_path):
+    stats = _statistics(2, seed=3)
+    layer = metanet.get_layer("input_normalization")
+    # Default: (s - 0) * STATISTICS_SCALE.
+    np.testing.assert_allclose(_np(layer(stats)), stats * STATISTICS_SCALE, rtol=1e-6)
+    model = MetaNet(base=BASE, hidden_per_layer=HIDDEN)
+    model.set_weights(metanet.get_weights())
+    mean = stats.mean(axis=0)
+    std = np.full(STATISTICS_DIM, 7.0, np.float32)
+    before = _np(model(stats))
+    model.set_statistics_normalization(mean, std)
+    np.testing.assert_allclose(_np(model.get_layer("input_normalization")(stats)), (stats - mean) / 7.0,
+                               rtol=1e-5, atol=1e-5)
+    after = _np(model(stats))
+    assert np.abs(after - before).max() > 1e-3
+    path = tmp_path / "metanet.keras"
+    model.save(path)
+    np.testing.assert_allclose(_np(keras.models.load_model(path)(stats)), after, atol=1e-6)
+    with pytest.raises(StyleError, match="positive standard deviations"):
+        model.set_statistics_normalization(mean, np.zeros(STATISTICS_DIM))
 
 
 def test_generated_kernels_have_fixed_norms(metanet):

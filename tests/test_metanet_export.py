@@ -163,7 +163,8 @@ def test_signatures_names_dtypes_shapes(loaded, saved_model_dir):
     assert metadata["kind"] == "metanet" and metadata["base"] == BASE and metadata["num_generated_params"] == P
     assert metadata["network"] == "vgg19" and metadata["pooling"] == "max" and metadata["style_size"] == 48
     assert len(metadata["shared_weights"]) == len(loaded.generated_net_weights) == 33
-    params = 8_225_344 + 1920 * 14 * HIDDEN + 14 * HIDDEN + HIDDEN * P + P  # VGG19 to block4_conv3 + MetaNet
+    # VGG19 to block4_conv3 + MetaNet (+ its input standardisation's mean and 1/std).
+    params = 8_225_344 + 1920 * 14 * HIDDEN + 14 * HIDDEN + HIDDEN * P + P + 2 * 1920
     shared = sum(int(np.prod(w.shape)) for w in loaded.generated_net_weights)
     assert_variables_saved_once(saved_model_dir, params + shared)
 

@@ -1,7 +1,7 @@
 r"""style_train_metanet: train a MetaNet (Shen et al. 2018), one network for any style.
 
   style_train_metanet --content_data=tfds:coco/2014 --style_data=wikiart/ \
-      --model_dir=runs/metanet --export_dir=saved_models/metanet --train_steps=40000
+      --model_dir=runs/metanet --export_dir=saved_models/metanet/saved_model --train_steps=40000
 
   style_train_metanet --flagfile=flags/metanet.cfg
 

@@ -5,7 +5,7 @@ style_statistics_vector`) to the weights of the generated convs of a
 `GeneratedTransformNet` (see `keras_style.models.generated_transform_net` for which
 convs and the weight-vector layout). Its structure follows the paper:
 
-    statistics (N, 1920) --x STATISTICS_SCALE-->                    "input_scale"
+    statistics (N, 1920) --standardised per dimension-->            "input_normalization"
       Dense(14·H, ReLU)                                             "hidden"
       --reshape--> (N, 14, H)                                       "hidden_groups"
       --one dense head per generated conv, reading only its own H units--> z (N, P)  "heads"
@@ -31,6 +31,17 @@ free scale is moved to the raw head output z, where it only sets the effective s
 size; its norm rises in the first few dozen steps and then levels off under Adam.
 Training logs both norms, and `MetaNetConfig.weight_norm_penalty` can add an L2
 penalty on z.
+
+Standardised input. The statistics of all styles share a large common part (every
+VGG channel mean is positive, and their sizes differ by channel far more than by
+style): with a fixed global scale, the hidden layer sees mostly that common part, and a
+2800-step demo run learned a near-constant MetaNet (the weight vectors of Starry Night,
+the Great Wave and Auvers agreed to 0.9%; every style gave the same picture). So the
+first layer is a `FeatureStandardization` whose per-dimension mean and standard
+deviation the trainer sets from the training styles' statistics
+(`MetaNet.set_statistics_normalization`, before the first step; they are
+non-trainable weights, saved and restored with the model). An unset MetaNet divides
+by the fixed `STATISTICS_SCALE` reciprocal instead, so it starts at about unit scale.
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ import numpy as np
 from keras import ops
 
 from keras_style.errors import StyleError
+from keras_style.layers.feature_standardization import FeatureStandardization
 from keras_style.models.generated_transform_net import (
     GeneratedTransformNet,
     num_generated_params,
@@ -239,13 +251,15 @@ class MetaNet(keras.Model):
     `split_weight_vector`). Each generated kernel has the fixed L2 norm
     `weight_norms(base)[conv]` (see the module docstring).
 
-    Layers: "input_scale" (× `STATISTICS_SCALE`), "hidden" (Dense, 14 ·
+    Layers: "input_normalization" (per-dimension standardisation, see
+    `set_statistics_normalization`), "hidden" (Dense, 14 ·
     `hidden_per_layer` units, ReLU), "hidden_groups" (reshape to (N, 14,
     hidden_per_layer)), "heads" (`GroupedDense`: head l reads only group l),
     "weight_normalization" (`SegmentNormalization`). `call_with_raw` also returns
     the heads' output.
 
-    Size: `1920·14h + 14h + (h + 1)·1620·base²` parameters for h = hidden_per_layer:
+    Size: `1920·14h + 14h + (h + 1)·1620·base²` trainable parameters (plus 2·1920
+    for the input standardisation) for h = hidden_per_layer:
     with h = 128 that is 16.8 M (67 MB) for base 8, 56.9 M (228 MB) for base 16 and
     217.4 M (870 MB) for base 32: the heads dominate, growing as base².
 
@@ -263,7 +277,7 @@ class MetaNet(keras.Model):
         groups = len(slots)
 
         inputs = keras.Input(shape=(STATISTICS_DIM,), name="style_statistics")
-        x = keras.layers.Rescaling(STATISTICS_SCALE, name="input_scale")(inputs)
+        x = FeatureStandardization(name="input_normalization")(inputs)
         x = keras.layers.Dense(groups * hidden_per_layer, activation="relu", name="hidden")(x)
         x = keras.layers.Reshape((groups, hidden_per_layer), name="hidden_groups")(x)
         # LeCun-normal heads (fan_in = hidden_per_layer) start the raw kernels at about
@@ -280,12 +294,29 @@ class MetaNet(keras.Model):
         self.base = base
         self.hidden_per_layer = hidden_per_layer
         self.num_generated_params = num_generated_params(base)
+        # Until the trainer sets them: mean 0 and std 1 / STATISTICS_SCALE for every dimension.
+        self.set_statistics_normalization(
+            np.zeros(STATISTICS_DIM, np.float32), np.full(STATISTICS_DIM, 1.0 / STATISTICS_SCALE, np.float32)
+        )
+
+    def set_statistics_normalization(self, mean, std):
+        """Sets the input standardisation: statistics become `(s - mean) / std`.
+
+        Args:
+          mean, std: (1920,) arrays, the per-dimension mean and standard deviation of
+            the training styles' statistics; std must be > 0 (floor it first).
+        """
+        mean = np.asarray(mean, np.float32).reshape(STATISTICS_DIM)
+        std = np.asarray(std, np.float32).reshape(STATISTICS_DIM)
+        if not np.all(np.isfinite(mean)) or not np.all(np.isfinite(std)) or np.any(std <= 0):
+            raise StyleError("statistics normalization needs finite means and positive standard deviations")
+        self.get_layer("input_normalization").set_statistics(mean, std)
 
     def call_with_raw(self, statistics, training=None):
         """`(weights, raw)`, both (N, P): the output, and the heads' output before the
         per-layer normalisation (its norm is the one free scale; see the module doc)."""
         x = statistics
-        for name in ("input_scale", "hidden", "hidden_groups", "heads"):
+        for name in ("input_normalization", "hidden", "hidden_groups", "heads"):
             x = self.get_layer(name)(x, training=training)
         return self.get_layer("weight_normalization")(x, training=training), x
 

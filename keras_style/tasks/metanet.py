@@ -44,6 +44,8 @@ NUM_SAMPLE_IMAGES = 3
 NUM_SAMPLE_STYLES = 2
 METANET_LAYER = "metanet"
 GENERATED_NET_LAYER = "generated_transform_net"
+# The MetaNet's input standardisation is estimated from at most this many style images.
+MAX_NORMALIZATION_STYLES = 1000
 # The style crops' seeds are offset from the content pipeline's, to keep them apart.
 _STYLE_CROP_SEED_OFFSET = 104729
 
@@ -189,10 +191,45 @@ class MetaNetTask(StyleLossTask):
         self.content_net = VGGFeatureExtractor(self.content_layers, name="content_net", **vgg)
         metanet = MetaNet(base=c.base, hidden_per_layer=c.hidden_per_layer, name=METANET_LAYER)
         generated_net = GeneratedTransformNet(base=c.base, name=GENERATED_NET_LAYER)
+        metanet.set_statistics_normalization(*self.style_statistics_normalization())
         content = keras.Input(shape=(None, None, 3), name="content")
         statistics = keras.Input(shape=(STATISTICS_DIM,), name="style_statistics")
         outputs = generated_net([content, metanet(statistics)])
         return keras.Model([content, statistics], outputs, name="metanet_style_transfer")
+
+    def style_statistics_normalization(self):
+        """(mean, std), each (1920,): the MetaNet's input standardisation.
+
+        From the statistics of up to `MAX_NORMALIZATION_STYLES` training styles (a
+        seeded sample of larger sets), each cropped as in training. A dimension whose
+        std is tiny (a VGG channel that hardly varies between styles) gets a floor of
+        10% of the mean std, so it is not blown up at inference on a new style. On
+        resume the checkpoint's values replace these.
+        """
+        import numpy as np
+        import tensorflow as tf
+
+        from keras_style.metanet import style_statistics_vector
+
+        c = self.config
+        files = list(self.style_files)
+        if len(files) > MAX_NORMALIZATION_STYLES:
+            rng = np.random.default_rng(self.style_seed)
+            files = [files[i] for i in sorted(rng.choice(len(files), MAX_NORMALIZATION_STYLES, replace=False))]
+        rows = []
+        for index, path in enumerate(files):
+            try:
+                image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False, dtype=tf.uint8)
+            except tf.errors.OpError:
+                continue  # training skips unreadable style files too
+            crop = data.random_resized_crop(image, c.style_size, c.style_size, c.style_size, tf.constant([index, 0]))
+            rows.append(style_statistics_vector(self.loss_net(crop[None]))[0].numpy())
+        if not rows:
+            raise StyleError("none of the style images could be read")
+        statistics = np.stack(rows).astype(np.float64)
+        mean, std = statistics.mean(axis=0), statistics.std(axis=0)
+        std = np.maximum(std, 0.1 * std.mean() + 1e-6)
+        return mean.astype(np.float32), std.astype(np.float32)
 
     def build_optimizer(self):
         """Adam."""
