@@ -27,6 +27,8 @@ from typing import Sequence
 import numpy as np
 
 from keras_style.errors import StyleError
+from keras_style.inference.metanet_stylizer import convex_weights
+from keras_style.inference.metanet_stylizer import mix_statistics as _mix_statistics
 from keras_style.models.metanet import STATISTICS_DIM, STATISTICS_LAYERS
 
 __all__ = [
@@ -86,17 +88,6 @@ def _as_batch(image):
     return image
 
 
-def _convex_weights(style_weights, count):
-    if style_weights is None:
-        return np.full(count, 1.0 / count)
-    weights = np.asarray(style_weights, dtype="float64").reshape(-1)
-    if weights.shape != (count,):
-        raise StyleError(f"{weights.size} style weights for {count} style images")
-    if not np.all(np.isfinite(weights)) or np.any(weights < 0) or weights.sum() <= 0:
-        raise StyleError(f"style weights must be >= 0 with a positive sum; got {weights.tolist()}")
-    return weights / weights.sum()
-
-
 def style_statistics(extractor, style_images, style_weights=None) -> np.ndarray:
     """(1, 1920) statistics of one style image, or the convex mix of several.
 
@@ -113,7 +104,7 @@ def style_statistics(extractor, style_images, style_weights=None) -> np.ndarray:
     style_images = list(style_images)
     if not style_images:
         raise StyleError("no style images given")
-    mix = _convex_weights(style_weights, len(style_images))
+    mix = convex_weights(style_weights, len(style_images))
     vectors = []
     for image in style_images:
         batch = _as_batch(image)
@@ -128,8 +119,7 @@ def mix_statistics(vectors, weights=None) -> np.ndarray:
     vectors = [np.asarray(v, dtype="float64").reshape(-1) for v in vectors]
     if not vectors or any(v.shape != (STATISTICS_DIM,) for v in vectors):
         raise StyleError(f"statistics vectors have {STATISTICS_DIM} values")
-    mix = _convex_weights(weights, len(vectors))
-    return np.sum([w * v for w, v in zip(mix, vectors)], axis=0)[None].astype("float32")
+    return _mix_statistics(vectors, weights)
 
 
 def generate_weights(metanet, extractor, style_images, style_weights=None) -> np.ndarray:

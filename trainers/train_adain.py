@@ -67,18 +67,8 @@ def _config():
         "style_layers": _STYLE_LAYERS.value,
         "style_layer_weights": common.float_list(_STYLE_LAYER_WEIGHTS.value, "style_layer_weights"),
     }
-    return AdaINConfig(
-        content_data=_T.content_data.value,
-        style_data=_STYLE.value,
-        crop_size=_T.crop_size.value,
-        short_side_range=(_SHORT_MIN.value, _SHORT_MAX.value),
-        batch_size=_T.batch_size.value,
-        learning_rate=_T.learning_rate.value,
-        weights=training.weights(_T),
-        tfds_data_dir=_T.tfds_data_dir.value,
-        skip_flat=_T.skip_flat.value,
-        seed=_T.seed.value,
-        **{name: value for name, value in overrides.items() if value is not None},
+    return training.task_config(
+        AdaINConfig, _T, overrides, style_data=_STYLE.value, short_side_range=(_SHORT_MIN.value, _SHORT_MAX.value)
     )
 
 

@@ -45,20 +45,8 @@ def _config():
         "style_layer_weights": common.float_list(_STYLE_LAYER_WEIGHTS.value, "style_layer_weights"),
         "style_size": _STYLE_SIZE.value,
     }
-    return FastStyleConfig(
-        style_image=_STYLE.value,
-        content_data=_T.content_data.value,
-        crop_size=_T.crop_size.value,
-        batch_size=_T.batch_size.value,
-        learning_rate=_T.learning_rate.value,
-        base=_BASE.value,
-        pooling=_POOLING.value,
-        weights=training.weights(_T),
-        tfds_data_dir=_T.tfds_data_dir.value,
-        skip_flat=_T.skip_flat.value,
-        seed=_T.seed.value,
-        **{name: value for name, value in overrides.items() if value is not None},
-    )
+    return training.task_config(FastStyleConfig, _T, overrides, style_image=_STYLE.value, base=_BASE.value,
+                                pooling=_POOLING.value)
 
 
 def main(argv):

@@ -69,21 +69,9 @@ def _config():
         "style_layer_weights": common.float_list(_STYLE_LAYER_WEIGHTS.value, "style_layer_weights"),
         "style_size": _STYLE_SIZE.value,
     }
-    return MetaNetConfig(
-        content_data=_T.content_data.value,
-        style_data=_STYLE_DATA.value,
-        crop_size=_T.crop_size.value,
-        batch_size=_T.batch_size.value,
-        learning_rate=_T.learning_rate.value,
-        base=_BASE.value,
-        hidden_per_layer=_HIDDEN.value,
-        style_change_every=_STYLE_CHANGE_EVERY.value,
-        pooling=_POOLING.value,
-        weights=training.weights(_T),
-        tfds_data_dir=_T.tfds_data_dir.value,
-        skip_flat=_T.skip_flat.value,
-        seed=_T.seed.value,
-        **{name: value for name, value in overrides.items() if value is not None},
+    return training.task_config(
+        MetaNetConfig, _T, overrides, style_data=_STYLE_DATA.value, base=_BASE.value, hidden_per_layer=_HIDDEN.value,
+        style_change_every=_STYLE_CHANGE_EVERY.value, pooling=_POOLING.value,
     )
 
 

@@ -125,6 +125,24 @@ def weights(f: TrainerFlags) -> str | None:
     return None if f.weights.value == "none" else f.weights.value
 
 
+def task_config(config_class, f: TrainerFlags, overrides: dict, **fields):
+    """`config_class(...)` from the shared data and optimiser flags, the method's own
+    `fields`, and `overrides`: flags that default to None, passed only when set, so an
+    unset flag keeps the library's default."""
+    return config_class(
+        content_data=f.content_data.value,
+        crop_size=f.crop_size.value,
+        batch_size=f.batch_size.value,
+        learning_rate=f.learning_rate.value,
+        weights=weights(f),
+        tfds_data_dir=f.tfds_data_dir.value,
+        skip_flat=f.skip_flat.value,
+        seed=f.seed.value,
+        **fields,
+        **{name: value for name, value in overrides.items() if value is not None},
+    )
+
+
 def trainer_config(f: TrainerFlags):
     """The `TrainerConfig` the flags ask for, logging to stderr."""
     from keras_style.training.trainer import TrainerConfig

@@ -33,7 +33,7 @@ import numpy as np
 
 from keras_style.errors import StyleError
 from keras_style.inference.stylizer import Stylizer
-from keras_style.native_logs import native_logs_filtered
+from keras_style.inference.saved_model_stylizer import load_saved_model
 
 STYLE_ENCODE = "style_encode"
 STYLIZE = "stylize"
@@ -181,18 +181,7 @@ class AdaINSavedModelStylizer(AdaINStylizer):
     def __init__(self, path: str | os.PathLike, metadata: dict | None = None, name: str | None = None):
         super().__init__(name or os.fspath(path), metadata)
         self.path = os.fspath(path)
-        with native_logs_filtered():
-            try:
-                import tensorflow as tf
-            except ImportError:
-                raise StyleError(
-                    f"model '{self.name}' is a SavedModel, which needs TensorFlow; install tensorflow "
-                    "or use the model's .tflite pair"
-                ) from None
-            try:
-                loaded = tf.saved_model.load(self.path)
-            except (OSError, ValueError, tf.errors.OpError) as e:
-                raise StyleError(f"cannot load SavedModel '{self.name}': {_one_line(e)}") from None
+        tf, loaded = load_saved_model(self.path, self.name, "the model's .tflite pair")
         missing = [key for key in (STYLE_ENCODE, STYLIZE, STYLIZE_MASKED) if key not in loaded.signatures]
         if missing:
             raise StyleError(
@@ -267,7 +256,3 @@ def _as_image(image, what: str) -> np.ndarray:
     if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 1:
         raise StyleError(f"the {what} must be an (H, W, 3) RGB array, got shape {image.shape}")
     return image
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:300] or type(error).__name__

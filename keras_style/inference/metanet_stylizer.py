@@ -42,6 +42,7 @@ import numpy as np
 from keras_style.errors import StyleError
 from keras_style.inference.stylizer import Stylizer
 from keras_style.inference.tflite_stylizer import _one_line, open_interpreter, pair_file_role, pair_paths
+from keras_style.inference.saved_model_stylizer import load_saved_model
 from keras_style.native_logs import native_logs_filtered
 
 KIND = "metanet"
@@ -395,19 +396,7 @@ class MetaNetSavedModelStylizer(MetaNetStylizer):
         path = os.fspath(path)
         super().__init__(name or path, read_metadata(path) if metadata is None else metadata, style_size)
         self.path = path
-        with native_logs_filtered():
-            try:
-                import tensorflow as tf
-            except ImportError:
-                raise StyleError(
-                    f"model '{self.name}' is a SavedModel, which needs TensorFlow; install tensorflow "
-                    "or use the model's .tflite pair"
-                ) from None
-            try:
-                self.loaded = tf.saved_model.load(path)
-            except (OSError, ValueError, tf.errors.OpError) as e:
-                reason = " ".join(str(e).split())[:300]
-                raise StyleError(f"cannot load SavedModel '{self.name}': {reason}") from None
+        tf, self.loaded = load_saved_model(path, self.name, "the model's .tflite pair")
         signatures = self.loaded.signatures
         needed = (IMAGE_STATISTICS, STATISTICS_TO_WEIGHTS, STYLIZE_WITH_WEIGHTS)
         missing = [key for key in needed if key not in signatures]

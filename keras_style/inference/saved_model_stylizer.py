@@ -9,9 +9,30 @@ import numpy as np
 
 from keras_style.errors import StyleError
 from keras_style.inference.stylizer import Stylizer
+from keras_style.inference.tflite_stylizer import _one_line
 from keras_style.native_logs import native_logs_filtered
 
 FLOAT_SIGNATURE = "stylize_float"
+
+
+def load_saved_model(path: str, name: str, alternative: str):
+    """(tensorflow module, loaded SavedModel), with TensorFlow's start-up logs filtered.
+
+    Raises:
+      StyleError: TensorFlow is not installed (the message suggests `alternative`,
+        e.g. "the model's .tflite file"), or the directory cannot be loaded.
+    """
+    with native_logs_filtered():
+        try:
+            import tensorflow as tf
+        except ImportError:
+            raise StyleError(
+                f"model '{name}' is a SavedModel, which needs TensorFlow; install tensorflow or use {alternative}"
+            ) from None
+        try:
+            return tf, tf.saved_model.load(path)
+        except (OSError, ValueError, tf.errors.OpError) as e:
+            raise StyleError(f"cannot load SavedModel '{name}': {_one_line(e)}") from None
 
 
 class SavedModelStylizer(Stylizer):
@@ -35,19 +56,7 @@ class SavedModelStylizer(Stylizer):
     def __init__(self, path: str | os.PathLike, metadata: dict | None = None, name: str | None = None):
         super().__init__(name or os.fspath(path), metadata)
         self.path = os.fspath(path)
-        with native_logs_filtered():
-            try:
-                import tensorflow as tf
-            except ImportError:
-                raise StyleError(
-                    f"model '{self.name}' is a SavedModel, which needs TensorFlow; install tensorflow "
-                    "or use the model's .tflite file"
-                ) from None
-            try:
-                self._loaded = tf.saved_model.load(self.path)
-            except (OSError, ValueError, tf.errors.OpError) as e:
-                reason = " ".join(str(e).split())[:300]
-                raise StyleError(f"cannot load SavedModel '{self.name}': {reason}") from None
+        tf, self._loaded = load_saved_model(self.path, self.name, "the model's .tflite file")
         signatures = self._loaded.signatures
         if FLOAT_SIGNATURE not in signatures:
             raise StyleError(

@@ -20,7 +20,6 @@ inputs.
 from __future__ import annotations
 
 import abc
-import os
 from typing import Any
 
 import numpy as np
