@@ -170,6 +170,20 @@ def resize_long_side(image: np.ndarray, long_side: int) -> np.ndarray:
     return resize_image(image, (max(1, round(height * scale)), max(1, round(width * scale))))
 
 
+def make_output_dir(path: str) -> None:
+    """Creates the output directory `path` (its parent must exist: a typo should not
+    build a tree); StyleError, worded for `--output_dir`, when it cannot."""
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise StyleError(f"--output_dir '{path}' exists and is not a directory")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise StyleError(f"cannot create --output_dir '{path}': directory '{parent}' does not exist")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise StyleError(f"cannot create --output_dir '{path}': {e.strerror or e}") from None
+
+
 def check_output_path(path: PathLike, overwrite: bool = False) -> str:
     """Checks that an image can be written to `path`; returns it as a str.
 

@@ -335,7 +335,7 @@ def run_batch(config: BatchConfig, pipeline_args: Sequence[str] = ()) -> dict:
     options = _pipeline_options(pipeline_args)
     inputs = expand_inputs(config.input)
     if not _is_remote(config.output_dir):
-        _make_output_dir(config.output_dir)
+        image_io.make_output_dir(config.output_dir)
     jobs = plan_outputs(inputs, config)
     style = load_style(config)
     model_dir = config.model if _is_remote(config.model) else resolve_model(config.model, "saved_model").path
@@ -372,18 +372,6 @@ def _pipeline_options(args: Sequence[str]) -> list[str]:
     if unknown:
         raise StyleError(f"unknown flag --{unknown[0]}: neither a style_batch flag nor a Beam pipeline option")
     return args
-
-
-def _make_output_dir(path: str):
-    if os.path.lexists(path) and not os.path.isdir(path):
-        raise StyleError(f"--output_dir '{path}' exists and is not a directory")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise StyleError(f"cannot create --output_dir '{path}': directory '{parent}' does not exist")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as e:
-        raise StyleError(f"cannot create --output_dir '{path}': {e.strerror or e}") from None
 
 
 def _read_failures(path: str) -> list[tuple[str, str]]:

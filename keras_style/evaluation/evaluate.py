@@ -241,18 +241,6 @@ def _output_path(output_dir: str, pair: _Pair) -> str:
     return os.path.join(output_dir, OUTPUTS_DIR, pair.method.label, f"{pair.content}__{safe}.png")
 
 
-def _prepare_output_dir(path: str):
-    if os.path.lexists(path) and not os.path.isdir(path):
-        raise StyleError(f"--output_dir '{path}' exists and is not a directory")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise StyleError(f"cannot create --output_dir '{path}': directory '{parent}' does not exist")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as e:
-        raise StyleError(f"cannot create --output_dir '{path}': {e.strerror or e}") from None
-
-
 def evaluate(
     config: EvaluationConfig,
     on_progress: Callable[[int, int, str], None] | None = None,
@@ -282,7 +270,7 @@ def evaluate(
     methods = _resolve_methods(config, styles)
     pairs = _plan(methods, list(contents), styles, config.max_pairs)
 
-    _prepare_output_dir(config.output_dir)
+    image_io.make_output_dir(config.output_dir)
     results_path = os.path.join(config.output_dir, RESULTS_CSV)
     resuming = os.path.exists(results_path)
     results = ResultsFile(results_path)
