@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from keras_style.layers import (
+    ConditionalInstanceNormalization,
     CropToReference,
     InstanceNormalization,
     PadToMultiple,
@@ -54,6 +55,28 @@ def test_instance_norm_weights_and_config():
     np.testing.assert_array_equal(_np(full.beta), np.zeros(2))
     assert len(InstanceNormalization(center=False, scale=False, name="n").weights) == 0
     _assert_config_round_trip(InstanceNormalization(epsilon=1e-3, center=False))
+
+
+def test_conditional_instance_norm_equals_instance_norm_with_those_weights():
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(2, 5, 6, 3)) * 3.0 + 1.0).astype("float32")
+    gamma = rng.normal(size=3).astype("float32")
+    beta = rng.normal(size=3).astype("float32")
+    layer = ConditionalInstanceNormalization(epsilon=1e-3)
+    out = _np(layer([x, gamma, beta]))
+    assert layer.weights == []
+    np.testing.assert_allclose(out, _instance_norm_reference(x.astype("float64"), gamma, beta, 1e-3), atol=1e-5)
+    reference = InstanceNormalization(epsilon=1e-3)
+    reference.build(x.shape)
+    reference.set_weights([gamma, beta])
+    np.testing.assert_allclose(out, _np(reference(x)), atol=1e-6)
+    # float16 compute: statistics stay float32, the result is float16.
+    out16 = _np(ConditionalInstanceNormalization(epsilon=1e-3, dtype="mixed_float16")([x, gamma, beta]))
+    assert out16.dtype == np.float16
+    np.testing.assert_allclose(out16.astype("float32"), out, atol=2e-2)
+    _assert_config_round_trip(ConditionalInstanceNormalization(epsilon=1e-4, name="c"))
+    with pytest.raises(ValueError, match="gamma must have shape"):
+        ConditionalInstanceNormalization()([x, gamma[:2], beta])
 
 
 def test_instance_norm_float16_large_activations():

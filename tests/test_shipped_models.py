@@ -33,3 +33,16 @@ def test_float16_tflite_matches_saved_model(name, content):
     lite = load_stylizer(name, format="tflite")
     assert lite.backend == "tflite"
     assert np.abs(lite.stylize(content) - saved).max() <= 2.0
+
+
+def test_shipped_metanet_matches_golden_output(content):
+    """The shipped MetaNet, Starry Night as the style: weights generated, then applied."""
+    from conftest import REPO, STYLE_IMAGE
+
+    golden = image_io.load_image(f"{REPO}/tests/golden/metanet_starry_night_astronaut64.png")
+    stylizer = load_stylizer("metanet")
+    out = stylizer.stylize(content, style=stylizer.prepare_style([image_io.load_image(STYLE_IMAGE)]))
+    assert out.shape == golden.shape == content.shape
+    diff = np.abs(np.round(np.clip(out, 0, 255)) - golden)
+    assert diff.max() <= 2.0 and diff.mean() <= 0.25
+    assert np.abs(out - content).mean() > 20

@@ -35,7 +35,7 @@ _T = training.define_trainer_flags(
     },
     batch_size=8,
 )
-_BASE = flags.DEFINE_integer("base", 8, "Width of the generated transform net (P = 1620 * base^2 generated weights).")
+_BASE = flags.DEFINE_integer("base", 8, "Width of the generated transform net (P = 1620 * base^2 + 98 * base generated weights).")
 _HIDDEN = flags.DEFINE_integer("hidden_per_layer", 128, "MetaNet hidden units per generated conv (128 in the paper).")
 _CONTENT_WEIGHT = flags.DEFINE_float("content_weight", None, "Content loss weight (default: the library's).")
 _STYLE_WEIGHT = flags.DEFINE_float("style_weight", None, "Style loss weight (default: the library's).")

@@ -5,7 +5,7 @@ A MetaNet SavedModel holds three networks: the frozen VGG19 statistics extractor
 kernels -> stylized). Its signatures (tensor names in quotes):
 
 * `style_to_weights`: "style" float32 [1, H, W, 3] in [0, 255] -> "weights" float32
-  [1, P], P = 1620 · base². The expensive half: VGG19 to block4_conv3, then the MetaNet.
+  [1, P], P = 1620 · base² + 98 · base. The expensive half: VGG19 to block4_conv3, then the MetaNet.
 * `stylize_with_weights`: "content" float32 [N, H, W, 3] in [0, 255] and "weights"
   float32 [1, P] -> "stylized" float32 [N, H, W, 3]. The cheap half, a TransformNet
   whose 14 inner convs take their filters from "weights"; all N images share them.
@@ -108,32 +108,6 @@ def metanet_parts(model):
     return metanet, generated_net
 
 
-def _normalized_weights(metanet, statistics):
-    """`metanet(statistics)`, with its last layer's per-conv normalisation written so
-    that float16 TFLite models compute it safely.
-
-    `SegmentNormalization` computes `n · z / sqrt(‖z‖² + 1e-12)`. Converted as is, the
-    float16 TFLite model returned NaN under XNNPACK for an all-zero segment (a head
-    whose hidden group is all ReLU-dead: 0 · rsqrt(0), the 1e-12 not surviving), and
-    on float16 hardware ‖z‖² can overflow 65504. Here each segment is first divided by
-    its largest |entry| (u = z / max|z|, so 1 <= ‖u‖² <= segment size, which is below
-    65504 up to base 16): `n · u / ‖u‖`, the layer's output up to rounding; an
-    all-zero segment stays zero, as in the layer.
-    """
-    import tensorflow as tf
-
-    _, raw = metanet.call_with_raw(statistics, training=False)
-    layer = metanet.get_layer("weight_normalization")
-    outputs = []
-    for segment, norm in zip(tf.split(raw, layer.sizes, axis=-1), layer.norms):
-        largest = tf.reduce_max(tf.abs(segment), axis=-1, keepdims=True)
-        safe = tf.where(largest > 0, largest, tf.ones_like(largest))
-        unit = segment / safe
-        scale = norm * tf.math.rsqrt(tf.maximum(tf.reduce_sum(tf.square(unit), axis=-1, keepdims=True), 1.0))
-        outputs.append(unit * scale)
-    return tf.concat(outputs, axis=-1)
-
-
 def _tf_variable(variable):
     """The tf.Variable behind a Keras variable (TensorFlow backend), so that the
     SavedModel stores it once."""
@@ -206,7 +180,9 @@ def export_metanet_model(
         return style_statistics_vector(extractor(image, training=False))
 
     def weights_of(statistics):
-        return _normalized_weights(metanet, statistics)
+        # GeneratedWeightBounds is written to be float16-safe, so the TFLite models
+        # convert the MetaNet as is.
+        return metanet(statistics, training=False)
 
     def stylize(content, weights):
         return generated_net([content, weights], training=False)

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_style.layers.instance_normalization import instance_normalize
+
 
 @keras.saving.register_keras_serializable(package="keras_style")
 class AdaptiveInstanceNormalization(keras.layers.Layer):
@@ -44,12 +46,7 @@ class AdaptiveInstanceNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         content, style_mean, style_std = inputs
-        x = ops.cast(content, "float32")
-        mean = ops.mean(x, axis=(1, 2), keepdims=True)
-        # Two-pass variance: E[(x - mean)^2] avoids the cancellation of
-        # E[x^2] - mean^2 for large activations.
-        variance = ops.mean(ops.square(x - mean), axis=(1, 2), keepdims=True)
-        normalized = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        normalized = instance_normalize(content, self.epsilon)
         style_mean = ops.cast(style_mean, "float32")
         style_std = ops.cast(style_std, "float32")
         # (N, C) -> (N, 1, 1, C); (C,) broadcasts as it is.

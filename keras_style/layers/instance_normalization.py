@@ -4,6 +4,18 @@ import keras
 from keras import ops
 
 
+def instance_normalize(inputs, epsilon):
+    """`(x - mean) / sqrt(var + epsilon)` per sample and channel over the spatial
+    axes (every axis but the first and last), computed and returned in float32."""
+    x = ops.cast(inputs, "float32")
+    axes = list(range(1, len(x.shape) - 1))
+    mean = ops.mean(x, axis=axes, keepdims=True)
+    # Two-pass variance: E[(x - mean)^2] avoids the cancellation of
+    # E[x^2] - mean^2 for large, nearly constant activations.
+    variance = ops.mean(ops.square(x - mean), axis=axes, keepdims=True)
+    return (x - mean) * ops.rsqrt(variance + epsilon)
+
+
 @keras.saving.register_keras_serializable(package="keras_style")
 class InstanceNormalization(keras.layers.Layer):
     """Per-sample, per-channel normalisation over the spatial axes.
@@ -60,13 +72,7 @@ class InstanceNormalization(keras.layers.Layer):
             )
 
     def call(self, inputs):
-        x = ops.cast(inputs, "float32")
-        axes = list(range(1, len(x.shape) - 1))
-        mean = ops.mean(x, axis=axes, keepdims=True)
-        # Two-pass variance: E[(x - mean)^2] avoids the cancellation of
-        # E[x^2] - mean^2 for large, nearly constant activations.
-        variance = ops.mean(ops.square(x - mean), axis=axes, keepdims=True)
-        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        y = instance_normalize(inputs, self.epsilon)
         if self.gamma is not None:
             y = y * ops.cast(self.gamma, "float32")
         if self.beta is not None:

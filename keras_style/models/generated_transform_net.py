@@ -1,9 +1,9 @@
-"""A Johnson TransformNet whose inner conv kernels come from an input weight vector.
+"""A Johnson TransformNet whose inner convs take their weights from an input vector.
 
 The network a MetaNet (Shen et al., "Neural Style Transfer via Meta Networks", CVPR
 2018) drives: `keras_style.models.MetaNet` turns a style's VGG statistics into one flat
-vector holding the kernels of every *generated* conv, and `GeneratedTransformNet`
-convolves with them. This module also defines that vector's layout, which both models
+vector holding the weights of every *generated* conv, and `GeneratedTransformNet`
+runs with them. This module also defines that vector's layout, which both models
 share:
 
 * the generated convs are every conv of `TransformNet.conv_layer_specs(base)` except
@@ -12,11 +12,18 @@ share:
   up2_conv` (14 layers);
 * in that order, each contributes its kernel flattened in C (row-major) order of its
   `(kernel_size, kernel_size, in_channels, out_channels)` shape (the layout of a
-  `keras.layers.Conv2D` kernel), then its bias if it has one (only `conv_out` has a
-  bias in a TransformNet, and it is not generated, so in practice there are none).
+  `keras.layers.Conv2D` kernel), then the scale (gamma) and then the offset (beta)
+  of the instance norm that follows it, `out_channels` values each.
 
-A `TransformNet(base)` has `1620 * base**2` generated parameters (25,920 for base 4,
-103,680 for base 8, 1,658,880 for base 32).
+Why the norms' gamma and beta and not a conv bias: each generated conv feeds an
+instance norm, which subtracts the per-channel mean, so a conv bias would be cancelled;
+the norm's affine is where a layer's "bias" acts. It is also where a style's colours and
+contrast live (conditional instance norm, Dumoulin et al. 2017): with shared norms a
+2800-step MetaNet produced the same grey-yellow palette for every style (see
+docs/metanet.md).
+
+A `TransformNet(base)` has `1620 * base**2 + 98 * base` generated parameters (26,312
+for base 4, 104,464 for base 8, 1,662,016 for base 32).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import numpy as np
 from keras import ops
 
 from keras_style.errors import StyleError
+from keras_style.layers.conditional_instance_normalization import ConditionalInstanceNormalization
 from keras_style.layers.crop_to_reference import CropToReference
 from keras_style.layers.input_kernel_conv2d import InputKernelConv2D
 from keras_style.layers.instance_normalization import InstanceNormalization
@@ -42,24 +50,19 @@ from keras_style.models.transform_net import TransformNet
 SHARED_CONVS = ("conv1", "conv_out")
 
 WeightSlot = collections.namedtuple(
-    "WeightSlot", ["name", "offset", "size", "kernel_shape", "bias_shape", "stride"]
+    "WeightSlot", ["name", "offset", "size", "kernel_shape", "stride", "channels"]
 )
 WeightSlot.__doc__ = """Where one generated conv's weights lie in the flat weight vector.
 
-`vector[offset:offset + size]` holds the kernel (C order, shape `kernel_shape`) followed
-by the bias (shape `bias_shape`, or nothing when `bias_shape` is None)."""
+`vector[offset:offset + size]` holds the kernel (C order, shape `kernel_shape`), then
+the following instance norm's gamma and beta (`channels` values each, `channels` being
+the conv's output channels); `size = prod(kernel_shape) + 2 * channels`."""
 
 
 def _check_base(base):
     if isinstance(base, bool) or not isinstance(base, numbers.Integral) or base < 1:
         raise StyleError(f"base must be a positive integer; got {base!r}.")
     return int(base)
-
-
-def conv_has_bias(name: str) -> bool:
-    """Whether TransformNet's conv `name` has a bias (only `conv_out`: the others feed
-    instance norms, whose mean subtraction would cancel it)."""
-    return name == "conv_out"
 
 
 def generated_conv_specs(base=8):
@@ -75,15 +78,14 @@ def weight_layout(base=8):
     offset = 0
     for name, kernel_size, in_channels, out_channels, stride in generated_conv_specs(base):
         kernel_shape = (kernel_size, kernel_size, in_channels, out_channels)
-        bias_shape = (out_channels,) if conv_has_bias(name) else None
-        size = int(np.prod(kernel_shape)) + (out_channels if bias_shape else 0)
-        slots.append(WeightSlot(name, offset, size, kernel_shape, bias_shape, stride))
+        size = int(np.prod(kernel_shape)) + 2 * out_channels
+        slots.append(WeightSlot(name, offset, size, kernel_shape, stride, out_channels))
         offset += size
     return slots
 
 
 def num_generated_params(base=8) -> int:
-    """Length P of the weight vector for `TransformNet(base)` (1620 * base**2)."""
+    """Length P of the weight vector for `TransformNet(base)` (1620 * base**2 + 98 * base)."""
     slots = weight_layout(base)
     return slots[-1].offset + slots[-1].size
 
@@ -91,8 +93,9 @@ def num_generated_params(base=8) -> int:
 def split_weight_vector(weight_vector, base=8) -> dict:
     """Splits a weight vector of shape (P,) or (1, P) into per-layer weights.
 
-    Returns `{conv name: [kernel]}` (or `[kernel, bias]`), numpy arrays in the order
-    `keras.layers.Conv2D.set_weights` takes, in weight-vector order.
+    Returns `{conv name: (kernel, gamma, beta)}` as numpy arrays, in weight-vector
+    order: the conv's kernel (`keras.layers.Conv2D` layout) and its instance norm's
+    scale and offset (`InstanceNormalization.set_weights` order).
     """
     vector = np.asarray(keras.ops.convert_to_numpy(weight_vector))
     expected = num_generated_params(base)
@@ -106,9 +109,10 @@ def split_weight_vector(weight_vector, base=8) -> dict:
     for slot in weight_layout(base):
         chunk = vector[slot.offset: slot.offset + slot.size]
         kernel_size = int(np.prod(slot.kernel_shape))
-        weights[slot.name] = [chunk[:kernel_size].reshape(slot.kernel_shape)]
-        if slot.bias_shape:
-            weights[slot.name].append(chunk[kernel_size:].reshape(slot.bias_shape))
+        kernel = chunk[:kernel_size].reshape(slot.kernel_shape)
+        gamma = chunk[kernel_size: kernel_size + slot.channels]
+        beta = chunk[kernel_size + slot.channels:]
+        weights[slot.name] = (kernel, gamma, beta)
     return weights
 
 
@@ -154,9 +158,10 @@ class GeneratedTransformNet(keras.Model):
     norms, 5 residual blocks, nearest x2 upsampling, `127.5 * (1 + tanh)` output,
     crop back), with the same layer names, but the 14 convs listed by
     `generated_conv_specs(base)` are `InputKernelConv2D` layers fed by
-    `WeightVectorSlice` layers (named `<conv>_kernel`) of the weight input. `conv1`
-    and `conv_out` are ordinary `Conv2D` layers, and every `InstanceNormalization`
-    keeps its own affine parameters: these are the style-independent weights a
+    `WeightVectorSlice` layers (named `<conv>_kernel`) of the weight input, and their
+    instance norms are `ConditionalInstanceNormalization` layers whose gamma and beta
+    are slices too (`<conv>_gamma`, `<conv>_beta`). `conv1`, its norm and `conv_out`
+    are ordinary layers with weights: these are the style-independent weights a
     MetaNet trains alongside itself.
 
     Inputs: `[images, weights]`:
@@ -191,19 +196,22 @@ class GeneratedTransformNet(keras.Model):
                 raise AssertionError(f"{name}: spec expects {in_channels} input channels")
             used.append(name)
             x = ReflectionPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
-            if name in slots:
-                slot = slots[name]
-                conv_inputs = [x, WeightVectorSlice(slot.offset, slot.kernel_shape, name=f"{name}_kernel")(weights)]
-                if slot.bias_shape:
-                    bias_offset = slot.offset + int(np.prod(slot.kernel_shape))
-                    conv_inputs.append(WeightVectorSlice(bias_offset, slot.bias_shape, name=f"{name}_bias")(weights))
-                x = InputKernelConv2D(strides=stride, padding="valid", name=name)(conv_inputs)
+            slot = slots.get(name)
+            if slot is not None:
+                kernel = WeightVectorSlice(slot.offset, slot.kernel_shape, name=f"{name}_kernel")(weights)
+                x = InputKernelConv2D(strides=stride, padding="valid", name=name)([x, kernel])
             else:
+                # conv_out is the only TransformNet conv with a bias (no norm follows it).
                 x = keras.layers.Conv2D(
                     out_channels, kernel_size, strides=stride, padding="valid",
-                    use_bias=conv_has_bias(name), name=name,
+                    use_bias=name == "conv_out", name=name,
                 )(x)
-            if norm:
+            if norm and slot is not None:
+                gamma_offset = slot.offset + int(np.prod(slot.kernel_shape))
+                gamma = WeightVectorSlice(gamma_offset, (slot.channels,), name=f"{name}_gamma")(weights)
+                beta = WeightVectorSlice(gamma_offset + slot.channels, (slot.channels,), name=f"{name}_beta")(weights)
+                x = ConditionalInstanceNormalization(name=f"{name}_norm")([x, gamma, beta])
+            elif norm:
                 x = InstanceNormalization(name=f"{name}_norm")(x)
             if relu:
                 x = keras.layers.ReLU(name=f"{name}_relu")(x)
@@ -254,9 +262,9 @@ class GeneratedTransformNet(keras.Model):
 def to_transform_net(generated_net: GeneratedTransformNet, weight_vector, name=None) -> TransformNet:
     """A standalone `TransformNet` equal to `generated_net` run with `weight_vector`.
 
-    Builds `TransformNet(generated_net.base)` and copies into it: `conv1`, `conv_out`
-    and every instance norm's weights from `generated_net`, and each generated conv's
-    kernel from `weight_vector` ((P,) or (1, P)). The result needs no weight input, so
+    Builds `TransformNet(generated_net.base)` and copies into it: `conv1`, its norm and
+    `conv_out` from `generated_net`, and each generated conv's kernel and its norm's
+    gamma and beta from `weight_vector` ((P,) or (1, P)). The result needs no weight input, so
     it exports, converts and serves like any fast-style model.
 
     Raises:
@@ -267,9 +275,11 @@ def to_transform_net(generated_net: GeneratedTransformNet, weight_vector, name=N
     net = TransformNet(base=base, name=name or "transform_net")
     for conv_name, *_ in TransformNet.conv_layer_specs(base):
         if conv_name in per_layer:
-            net.get_layer(conv_name).set_weights(per_layer[conv_name])
-        else:
-            net.get_layer(conv_name).set_weights(generated_net.get_layer(conv_name).get_weights())
+            kernel, gamma, beta = per_layer[conv_name]
+            net.get_layer(conv_name).set_weights([kernel])
+            net.get_layer(f"{conv_name}_norm").set_weights([gamma, beta])
+            continue
+        net.get_layer(conv_name).set_weights(generated_net.get_layer(conv_name).get_weights())
         if conv_name != "conv_out":
             norm = f"{conv_name}_norm"
             net.get_layer(norm).set_weights(generated_net.get_layer(norm).get_weights())

@@ -8,11 +8,32 @@ convs and the weight-vector layout). Its structure follows the paper:
     statistics (N, 1920) --standardised per dimension-->            "input_normalization"
       Dense(14·H, ReLU)                                             "hidden"
       --reshape--> (N, 14, H)                                       "hidden_groups"
+      --times 1/sqrt(H)-->                                          "head_gain"
       --one dense head per generated conv, reading only its own H units--> z (N, P)  "heads"
-      --each conv's kernel rescaled to a fixed L2 norm--> w (N, P)  "weight_normalization"
+      --per conv: kernel rescaled to a fixed L2 norm,
+        norm scale and offset capped by tanh--> w (N, P)            "weight_bounds"
 
 with H = `hidden_per_layer` (128 in the paper: 14·128 = 1792 hidden units). The heads
-are one `GroupedDense` layer, so head l provably sees only group l.
+are one `GroupedDense` layer, so head l provably sees only group l. Head l writes conv
+l's kernel and the scale and offset of the instance norm after it (where that layer's
+bias acts: see `keras_style.models.generated_transform_net`).
+
+Shared part and style part. Head l's output is `z_l = b_l + W_l·h_l/sqrt(H)`: its bias
+b_l is the same for every style, W_l·h_l the style-dependent part. The biases start as
+an ordinary TransformNet (He-normal kernels, instance-norm scale 1 and offset 0), so
+the untrained MetaNet already generates a usable network and training begins where a
+fast-style model's does. The style part starts on the same order as the shared part
+(LeCun-normal head kernels times the gain: entries of std about sqrt(E[h²] / H), ~0.06
+for standardised statistics, against 0.06-0.17 for the He-normal kernels), so styles
+differ from the first step. The 1/sqrt(H) gain sets the pace of the
+style part: Adam moves every weight by about the learning rate per step whatever the
+gradient's size, and a head output sums H of them. With no gain the style part moved
+~H·lr per step, 10-50 times faster than the shared part: the demo runs of the earlier
+designs spun the kernels' directions around, ran the norm scales into their caps
+(80% of them by step 500) and drew saturated or washed-out grey pictures after 8000
+steps. A gain of 1/H slowed it to half the shared part's pace, and a 400-step test
+learned one grey picture for every style. 1/sqrt(H) lets the style part move a few
+times faster than the shared part (within a 20-step style block).
 
 Bounded weights. Every generated conv is followed by an instance norm, which cancels
 the kernel's scale: the loss has no gradient along it, and nothing holds the generated
@@ -23,14 +44,16 @@ weights have a constant norm whatever the training does (every entry lies in [-n
 n_l]). Because of the instance norm this changes nothing the network can express:
 it only fixes the free scale (weight normalisation, Salimans & Kingma 2016).
 
-Also considered, and measured in 200-step runs (crop 32, base 4): a bound `w = b_l · tanh(z)`. It keeps
-the weights bounded, but Adam walks z along the loss's flat scale direction into
-tanh's saturated tails (mean |w| / b_l was 0.77 after 40 steps, 0.95 after 200), where
-the kernels become sign patterns and the gradient vanishes. With the normalisation the
-free scale is moved to the raw head output z, where it only sets the effective step
-size; its norm rises in the first few dozen steps and then levels off under Adam.
-Training logs both norms, and `MetaNetConfig.weight_norm_penalty` can add an L2
-penalty on z.
+Also considered, and measured in 200-step runs (crop 32, base 4): a bound `w = b_l ·
+tanh(z)`. It keeps the weights bounded, but Adam walks z along the loss's flat scale
+direction into tanh's saturated tails (mean |w| / b_l was 0.77 after 40 steps, 0.95
+after 200), where the kernels become sign patterns and the gradient vanishes. With the
+normalisation the free scale is moved to the raw head output z, where it only sets the
+effective step size. Training logs both norms, and `MetaNetConfig.weight_norm_penalty`
+can add an L2 penalty on z. The norms' scales and offsets do change the output, so they
+are not normalised but capped: gamma = 1 + 2·tanh(z/2) in (-1, 3), beta = 2·tanh(z/2)
+in (-2, 2) (`GeneratedWeightBounds`). The whole generated vector is therefore bounded:
+‖w‖² < Σ_l (n_l² + 10·C_l) for C_l output channels.
 
 Standardised input. The statistics of all styles share a large common part (every
 VGG channel mean is positive, and their sizes differ by channel far more than by
@@ -69,9 +92,10 @@ __all__ = [
     "GeneratedTransformNet",
     "GroupedDense",
     "MetaNet",
-    "SegmentNormalization",
+    "GeneratedWeightBounds",
     "num_generated_params",
     "split_weight_vector",
+    "head_gain",
     "weight_norms",
     "weight_layout",
 ]
@@ -84,6 +108,14 @@ STATISTICS_DIM = 2 * sum(STATISTICS_CHANNELS)  # 1920
 # VGG means and stds of [0, 255] images (Caffe weights) are in the tens to hundreds
 # (a few above 1000); this brings them to about unit size before the hidden layer.
 STATISTICS_SCALE = 1.0 / 256.0
+# Generated instance-norm scales lie in 1 ± NORM_SCALE_BOUND, offsets in ±NORM_OFFSET_BOUND.
+NORM_SCALE_BOUND = 2.0
+NORM_OFFSET_BOUND = 2.0
+
+
+def head_gain(hidden_per_layer):
+    """The fixed factor 1/sqrt(h) on the hidden units the heads read (see `MetaNet`)."""
+    return 1.0 / float(np.sqrt(hidden_per_layer))
 
 
 def weight_norms(base=8):
@@ -197,36 +229,65 @@ class GroupedDense(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_style")
-class SegmentNormalization(keras.layers.Layer):
-    """Rescales consecutive segments of the last axis to fixed L2 norms.
+class GeneratedWeightBounds(keras.layers.Layer):
+    """Bounds a MetaNet's raw head output, one generated conv (slot) at a time.
 
-    The last axis is cut into segments of `sizes[g]` elements; segment g becomes
-    `norms[g] · x_g / sqrt(‖x_g‖² + epsilon)`, so its L2 norm is `norms[g]` (and each
-    element lies in [-norms[g], norms[g]]) whatever the input's scale. No weights.
+    The last axis is a sequence of slots, slot g being `kernel_sizes[g]` kernel entries,
+    then `channels[g]` scales (gamma) and `channels[g]` offsets (beta), as in
+    `keras_style.models.generated_transform_net.weight_layout`. Per slot:
+
+    * kernel: rescaled to the L2 norm `kernel_norms[g]` (every entry in
+      [-norm, norm]); the scale of the input is dropped (the instance norm after the
+      conv ignores it);
+    * gamma: `1 + s · tanh(z / s)` with s = `scale_bound`, in (1 - s, 1 + s);
+    * beta: `o · tanh(z / o)` with o = `offset_bound`, in (-o, o).
+
+    The tanh maps have slope 1 at z = 0 (an untrained head's gamma 1 and beta 0 pass
+    through unchanged) and cap the values. No weights.
+
+    The kernel's norm is computed as `n · u / ‖u‖` with `u = z / max|z|`: the same
+    value as `n · z / ‖z‖`, but ‖u‖² lies in [1, size] so it cannot overflow float16
+    (TFLite float16 models), and an all-zero kernel (a head whose hidden group is all
+    ReLU-dead) stays zero instead of 0 · rsqrt(0) = NaN.
 
     Args:
-        sizes: segment lengths (their sum is the last axis' length).
-        norms: one positive L2 norm per segment.
-        epsilon: keeps an all-zero segment finite (it stays zero).
+        kernel_sizes: kernel entries per slot.
+        kernel_norms: the L2 norm of each slot's kernel (> 0).
+        channels: gamma (and beta) entries per slot.
+        scale_bound, offset_bound: s and o above (> 0).
     """
 
-    def __init__(self, sizes, norms, epsilon=1e-12, **kwargs):
+    def __init__(self, kernel_sizes, kernel_norms, channels, scale_bound=2.0, offset_bound=2.0, **kwargs):
         super().__init__(**kwargs)
-        self.sizes = [int(s) for s in sizes]
-        self.norms = [float(n) for n in norms]
-        self.epsilon = float(epsilon)
-        if len(self.sizes) != len(self.norms) or not self.sizes:
-            raise ValueError("SegmentNormalization needs one norm per segment.")
-        if min(self.norms) <= 0:
-            raise ValueError(f"norms must be positive; got {self.norms}.")
+        self.kernel_sizes = [int(n) for n in kernel_sizes]
+        self.kernel_norms = [float(n) for n in kernel_norms]
+        self.channels = [int(n) for n in channels]
+        self.scale_bound = float(scale_bound)
+        self.offset_bound = float(offset_bound)
+        if not self.kernel_sizes or not len(self.kernel_sizes) == len(self.kernel_norms) == len(self.channels):
+            raise ValueError("GeneratedWeightBounds needs one kernel size, norm and channel count per slot.")
+        if min(self.kernel_norms) <= 0 or min(self.scale_bound, self.offset_bound) <= 0:
+            raise ValueError("kernel norms and bounds must be positive.")
+
+    @property
+    def sizes(self):
+        """Entries per slot: kernel + gamma + beta."""
+        return [k + 2 * c for k, c in zip(self.kernel_sizes, self.channels)]
 
     def call(self, inputs):
         x = ops.cast(inputs, "float32")
-        segments = ops.split(x, np.cumsum(self.sizes)[:-1].tolist(), axis=-1)
-        outputs = [
-            segment * (norm * ops.rsqrt(ops.sum(ops.square(segment), axis=-1, keepdims=True) + self.epsilon))
-            for segment, norm in zip(segments, self.norms)
-        ]
+        outputs = []
+        for slot, kernel_size, norm, channels in zip(
+            ops.split(x, np.cumsum(self.sizes)[:-1].tolist(), axis=-1),
+            self.kernel_sizes, self.kernel_norms, self.channels,
+        ):
+            kernel, gamma, beta = ops.split(slot, [kernel_size, kernel_size + channels], axis=-1)
+            largest = ops.max(ops.abs(kernel), axis=-1, keepdims=True)
+            unit = kernel / ops.where(largest > 0, largest, ops.ones_like(largest))
+            squares = ops.maximum(ops.sum(ops.square(unit), axis=-1, keepdims=True), 1.0)
+            outputs.append(unit * (norm * ops.rsqrt(squares)))
+            outputs.append(1.0 + self.scale_bound * ops.tanh(gamma / self.scale_bound))
+            outputs.append(self.offset_bound * ops.tanh(beta / self.offset_bound))
         return ops.cast(ops.concatenate(outputs, axis=-1), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
@@ -234,7 +295,10 @@ class SegmentNormalization(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"sizes": list(self.sizes), "norms": list(self.norms), "epsilon": self.epsilon})
+        config.update({
+            "kernel_sizes": list(self.kernel_sizes), "kernel_norms": list(self.kernel_norms),
+            "channels": list(self.channels), "scale_bound": self.scale_bound, "offset_bound": self.offset_bound,
+        })
         return config
 
 
@@ -249,19 +313,22 @@ class MetaNet(keras.Model):
     in the layout of `keras_style.models.generated_transform_net` (the
     `TransformNet.conv_layer_specs` order minus conv1 and conv_out; split with
     `split_weight_vector`). Each generated kernel has the fixed L2 norm
-    `weight_norms(base)[conv]` (see the module docstring).
+    `weight_norms(base)[conv]`; each norm scale lies in (-1, 3) and each norm offset
+    in (-2, 2) (see the module docstring).
 
     Layers: "input_normalization" (per-dimension standardisation, see
     `set_statistics_normalization`), "hidden" (Dense, 14 ·
     `hidden_per_layer` units, ReLU), "hidden_groups" (reshape to (N, 14,
-    hidden_per_layer)), "heads" (`GroupedDense`: head l reads only group l),
-    "weight_normalization" (`SegmentNormalization`). `call_with_raw` also returns
-    the heads' output.
+    hidden_per_layer)), "head_gain" (times `head_gain(hidden_per_layer)`), "heads"
+    (`GroupedDense`: head l reads only group l; its bias is the part shared by every
+    style and starts as a He-initialised TransformNet),
+    "weight_bounds" (`GeneratedWeightBounds`). `call_with_raw` also returns the
+    heads' output.
 
-    Size: `1920·14h + 14h + (h + 1)·1620·base²` trainable parameters (plus 2·1920
-    for the input standardisation) for h = hidden_per_layer:
-    with h = 128 that is 16.8 M (67 MB) for base 8, 56.9 M (228 MB) for base 16 and
-    217.4 M (870 MB) for base 32: the heads dominate, growing as base².
+    Size: `1920·14h + 14h + (h + 1)·P` trainable parameters (plus 2·1920 for the input
+    standardisation) for h = hidden_per_layer, P = 1620·base² + 98·base: with h = 128
+    that is 16.9 M (68 MB) for base 8, 57.1 M (229 MB) for base 16 and 217.8 M (871 MB)
+    for base 32: the heads dominate, growing as base².
 
     Args:
         base: the base of the `GeneratedTransformNet` whose weights it generates.
@@ -280,24 +347,37 @@ class MetaNet(keras.Model):
         x = FeatureStandardization(name="input_normalization")(inputs)
         x = keras.layers.Dense(groups * hidden_per_layer, activation="relu", name="hidden")(x)
         x = keras.layers.Reshape((groups, hidden_per_layer), name="hidden_groups")(x)
-        # LeCun-normal heads (fan_in = hidden_per_layer) start the raw kernels at about
-        # unit scale, so Adam's first steps (about lr · Σ hidden units per entry) do not
-        # spin their directions around.
+        # Each head output sums hidden_per_layer products, each moved about lr per Adam
+        # step: the 1/sqrt(h) gain slows the style-dependent part of the weights to a
+        # few times the pace of the shared part (the heads' biases); see `head_gain`.
+        x = keras.layers.Rescaling(head_gain(hidden_per_layer), name="head_gain")(x)
         x = GroupedDense(
             [slot.size for slot in slots], group_names=[slot.name for slot in slots],
             kernel_initializer="lecun_normal", name="heads",
         )(x)
-        outputs = SegmentNormalization(
-            [slot.size for slot in slots], [norms[slot.name] for slot in slots], name="weight_normalization"
+        outputs = GeneratedWeightBounds(
+            [int(np.prod(slot.kernel_shape)) for slot in slots], [norms[slot.name] for slot in slots],
+            [slot.channels for slot in slots], scale_bound=NORM_SCALE_BOUND, offset_bound=NORM_OFFSET_BOUND,
+            name="weight_bounds",
         )(x)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.base = base
         self.hidden_per_layer = hidden_per_layer
         self.num_generated_params = num_generated_params(base)
+        self._initialize_shared_weights(slots)
         # Until the trainer sets them: mean 0 and std 1 / STATISTICS_SCALE for every dimension.
         self.set_statistics_normalization(
             np.zeros(STATISTICS_DIM, np.float32), np.full(STATISTICS_DIM, 1.0 / STATISTICS_SCALE, np.float32)
         )
+
+    def _initialize_shared_weights(self, slots):
+        """Starts each head's bias, the weights shared by every style, as an ordinary
+        TransformNet: He-normal kernels (norm about `weight_norms`), gamma 1, beta 0."""
+        heads = self.get_layer("heads")
+        for slot, bias in zip(slots, heads.biases):
+            kernel = keras.initializers.HeNormal()(slot.kernel_shape)
+            zeros = ops.zeros((2 * slot.channels,))
+            bias.assign(ops.concatenate([ops.reshape(ops.cast(kernel, bias.dtype), (-1,)), zeros], axis=0))
 
     def set_statistics_normalization(self, mean, std):
         """Sets the input standardisation: statistics become `(s - mean) / std`.
@@ -316,9 +396,9 @@ class MetaNet(keras.Model):
         """`(weights, raw)`, both (N, P): the output, and the heads' output before the
         per-layer normalisation (its norm is the one free scale; see the module doc)."""
         x = statistics
-        for name in ("input_normalization", "hidden", "hidden_groups", "heads"):
+        for name in ("input_normalization", "hidden", "hidden_groups", "head_gain", "heads"):
             x = self.get_layer(name)(x, training=training)
-        return self.get_layer("weight_normalization")(x, training=training), x
+        return self.get_layer("weight_bounds")(x, training=training), x
 
     def get_config(self):
         # Not chained to super: a functional model's config is a layer graph.
