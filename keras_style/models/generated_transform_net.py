@@ -20,7 +20,7 @@ instance norm, which subtracts the per-channel mean, so a conv bias would be can
 the norm's affine is where a layer's "bias" acts. It is also where a style's colours and
 contrast live (conditional instance norm, Dumoulin et al. 2017): with shared norms a
 2800-step MetaNet produced the same grey-yellow palette for every style (see
-docs/metanet.md).
+saved_models/README.md).
 
 A `TransformNet(base)` has `1620 * base**2 + 98 * base` generated parameters (26,312
 for base 4, 104,464 for base 8, 1,662,016 for base 32).
@@ -49,14 +49,19 @@ from keras_style.models.transform_net import TransformNet
 # Convs of a TransformNet that keep ordinary, style-independent weights.
 SHARED_CONVS = ("conv1", "conv_out")
 
-WeightSlot = collections.namedtuple(
-    "WeightSlot", ["name", "offset", "size", "kernel_shape", "stride", "channels"]
-)
-WeightSlot.__doc__ = """Where one generated conv's weights lie in the flat weight vector.
+class WeightSlot(collections.namedtuple("WeightSlot", ["name", "offset", "size", "kernel_shape", "stride", "channels"])):
+    """Where one generated conv's weights lie in the flat weight vector.
 
-`vector[offset:offset + size]` holds the kernel (C order, shape `kernel_shape`), then
-the following instance norm's gamma and beta (`channels` values each, `channels` being
-the conv's output channels); `size = prod(kernel_shape) + 2 * channels`."""
+    `vector[offset:offset + size]` holds the kernel (C order, shape `kernel_shape`), then
+    the following instance norm's gamma and beta (`channels` values each, `channels` being
+    the conv's output channels); `size = kernel_entries + 2 * channels`."""
+
+    __slots__ = ()
+
+    @property
+    def kernel_entries(self) -> int:
+        """Number of kernel values, `prod(kernel_shape)` (gamma starts at this offset in the slot)."""
+        return int(np.prod(self.kernel_shape))
 
 
 def _check_base(base):
@@ -108,10 +113,10 @@ def split_weight_vector(weight_vector, base=8) -> dict:
     weights = {}
     for slot in weight_layout(base):
         chunk = vector[slot.offset: slot.offset + slot.size]
-        kernel_size = int(np.prod(slot.kernel_shape))
-        kernel = chunk[:kernel_size].reshape(slot.kernel_shape)
-        gamma = chunk[kernel_size: kernel_size + slot.channels]
-        beta = chunk[kernel_size + slot.channels:]
+        k = slot.kernel_entries
+        kernel = chunk[:k].reshape(slot.kernel_shape)
+        gamma = chunk[k: k + slot.channels]
+        beta = chunk[k + slot.channels:]
         weights[slot.name] = (kernel, gamma, beta)
     return weights
 
@@ -207,7 +212,7 @@ class GeneratedTransformNet(keras.Model):
                     use_bias=name == "conv_out", name=name,
                 )(x)
             if norm and slot is not None:
-                gamma_offset = slot.offset + int(np.prod(slot.kernel_shape))
+                gamma_offset = slot.offset + slot.kernel_entries
                 gamma = WeightVectorSlice(gamma_offset, (slot.channels,), name=f"{name}_gamma")(weights)
                 beta = WeightVectorSlice(gamma_offset + slot.channels, (slot.channels,), name=f"{name}_beta")(weights)
                 x = ConditionalInstanceNormalization(name=f"{name}_norm")([x, gamma, beta])

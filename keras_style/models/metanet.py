@@ -90,12 +90,12 @@ __all__ = [
     "STATISTICS_LAYERS",
     "STATISTICS_SCALE",
     "GeneratedTransformNet",
+    "GeneratedWeightBounds",
     "GroupedDense",
     "MetaNet",
-    "GeneratedWeightBounds",
+    "head_gain",
     "num_generated_params",
     "split_weight_vector",
-    "head_gain",
     "weight_norms",
     "weight_layout",
 ]
@@ -257,7 +257,8 @@ class GeneratedWeightBounds(keras.layers.Layer):
         scale_bound, offset_bound: s and o above (> 0).
     """
 
-    def __init__(self, kernel_sizes, kernel_norms, channels, scale_bound=2.0, offset_bound=2.0, **kwargs):
+    def __init__(self, kernel_sizes, kernel_norms, channels, scale_bound=NORM_SCALE_BOUND,
+                 offset_bound=NORM_OFFSET_BOUND, **kwargs):
         super().__init__(**kwargs)
         self.kernel_sizes = [int(n) for n in kernel_sizes]
         self.kernel_norms = [float(n) for n in kernel_norms]
@@ -356,8 +357,8 @@ class MetaNet(keras.Model):
             kernel_initializer="lecun_normal", name="heads",
         )(x)
         outputs = GeneratedWeightBounds(
-            [int(np.prod(slot.kernel_shape)) for slot in slots], [norms[slot.name] for slot in slots],
-            [slot.channels for slot in slots], scale_bound=NORM_SCALE_BOUND, offset_bound=NORM_OFFSET_BOUND,
+            [slot.kernel_entries for slot in slots], [norms[slot.name] for slot in slots],
+            [slot.channels for slot in slots],
             name="weight_bounds",
         )(x)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
