@@ -14,6 +14,7 @@ of a distributed step sees the same batch size.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 from typing import Sequence
 
@@ -29,6 +30,10 @@ RESIZE_MODES = ("short_side", "short_side_range")
 FLAT_STD_THRESHOLD = 1.0
 # tf.io.decode_image reads JPEG, PNG, GIF, BMP and WebP, but not TIFF.
 _UNDECODABLE_EXTENSIONS = (".tif", ".tiff")
+# What the readability check lets Pillow open: what tf.io.decode_image decodes.
+_TF_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP")
+# Unreadable files named in the warning line; the rest are counted.
+_NAMED_UNREADABLE = 10
 
 
 def parse_tfds_spec(spec: str) -> tuple[str, str | None] | None:
@@ -58,6 +63,60 @@ def list_training_images(spec: str) -> list[str]:
     return usable
 
 
+def readable_training_images(files: Sequence[str], spec: str) -> list[str]:
+    """The `files` that decode completely, checked once each with Pillow, in order.
+
+    tf.data would otherwise drop a file it cannot decode with a log line nobody sees,
+    and decodes a truncated JPEG without complaint, grey where the data ran out, and
+    trains on that. Each file is opened and decoded here first: JPEGs at 1/8 scale (the
+    decoder still reads every block, so truncation shows, in a few ms), PNGs by
+    `verify` (every chunk's CRC, to the end of the file), others in full. Unreadable
+    files are skipped with one warning line that counts and names them.
+
+    Raises:
+      StyleError: no file is readable.
+    """
+    from PIL import ImageFile
+
+    truncated_ok = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated image must fail to load
+    try:
+        workers = min(16, 2 * (os.cpu_count() or 1), max(1, len(files)))
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:  # Pillow decodes without the GIL
+            reasons = list(pool.map(_unreadable_reason, files))
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated_ok
+    readable = [f for f, reason in zip(files, reasons) if reason is None]
+    bad = [(f, reason) for f, reason in zip(files, reasons) if reason is not None]
+    if not readable:
+        first, reason = bad[0]
+        raise StyleError(
+            f"no readable training images in '{spec}': all {len(bad)} fail to decode, e.g. '{first}' ({reason})"
+        )
+    if bad:
+        names = ", ".join(f for f, _ in bad[:_NAMED_UNREADABLE])
+        more = f" and {len(bad) - _NAMED_UNREADABLE} more" if len(bad) > _NAMED_UNREADABLE else ""
+        logging.warning("skipped %d unreadable image(s) in '%s': %s%s", len(bad), spec, names, more)
+    return readable
+
+
+def _unreadable_reason(path: str) -> str | None:
+    """None if Pillow reads `path` to the end, else why not (one line)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path, formats=_TF_FORMATS) as img:
+            if img.format == "PNG":
+                img.verify()
+            else:
+                if img.format == "JPEG":
+                    img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
+                img.load()
+    except Exception as e:  # noqa: BLE001  (any failure makes the file unusable)
+        return image_io.describe_error(e)
+    return None
+
+
 def image_dataset(
     spec: str,
     crop_size: int = 256,
@@ -77,8 +136,9 @@ def image_dataset(
     Each image is resized (aspect ratio kept, antialiased) so that its short side is
     `crop_size` ("short_side", Johnson et al.) or a random integer in
     `short_side_range` ("short_side_range", AdaIN: resize to 256..512, crop 256), then
-    cropped at a random position. Grayscale images become RGB; unreadable files are
-    skipped with a warning rather than ending a long run.
+    cropped at a random position. Grayscale images become RGB; unreadable files of a
+    folder / glob / list spec are skipped, counted and named in one warning line before
+    the dataset is built (`readable_training_images`), rather than ending a long run.
 
     Args:
       spec: `tfds:NAME[/CONFIG][:SPLIT]`, or a folder / glob / comma-separated file list.
@@ -98,8 +158,8 @@ def image_dataset(
         own shard of the files.
 
     Raises:
-      StyleError: bad arguments, missing files or folders, no images, or an unprepared
-        tfds dataset.
+      StyleError: bad arguments, missing files or folders, no (readable) images, or an
+        unprepared tfds dataset.
     """
     import tensorflow as tf
 
@@ -115,7 +175,7 @@ def image_dataset(
         if shuffle_buffer > 0:
             images = images.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     else:
-        files = list_training_images(spec)
+        files = readable_training_images(list_training_images(spec), spec)
         if num_pipelines > 1 and len(files) >= num_pipelines:
             files = files[pipeline_id::num_pipelines]
         images = tf.data.Dataset.from_tensor_slices(files)

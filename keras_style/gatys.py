@@ -18,6 +18,7 @@ import numpy as np
 import scipy.optimize
 
 from keras_style import image_io, losses
+from keras_style import precision as precision_lib
 from keras_style.errors import StyleError
 
 DEFAULT_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
@@ -33,6 +34,8 @@ class GatysConfig:
          + style_weight · Σ_l w_l · MSE(Gram_l)  (Gram normalised by C·H·W)
          + tv_weight · TV(image) / (H·W)
     Each term is independent of the image size, so weights carry across scales.
+    `precision` is a `keras_style.precision` setting for the VGG network ("auto":
+    mixed_bfloat16 on CPUs with bfloat16 units, else float32).
     """
 
     content_weight: float = 1.0
@@ -54,10 +57,25 @@ class GatysConfig:
     init: str = "content"
     preserve_color: str | None = None
     seed: int = 0
+    precision: str = precision_lib.AUTO
 
     def validate(self):
         """Raises StyleError naming the first bad field."""
+        import math
+
+        # A style image larger than this (long side, pixels) is refused unless the
+        # image itself is larger: style_scale multiplies the image size with no bound.
+        max_style_side = 4096
+
+        def finite(values) -> bool:  # NaN passes every `< 0` test and gives a blank picture
+            try:
+                return all(math.isfinite(float(v)) for v in values)
+            except (TypeError, ValueError):
+                return False
+
         for name in ("content_weight", "style_weight", "tv_weight"):
+            if not finite([getattr(self, name)]):
+                raise StyleError(f"{name} must be a finite number, got {getattr(self, name)}")
             if getattr(self, name) < 0:
                 raise StyleError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name, layers, layer_weights in (
@@ -71,19 +89,35 @@ class GatysConfig:
                     raise StyleError(
                         f"{len(layer_weights)} {name} layer weights for {len(layers)} {name} layers"
                     )
+                if not finite(layer_weights):
+                    raise StyleError(f"{name} layer weights must be finite numbers, got {list(layer_weights)}")
                 if any(w < 0 for w in layer_weights):
                     raise StyleError(f"{name} layer weights must be >= 0, got {list(layer_weights)}")
-        if self.style_blend_weights is not None and any(w < 0 for w in self.style_blend_weights):
-            raise StyleError(f"style blend weights must be >= 0, got {list(self.style_blend_weights)}")
+        if self.style_blend_weights is not None:
+            if not finite(self.style_blend_weights):
+                raise StyleError(f"style blend weights must be finite numbers, got {list(self.style_blend_weights)}")
+            if any(w < 0 for w in self.style_blend_weights):
+                raise StyleError(f"style blend weights must be >= 0, got {list(self.style_blend_weights)}")
         for size in self.stage_sizes():
             if size < MIN_IMAGE_SIZE:
                 raise StyleError(f"image size {size} is too small; use at least {MIN_IMAGE_SIZE} pixels")
+        if not finite([self.style_scale]):
+            raise StyleError(f"style_scale must be a finite number, got {self.style_scale}")
         if self.style_scale <= 0:
             raise StyleError(f"style_scale must be > 0, got {self.style_scale}")
+        for size in self.stage_sizes():
+            style_side = round(size * self.style_scale)
+            if style_side > max(max_style_side, size):
+                raise StyleError(
+                    f"style_scale {self.style_scale:g} makes the style images {style_side} px on the long side "
+                    f"(image size {size}); the limit is {max_style_side} px (or the image size, if larger), "
+                    "so use a smaller style_scale"
+                )
         if self.iterations < 1:
             raise StyleError(f"iterations must be >= 1, got {self.iterations}")
         if self.tv_form not in ("l1", "pow1.25"):
             raise StyleError(f"unknown tv_form '{self.tv_form}'; choose l1 or pow1.25")
+        precision_lib.canonical(self.precision)
         if self.preserve_color not in (None, "luminance", "histogram"):
             raise StyleError(f"unknown colour preservation '{self.preserve_color}'; choose luminance or histogram")
 
@@ -217,7 +251,8 @@ def stylize(
       styles: one or more style images, same format; blended by `config.style_blend_weights`.
       config: the settings; validated here.
       on_progress: called after every evaluation with a `Progress`.
-      extractor: a ready `VGGFeatureExtractor` for the config's layers (built if None).
+      extractor: a ready `VGGFeatureExtractor` for the config's layers (built if None,
+        computing in `config.precision`; a given one keeps its own dtype policy).
 
     Returns:
       The stylized image, float32 (h, w, 3) in [0, 255], long side = last stage size.
@@ -238,9 +273,12 @@ def stylize(
 
     if extractor is None:
         layers = list(dict.fromkeys(list(config.content_layers) + list(config.style_layers)))
-        extractor = VGGFeatureExtractor(
-            layers, network=config.network, pooling=config.pooling, weights=config.weights
-        )
+        # Under mixed_bfloat16 the VGG convs run on the CPU's bfloat16 units; the Gram
+        # matrices, losses and the gradient handed to L-BFGS stay float32/float64.
+        with precision_lib.policy_scope(config.precision):
+            extractor = VGGFeatureExtractor(
+                layers, network=config.network, pooling=config.pooling, weights=config.weights
+            )
     rng = np.random.default_rng(config.seed)
     tf.random.set_seed(config.seed)
 

@@ -15,6 +15,7 @@ import contextlib
 import glob
 import io
 import os
+import re
 import secrets
 import struct
 import threading
@@ -70,6 +71,11 @@ _DECODE_ERRORS = (
 )
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+# Temporary files `save_image` writes next to its output OUT.ext: ".OUT.ext.<16 hex
+# digits>.ext". A process killed mid-save (SIGKILL) leaves one; a later save of the same
+# output removes it. Nothing else matches: the random part is exactly 16 hex digits.
+_TEMP_TOKEN_BYTES = 8
 
 # Pillow keeps its bomb limit in a module global shared by all threads.
 _PILLOW_LIMIT_LOCK = threading.Lock()
@@ -170,14 +176,21 @@ def resize_long_side(image: np.ndarray, long_side: int) -> np.ndarray:
     return resize_image(image, (max(1, round(height * scale)), max(1, round(width * scale))))
 
 
-def make_output_dir(path: str) -> None:
-    """Creates the output directory `path` (its parent must exist: a typo should not
-    build a tree); StyleError, worded for `--output_dir`, when it cannot."""
+def check_output_dir(path: str) -> None:
+    """Checks, creating nothing, that `make_output_dir(path)` can work: `path` is a
+    directory or can be made in an existing parent; StyleError, worded for
+    `--output_dir`, when not."""
     if os.path.lexists(path) and not os.path.isdir(path):
         raise StyleError(f"--output_dir '{path}' exists and is not a directory")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise StyleError(f"cannot create --output_dir '{path}': directory '{parent}' does not exist")
+
+
+def make_output_dir(path: str) -> None:
+    """Creates the output directory `path` (its parent must exist: a typo should not
+    build a tree); StyleError, worded for `--output_dir`, when it cannot."""
+    check_output_dir(path)
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as e:
@@ -248,7 +261,7 @@ def save_image(
     ext = os.path.splitext(base)[1]
     # Same directory so the final rename cannot cross filesystems; same suffix
     # so a leftover (after a crash) is recognisably an image.
-    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}{ext}")
+    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(_TEMP_TOKEN_BYTES)}{ext}")
     try:
         # O_EXCL: never reuse someone else's file; mode 0o666 lets the umask
         # decide permissions, as for any normally created file.
@@ -264,9 +277,71 @@ def save_image(
         ) from None
     finally:
         # Already gone once renamed into place; otherwise a partial or orphaned copy.
+        # Runs for any exception: a StyleError, Ctrl-C, or SIGTERM (which the commands
+        # turn into an exception, keras_style.cli.common.Terminated).
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+    remove_stale_temp_files(path)
     return path
+
+
+def remove_stale_temp_files(path: PathLike) -> list[str]:
+    """Removes temporary files an interrupted `save_image` of `path` left; returns them.
+
+    Only files named as `save_image` names its temporary files for this very output
+    (".NAME.EXT.<16 hex digits>.EXT" in the same directory) are removed, never
+    anything else. `save_image` calls it after each successful save, so a rerun
+    (with or without --overwrite) clears what a killed run left behind.
+    """
+    directory, base = os.path.split(os.path.abspath(os.fspath(path)))
+    ext = os.path.splitext(base)[1]
+    pattern = re.compile(
+        re.escape(f".{base}.") + f"[0-9a-f]{{{2 * _TEMP_TOKEN_BYTES}}}" + re.escape(ext)
+    )
+    removed = []
+    try:
+        with os.scandir(directory) as entries:
+            stale = [e.path for e in entries if pattern.fullmatch(e.name) and e.is_file(follow_symlinks=False)]
+    except OSError:
+        return removed
+    for name in stale:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+            removed.append(name)
+    return removed
+
+
+def check_not_an_input(outputs, inputs) -> None:
+    """Refuses to write an output over one of the command's own input files.
+
+    Args:
+      outputs: output paths (existing or not).
+      inputs: (description, path) pairs, e.g. ("content image", "photo.jpg").
+
+    Paths are compared as files (`os.path.samefile`: hard links and symlinks
+    count) when both exist, and by `os.path.realpath` otherwise.
+
+    Raises:
+      StyleError: naming the output and the input it would replace.
+    """
+    known: dict[object, tuple[str, str]] = {}
+    for what, path in inputs:
+        path = os.fspath(path)
+        known.setdefault(os.path.realpath(path), (what, path))
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            known.setdefault((st.st_dev, st.st_ino), (what, path))
+    for out in outputs:
+        out = os.fspath(out)
+        keys: list[object] = [os.path.realpath(out)]
+        with contextlib.suppress(OSError):
+            st = os.stat(out)
+            keys.append((st.st_dev, st.st_ino))
+        for key in keys:
+            if key in known:
+                what, path = known[key]
+                same = "itself" if os.path.realpath(out) == os.path.realpath(path) else f"'{path}'"
+                raise StyleError(f"output '{out}' is the {what} {same}; choose another output")
 
 
 def encode_image(image: np.ndarray, format: str = "PNG", quality: int = 95) -> bytes:
@@ -290,7 +365,9 @@ def list_images(spec: str) -> list[str]:
     `spec` is a file, a directory (its image files by extension, sorted, not
     recursive), a glob pattern (matching image files, sorted), or a
     comma-separated list of these. Duplicates are dropped, order is kept.
-    A file named explicitly is returned whatever its extension.
+    A file named explicitly is returned whatever its extension. Hidden files
+    (names starting with ".") are skipped in directories and, as `glob` does,
+    by patterns whose last part does not itself start with ".".
 
     Raises:
       StyleError: a named file is missing, or a directory or pattern matches
@@ -307,8 +384,10 @@ def list_images(spec: str) -> list[str]:
                 raise StyleError(f"no images match '{part}'; check the pattern")
             paths.extend(matches)
         elif os.path.isdir(part):
+            # Hidden files are skipped, as glob does: among them an interrupted
+            # save's temporary file (".out.png.<hex>.png"), which may be truncated.
             with os.scandir(part) as entries:
-                found = sorted(e.name for e in entries if _is_image_file(e.path))
+                found = sorted(e.name for e in entries if not e.name.startswith(".") and _is_image_file(e.path))
             if not found:
                 raise StyleError(
                     f"no images in directory '{part}'; "
@@ -472,6 +551,11 @@ def _is_image_file(path: str) -> bool:
 
 def _exists_message(path: str) -> str:
     return f"output '{path}' exists; pass --overwrite to replace it"
+
+
+def describe_error(error: BaseException) -> str:
+    """An exception's message on one line (OSError: just its strerror)."""
+    return _reason(error)
 
 
 def _reason(error: BaseException) -> str:

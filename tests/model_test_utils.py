@@ -112,3 +112,11 @@ def assert_variables_saved_once(saved_model_dir, num_params):
     shapes = reader.get_variable_to_shape_map()
     stored = sum(int(np.prod(shape)) for key, shape in shapes.items() if key != "_CHECKPOINTABLE_OBJECT_GRAPH")
     assert stored == num_params, f"checkpoint stores {stored} values for {num_params} parameters"
+
+
+def psnr(a, b, peak=255.0):
+    """Peak signal-to-noise ratio in dB between two images on a 0..`peak` scale."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    mse = float(np.mean((a - b) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(peak * peak / mse)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import time
 from typing import Callable
 
@@ -11,6 +14,32 @@ from absl import app, flags, logging
 from keras_style.errors import StyleError
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports Ctrl-C
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, as a shell reports `kill`
+
+# Flags that bound a command's memory, with what the out-of-memory message suggests;
+# only those the running command defines are named.
+_MEMORY_HINTS = (
+    ("image_size", "a smaller --image_size"),
+    ("scales", "smaller --scales"),
+    ("max_size", "a smaller --max_size"),
+    ("tile", "--tile (e.g. --tile=512)"),
+    ("batch_size", "a smaller --batch_size"),
+    ("crop_size", "a smaller --crop_size"),
+)
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process gets SIGTERM.
+
+    A KeyboardInterrupt, so SIGTERM unwinds like Ctrl-C: `finally` blocks and context
+    managers run (a half-written output's temporary file is removed) and code that
+    handles Ctrl-C handles it too. Python's default for SIGTERM is to die on the spot.
+    """
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 
 def _fail(message: str, code: int = EXIT_USAGE):
@@ -27,7 +56,12 @@ def _parse_flags(argv):
 
 
 def run(main: Callable[[list[str]], int | None]):
-    """Runs an absl `main` so user errors end in one stderr line and a non-zero exit."""
+    """Runs an absl `main` so user errors end in one stderr line and a non-zero exit.
+
+    Also: `--help`/`--helpshort` list the command's own flags, absl's testing flags
+    are removed, and SIGTERM ends the command like Ctrl-C (temporary files cleaned up,
+    one "error: terminated" line, exit status 143).
+    """
 
     def wrapped(argv):
         # TensorFlow's Python-side INFO lines (checkpoint sharding, tracing) would
@@ -37,15 +71,74 @@ def run(main: Callable[[list[str]], int | None]):
         if len(argv) > 1:
             _fail(f"unexpected arguments: {' '.join(argv[1:])} (flags look like --name=value)")
         try:
-            return main(argv)
+            with _sigterm_raises():
+                return main(argv)
         except StyleError as e:
             _fail(str(e))
+        except Terminated:
+            _fail("terminated", EXIT_TERMINATED)
         except KeyboardInterrupt:
-            _fail("interrupted", 130)
+            _fail("interrupted", EXIT_INTERRUPTED)
         except MemoryError:
-            _fail("out of memory; try a smaller --image_size or --max_size", 1)
+            _fail(memory_message(), 1)
 
+    _adopt_command_flags(main)
+    _remove_test_flags()
     app.run(wrapped, flags_parser=_parse_flags)
+
+
+def memory_message() -> str:
+    """The out-of-memory error, naming only the size flags the running command has."""
+    hints = [hint for name, hint in _MEMORY_HINTS if name in flags.FLAGS]
+    return "out of memory; try " + (" or ".join(hints) if hints else "smaller images")
+
+
+def _adopt_command_flags(main) -> None:
+    """Makes the command's flags key flags of the main module.
+
+    absl's --help and --helpshort list the key flags of the main module only. For an
+    installed console script that module is the generated wrapper (`sys.argv[0]`),
+    which defines no flags, so help showed none. `flags.adopt_module_key_flags` would
+    declare them key for *its caller* (this module), so the flags are registered for
+    `sys.argv[0]` directly: those of `main`'s module and those this module's helpers
+    (e.g. `define_precision_flag`) defined for the command. The wrapper's missing
+    docstring (the top of the help) becomes the command module's.
+    """
+    target = sys.argv[0]
+    for module in dict.fromkeys((main.__module__, __name__)):
+        for flag in flags.FLAGS.get_key_flags_for_module(module):
+            flags.FLAGS.register_key_flag_for_module(target, flag)
+    # absl's help starts with __main__'s docstring; the wrapper has none.
+    entry = sys.modules.get("__main__")
+    command = sys.modules.get(main.__module__)
+    if entry is not None and not entry.__doc__ and command is not None and command.__doc__:
+        entry.__doc__ = command.__doc__
+
+
+def _remove_test_flags() -> None:
+    """Removes absl.testing's flags (--test_srcdir, --test_tmpdir, ...).
+
+    `import tensorflow` imports absl.testing.absltest (tensorflow.python.distribute's
+    multi_process_runner -> tensorflow.python.eager.test -> platform.googletest), which
+    defines them; a command is not a test, so --helpfull should not list them and the
+    command should not accept them. Only done for a running command, never on import.
+    """
+    for flag in flags.FLAGS.get_flags_for_module("absl.testing.absltest"):
+        with contextlib.suppress(AttributeError):
+            delattr(flags.FLAGS, flag.name)
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """Turns SIGTERM into `Terminated` for the block (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def import_tensorflow():
@@ -123,3 +216,24 @@ class ProgressBar:
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def define_precision_flag(help_extra: str = ""):
+    """Defines `--precision` (auto, float32, mixed_bfloat16, mixed_float16) for a command."""
+    from keras_style import precision
+
+    return flags.DEFINE_string(
+        "precision", precision.AUTO,
+        "Compute precision: auto (mixed_bfloat16 on CPUs with AMX/AVX512 bfloat16 units, mixed_float16 on GPUs "
+        "with tensor cores, else float32), float32, mixed_bfloat16 (or bfloat16) or mixed_float16 (or float16)."
+        + (" " + help_extra if help_extra else ""),
+    )
+
+
+def announce_precision(value: str) -> str:
+    """Resolves a `--precision` value, prints the choice once on stderr, returns the policy name."""
+    from keras_style import precision
+
+    choice = precision.choose(value)
+    print(choice.describe(), file=sys.stderr, flush=True)
+    return choice.policy

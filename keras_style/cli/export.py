@@ -1,7 +1,10 @@
-r"""style_export: convert an exported SavedModel to a .tflite file and check it.
+r"""style_export: convert an exported SavedModel to a .tflite file and check it, or write
+a copy of it that computes in bfloat16 (TF Serving on CPUs with bfloat16 units).
 
   style_export --saved_model=exports/starry_night/saved_model \
       --tflite=exports/starry_night/starry_night_fp16.tflite --quantize=float16
+  style_export --saved_model=saved_models/adain/saved_model --precision=bfloat16 \
+      --export_dir=exports/adain_bf16
 
 After converting, the TFLite model and the SavedModel stylize the same image
 (--parity_image, else an example image from the repository, else a synthetic
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
 
 from absl import flags
 
@@ -36,7 +40,8 @@ _PARITY_SIZE = flags.DEFINE_integer("parity_size", 256, "Long side the parity im
 _REPRESENTATIVE = flags.DEFINE_string(
     "representative_images", None, "int8 only: calibration images (file, directory, glob or a,b); default: the "
     "repository's example content images, else synthetic ones.")
-_MAX_DIFF = flags.DEFINE_float("max_abs_diff", None, "Fail (exit 1) if the parity max abs difference exceeds this.")
+_MAX_DIFF = flags.DEFINE_float(
+    "max_abs_diff", None, "Fail (exit status 2, nothing written) if the parity max abs difference exceeds this.")
 
 flags.mark_flags_as_required(["saved_model", "tflite"])
 
@@ -63,10 +68,24 @@ def _synthetic_image(size: int, seed: int = 0):
 
 def main(argv):
     del argv
-    from keras_style import image_io
+    from keras_style import image_io, precision
     from keras_style.errors import StyleError
     from keras_style.export import tflite
 
+    policy = precision.canonical(_PRECISION.value)
+    if policy != precision.FLOAT32:
+        if policy == precision.AUTO:
+            policy = common.announce_precision(policy)
+        if _TFLITE.value or not _EXPORT_DIR.value:
+            raise StyleError(f"--precision={_PRECISION.value} writes a SavedModel: pass --export_dir, not --tflite "
+                             "(TFLite has no bfloat16 kernels; use --quantize=float16 for phones)")
+        from keras_style.export.serving_precision import export_in_precision
+
+        path = export_in_precision(_SAVED_MODEL.value, _EXPORT_DIR.value, policy, overwrite=_OVERWRITE.value)
+        print(f"wrote {path} (computes in {policy})", file=sys.stderr)
+        return 0
+    if not _TFLITE.value:
+        raise StyleError("pass --tflite (a .tflite file to write), or --precision and --export_dir")
     if _PARITY_SIZE.value < 8:
         raise StyleError(f"--parity_size must be at least 8, got {_PARITY_SIZE.value}")
     from keras_style.inference.model_spec import read_metadata

@@ -60,6 +60,8 @@ _SAVE_EVERY = flags.DEFINE_integer("save_every", 0, "Also write the current imag
 _MAX_PIXELS = flags.DEFINE_integer("max_image_pixels", None, "Refuse input images with more pixels than this "
                                    "(decompression-bomb guard); default: the library's limit.")
 
+_PRECISION = common.define_precision_flag()
+
 flags.mark_flags_as_required(["content_image", "style_images", "output_image"])
 
 
@@ -84,6 +86,7 @@ def _config():
         init=_INIT.value,
         preserve_color=None if _PRESERVE_COLOR.value == "none" else _PRESERVE_COLOR.value,
         seed=_SEED.value,
+        precision=_PRECISION.value,
     )
 
 
@@ -96,6 +99,10 @@ def main(argv):
     load_kwargs = {} if _MAX_PIXELS.value is None else {"max_pixels": _MAX_PIXELS.value}
     # Every input is checked before the (long) optimisation starts.
     image_io.check_output_path(_OUTPUT.value, overwrite=_OVERWRITE.value)
+    inputs = [("content image", _CONTENT.value)] + [("style image", path) for path in _STYLES.value]
+    if config.init not in ("content", "noise"):
+        inputs.append(("init image", config.init))
+    image_io.check_not_an_input([_OUTPUT.value], inputs)  # even with --overwrite
     content = image_io.load_image(_CONTENT.value, **load_kwargs)
     styles = [image_io.load_image(path, **load_kwargs) for path in _STYLES.value]
     if config.init not in ("content", "noise"):
@@ -107,6 +114,7 @@ def main(argv):
 
     from keras_style import gatys
 
+    config.precision = common.announce_precision(config.precision)
     stem, ext = os.path.splitext(_OUTPUT.value)
     bar = {}
 

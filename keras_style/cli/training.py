@@ -39,6 +39,7 @@ _DEFAULTS = {
     "skip_flat": True,
     "strategy": "default",
     "seed": None,
+    "precision": "auto",
 }
 _HELP = {
     "content_data": "Content images: folder, glob, comma list, or tfds:NAME.",
@@ -58,6 +59,8 @@ _HELP = {
     "skip_flat": "Skip solid-colour crops.",
     "strategy": "default, one_device[:DEVICE], mirrored (all local GPUs/CPUs) or multi_worker (TF_CONFIG).",
     "seed": "Random seed (weights, data order, crops).",
+    "precision": "auto (mixed_bfloat16 on CPUs with bfloat16 units, mixed_float16 on GPUs with tensor cores, "
+    "else float32), float32, mixed_bfloat16 or mixed_float16. Checkpoints resume in any precision.",
 }
 _DEFINE = {
     "overwrite": flags.DEFINE_bool,
@@ -95,6 +98,7 @@ class TrainerFlags:
     skip_flat: flags.FlagHolder
     strategy: flags.FlagHolder
     seed: flags.FlagHolder
+    precision: flags.FlagHolder
 
 
 def define_trainer_flags(helps: dict[str, str] | None = None, **defaults) -> TrainerFlags:
@@ -155,6 +159,7 @@ def trainer_config(f: TrainerFlags):
         summary_interval=f.summary_interval.value,
         max_to_keep=f.max_to_keep.value,
         log=log,
+        precision=f.precision.value,
     )
 
 

@@ -136,9 +136,12 @@ def _output_paths(inputs: list[str], fmt: str) -> list[str]:
             for out in outputs:
                 image_io.check_output_path(out, overwrite=overwrite)
             _probe_writable(directory)
-    for path, out in zip(inputs, outputs):
-        if os.path.exists(out) and os.path.samefile(path, out):
-            raise StyleError(f"output '{out}' is the content image itself; choose another output")
+    image_io.check_not_an_input(
+        outputs,
+        [("content image", path) for path in inputs]
+        + [("style image", path) for path in _STYLE.value or []]
+        + [("mask", path) for path in _MASK.value or []],
+    )
     return outputs
 
 

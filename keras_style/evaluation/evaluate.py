@@ -270,10 +270,11 @@ def evaluate(
     methods = _resolve_methods(config, styles)
     pairs = _plan(methods, list(contents), styles, config.max_pairs)
 
-    image_io.make_output_dir(config.output_dir)
+    # Nothing is written (no folder, no results.csv) until every input is accepted.
+    image_io.check_output_dir(config.output_dir)
     results_path = os.path.join(config.output_dir, RESULTS_CSV)
     resuming = os.path.exists(results_path)
-    results = ResultsFile(results_path)
+    results = ResultsFile(results_path, create=False)
     results.check_settings({"image_size": str(config.image_size), "iterations": str(config.iterations)})
     done = results.keys()
     pending = [p for p in pairs if p.key not in done]
@@ -298,6 +299,13 @@ def evaluate(
     for method in methods:
         if method.kind == "fixed" and method.reference and method.reference not in style_images:
             style_images[method.reference] = image_io.load_image(method.reference, **load)
+    # Load every model needed before computing (or writing) anything: a bad model fails fast.
+    for method in dict.fromkeys(p.method for p in pending):
+        if method.kind != "gatys":
+            method.stylizer = method.model_spec.load()
+
+    image_io.make_output_dir(config.output_dir)
+    results.create()  # the header, before the first pair: an interrupted first pair resumes
 
     if on_progress:
         on_progress(len(pairs) - len(pending), len(pairs), f"{len(pairs) - len(pending)} already in {RESULTS_CSV}")
@@ -343,10 +351,6 @@ def _run_pairs(config, pending, content_images, style_images, results, on_progre
     from keras_style.evaluation.metrics import StyleMetrics
 
     gatys_config = config.gatys_config()
-    # Load every model needed before computing anything: a bad model fails fast.
-    for method in dict.fromkeys(p.method for p in pending):
-        if method.kind != "gatys":
-            method.stylizer = method.model_spec.load()
     metrics = StyleMetrics(weights=config.weights, gatys_config=gatys_config)
     references = {}
     done = total - len(pending)

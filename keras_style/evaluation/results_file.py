@@ -45,19 +45,27 @@ class ResultsFile:
     rows already present are reported by `keys` so a rerun skips them.
 
     Args:
-      path: the CSV file; created with a header if missing.
+      path: the CSV file.
+      create: write the header now if the file is missing; otherwise that waits
+        for `create()` or the first `append`, so a caller that still refuses its
+        input leaves no file behind.
 
     Raises:
       StyleError: the file exists with other columns (written by another
         version), or cannot be read or written.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, create: bool = True):
         self.path = os.fspath(path)
         self.rows: list[dict[str, str]] = []
         if os.path.exists(self.path):
             self._load()
-        else:
+        elif create:
+            self._rewrite()
+
+    def create(self):
+        """Writes the header (and any rows held) if the file does not exist yet."""
+        if not os.path.exists(self.path):
             self._rewrite()
 
     def _load(self):
@@ -122,6 +130,7 @@ class ResultsFile:
 
     def append(self, row: dict):
         """Appends one row (missing columns blank, NaN blank) durably."""
+        self.create()
         line = {name: _format(row.get(name)) for name in COLUMNS}
         buffer = io.StringIO()
         csv.DictWriter(buffer, fieldnames=COLUMNS).writerow(line)

@@ -178,16 +178,16 @@ def _serving_functions(model, channels: int) -> dict:
 
     def one_shot(content, style, alpha):
         # The Keras model itself: what training's sample images and `model(...)` compute.
-        return model([content, style, alpha_column(alpha)], training=False)
+        return tf.cast(model([content, style, alpha_column(alpha)], training=False), tf.float32)
 
     def encode(style):
         mean, std = model.style_statistics(style)
-        return tf.concat([mean, std], axis=-1)
+        return tf.cast(tf.concat([mean, std], axis=-1), tf.float32)
 
     def stylize_from(content, statistics, alpha):
-        return model.stylize_from_statistics(
+        return tf.cast(model.stylize_from_statistics(
             content, statistics[:, :channels], statistics[:, channels:], alpha_column(alpha)
-        )
+        ), tf.float32)
 
     def decode_image(data):
         image = tf.io.decode_image(data[0], channels=3, dtype=tf.uint8, expand_animations=False)
@@ -207,9 +207,11 @@ def _serving_functions(model, channels: int) -> dict:
         return {STYLIZED: stylize_from(content, style_statistics, alpha)}
 
     def stylize_masked(content, style_statistics, masks, style_weights, alpha):
-        features = model.encode_content(content)  # (1, h, w, C)
+        # Blending is done in float32 whatever the model computes in (a bfloat16 copy's
+        # layers return bfloat16).
+        features = tf.cast(model.encode_content(content), tf.float32)  # (1, h, w, C)
         # (1, h, w, K): area-resized masks, scaled by the weights, normalised to sum to 1.
-        coefficients = model.feature_masks(masks) * tf.reshape(style_weights, [1, 1, 1, -1])
+        coefficients = tf.cast(model.feature_masks(masks), tf.float32) * tf.reshape(style_weights, [1, 1, 1, -1])
         total = tf.reduce_sum(coefficients, axis=-1, keepdims=True)
         covered = total > 0.0
         coefficients = tf.where(covered, coefficients / tf.where(covered, total, tf.ones_like(total)), 0.0)
@@ -217,11 +219,11 @@ def _serving_functions(model, channels: int) -> dict:
         # the statistics), with n(f) the instance-normalised features.
         mean_map = tf.einsum("nhwk,kc->nhwc", coefficients, style_statistics[:, :channels])
         std_map = tf.einsum("nhwk,kc->nhwc", coefficients, style_statistics[:, channels:])
-        normalized = model.adain([features, tf.zeros([1, channels]), tf.ones([1, channels])])
+        normalized = tf.cast(model.adain([features, tf.zeros([1, channels]), tf.ones([1, channels])]), tf.float32)
         target = tf.where(covered, normalized * std_map + mean_map, features)
         alpha = tf.reshape(alpha_column(alpha), [1, 1, 1, 1])
         decoded = model.decode(features + alpha * (target - features), content)
-        return {STYLIZED: decoded}
+        return {STYLIZED: tf.cast(decoded, tf.float32)}
 
     return {
         "serving_default": serving_default,

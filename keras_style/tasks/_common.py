@@ -78,7 +78,9 @@ class StyleLossTask(TrainTask):
 
         with tf.GradientTape() as tape:
             _, metrics = self.compute_losses(model, *batch)
-            scaled = self.scale_loss(metrics["loss"])
+            # optimizer.scale_loss is the identity except under mixed_float16, where the
+            # trainer wraps the optimizer in a LossScaleOptimizer (it unscales the gradients).
+            scaled = optimizer.scale_loss(self.scale_loss(metrics["loss"]))
         variables = model.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
         return metrics

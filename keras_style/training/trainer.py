@@ -12,6 +12,7 @@ from typing import Callable
 
 from absl import logging
 
+from keras_style import precision
 from keras_style.errors import StyleError
 from keras_style.training import distribute
 
@@ -36,6 +37,10 @@ class TrainerConfig:
       max_to_keep: checkpoints kept on disk.
       log: receives one-line status messages ("resumed from step N"); default absl
         logging.
+      precision: a `keras_style.precision` setting for the trained model and the task's
+        loss networks ("auto": mixed_bfloat16 on CPUs with bfloat16 units, mixed_float16
+        on GPUs with tensor cores, else float32). Variables stay float32 under the mixed
+        policies, so a checkpoint written in one precision resumes in any other.
     """
 
     model_dir: str
@@ -45,6 +50,7 @@ class TrainerConfig:
     summary_interval: int = 100
     max_to_keep: int = 3
     log: Callable[[str], None] | None = None
+    precision: str = precision.AUTO
 
     def validate(self):
         """Raises StyleError naming the first bad field."""
@@ -59,6 +65,7 @@ class TrainerConfig:
                 raise StyleError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.max_to_keep < 1:
             raise StyleError(f"max_to_keep must be >= 1, got {self.max_to_keep}")
+        precision.canonical(self.precision)
 
 
 @dataclasses.dataclass
@@ -96,6 +103,7 @@ class Trainer:
     """
 
     def __init__(self, task, config: TrainerConfig, strategy=None, on_progress: Callable[[Progress], None] | None = None):
+        import keras
         import tensorflow as tf
 
         config.validate()
@@ -105,15 +113,26 @@ class Trainer:
         self.on_progress = on_progress
         self._log = config.log or logging.info
         self.is_chief = distribute.is_chief(self.strategy)
+        choice = precision.choose(config.precision)
+        self.precision = choice.policy
         with self.strategy.scope():
-            self.model = task.build_model()
-            self.optimizer = task.build_optimizer()
+            # The task builds its model and frozen loss networks under the policy; the
+            # caller's own Keras policy is restored afterwards.
+            with precision.policy_scope(self.precision):
+                self.model = task.build_model()
+            optimizer = task.build_optimizer()
+            self.optimizer = optimizer
+            if self.precision == precision.MIXED_FLOAT16:
+                # float16 gradients underflow without loss scaling (bfloat16 has float32's range).
+                self.optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             self.optimizer.build(self.model.trainable_variables)
             self.global_step = tf.Variable(
                 0, dtype=tf.int64, trainable=False, name="global_step",
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
             )
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, global_step=self.global_step)
+        # The inner optimizer is checkpointed (not a loss-scale wrapper), so checkpoints
+        # have one layout in every precision; the dynamic loss scale restarts on resume.
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=optimizer, global_step=self.global_step)
         # Every worker of a multi-worker run must take part in saving; only the chief's
         # copy is kept (the tf.distribute multi-worker recipe).
         self._checkpoint_dir = config.model_dir if self.is_chief else self._worker_temp_dir()
@@ -121,6 +140,7 @@ class Trainer:
             self.checkpoint, self._checkpoint_dir, max_to_keep=config.max_to_keep, step_counter=self.global_step
         )
         self.initial_step = self._restore()
+        self._log(choice.describe())
         self._loop = None
 
     @property
@@ -335,6 +355,9 @@ def run_training(
     trainer = Trainer(task, trainer_config, strategy, on_progress=on_progress)
     metrics = trainer.train()
     if export_dir and trainer.is_chief:
+        # Exports compute in float32 (what TFLite converts and every server runs);
+        # `style_export --precision=bfloat16` writes a bfloat16 serving copy.
+        precision.set_model_policy(trainer.model, precision.FLOAT32)
         task.export(trainer.model, export_dir, overwrite=overwrite_export, metadata={"train_steps": trainer.step})
     return metrics
 
@@ -366,7 +389,7 @@ def _write_images(tag: str, images, step: int, max_outputs: int = 4):
     """Writes (N, H, W, 3) float [0, 255] images as TensorBoard's image plugin does."""
     import tensorflow as tf
 
-    images = tf.cast(tf.clip_by_value(tf.round(tf.convert_to_tensor(images, tf.float32)), 0.0, 255.0), tf.uint8)
+    images = tf.cast(tf.clip_by_value(tf.round(tf.cast(images, tf.float32)), 0.0, 255.0), tf.uint8)
     images = images[:max_outputs]
     encoded = [tf.image.encode_png(image) for image in tf.unstack(images)]
     shape = tf.shape(images)

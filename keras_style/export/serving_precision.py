@@ -1,0 +1,128 @@
+"""Serving copies of an exported model that compute in another precision.
+
+    export_in_precision("saved_models/adain/saved_model", "exports/adain_bf16", "mixed_bfloat16")
+
+writes a SavedModel with the same signatures, input and output dtypes and metadata
+as the original, whose graph runs the convolutions in bfloat16 (TF Serving on CPUs with
+AMX/AVX512 bfloat16 units; `mixed_float16` for GPUs). The Keras model is rebuilt from the
+original's metadata, its weights are read from the SavedModel's variables by name, and
+the kind's own exporter writes the copy. TFLite has no bfloat16 CPU kernels: convert the
+float32 SavedModel with `style_export --quantize=float16` instead.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from keras_style import precision
+from keras_style.errors import StyleError
+from keras_style.inference.model_spec import read_metadata
+
+PRECISION_KEY = "precision"
+
+
+def saved_model_weights(saved_model_dir: str) -> dict:
+    """{variable name: numpy value} of every variable a SavedModel's signatures use."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(saved_model_dir)
+    weights = {}
+    for function in loaded.signatures.values():
+        for variable in function.variables:
+            weights[variable.name.split(":")[0]] = variable.numpy()
+    return weights
+
+
+def assign_weights(model, weights: dict) -> None:
+    """Sets every weight of `model` from `weights` ({Keras weight path: value}).
+
+    Raises:
+      StyleError: a weight is missing or has another shape (not the same architecture).
+    """
+    for weight in model.weights:
+        value = weights.get(weight.path)
+        if value is None or tuple(value.shape) != tuple(weight.shape):
+            found = "missing" if value is None else f"shape {tuple(value.shape)}"
+            raise StyleError(
+                f"the SavedModel does not fit the rebuilt {type(model).__name__}: weight '{weight.path}' "
+                f"{tuple(weight.shape)} is {found}"
+            )
+        weight.assign(value)
+
+
+def _fast_style(metadata: dict, export_dir: str, overwrite: bool, extra: dict):
+    from keras_style.export.fast_style import export_fast_style_model
+    from keras_style.models.transform_net import TransformNet
+
+    def build():
+        return TransformNet(base=int(metadata["base"]), name="transform_net")
+
+    def export(model):
+        return export_fast_style_model(model, export_dir, overwrite=overwrite, style_name=metadata.get("style"),
+                                       extra_metadata=extra)
+
+    return build, export
+
+
+def _adain(metadata: dict, export_dir: str, overwrite: bool, extra: dict):
+    from keras_style.export.adain import export_adain_model
+    from keras_style.models.adain_model import AdaINStyleTransfer
+
+    def build():
+        return AdaINStyleTransfer(encoder_weights=None, epsilon=float(metadata.get("epsilon", 1e-5)))
+
+    def export(model):
+        return export_adain_model(model, export_dir, overwrite=overwrite, extra_metadata=extra)
+
+    return build, export
+
+
+# kind -> (metadata, export_dir, overwrite, extra metadata) -> (build(), export(model)).
+REBUILDERS: dict[str, Callable] = {"fast_style": _fast_style, "adain": _adain}
+
+
+def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: str,
+                        overwrite: bool = False) -> str:
+    """Writes a copy of a keras-style SavedModel that computes in `precision_name`.
+
+    Args:
+      saved_model_dir: a SavedModel written by `keras_style.export` (fast style or AdaIN).
+      export_dir: the new SavedModel directory (see `saved_model.atomic_export_dir`).
+      precision_name: float32, mixed_bfloat16 (bfloat16) or mixed_float16 (float16).
+      overwrite: replace an existing SavedModel at `export_dir`.
+
+    Returns:
+      The absolute path of the new SavedModel.
+
+    Raises:
+      StyleError: not a keras-style SavedModel, a kind without a rebuilder, or bad paths.
+    """
+    from keras_style.export import saved_model
+
+    policy = precision.canonical(precision_name)
+    if policy == precision.AUTO:
+        raise StyleError("an export needs an explicit precision: float32, mixed_bfloat16 or mixed_float16")
+    if not os.path.isfile(os.path.join(saved_model_dir, saved_model.SAVED_MODEL_FILENAME)):
+        raise StyleError(f"'{saved_model_dir}' is not a SavedModel directory (no saved_model.pb)")
+    metadata = read_metadata(saved_model_dir)
+    kind = metadata.get("kind")
+    if kind not in REBUILDERS:
+        raise StyleError(
+            f"'{saved_model_dir}' is a {kind or 'non-keras-style'} model; precision copies can be made of "
+            f"{', '.join(sorted(REBUILDERS))} models"
+        )
+    if os.path.realpath(saved_model_dir) == os.path.realpath(export_dir):
+        raise StyleError("the precision copy must go to another directory than the SavedModel it copies")
+    saved_model.check_export_dir(export_dir, overwrite)
+    skip = {"kind", "format_version", "keras_version", "tensorflow_version", "keras_style_version", "signatures",
+            "value_range", "model_class", "base", "style", "epsilon", "statistics_size", "statistics_layout",
+            "tflite_signatures", PRECISION_KEY}
+    extra = {k: v for k, v in metadata.items() if k not in skip}
+    extra[PRECISION_KEY] = policy
+    build, export = REBUILDERS[kind](metadata, export_dir, overwrite, extra)
+    weights = saved_model_weights(saved_model_dir)
+    with precision.policy_scope(policy):
+        model = build()
+    assign_weights(model, weights)
+    return export(model)
