@@ -66,9 +66,9 @@ def list_training_images(spec: str) -> list[str]:
 def readable_training_images(files: Sequence[str], spec: str) -> list[str]:
     """The `files` that decode completely, checked once each with Pillow, in order.
 
-    tf.data would otherwise drop a file it cannot decode with a log line nobody sees,
-    and decodes a truncated JPEG without complaint, grey where the data ran out, and
-    trains on that. Each file is opened and decoded here first: JPEGs at 1/8 scale (the
+    tf.data would otherwise drop a file it cannot decode with a log line nobody sees
+    (and a JPEG decoder that recovers truncated data would train on grey where the data
+    ran out). Each file is opened and decoded here first: JPEGs at 1/8 scale (the
     decoder still reads every block, so truncation shows, in a few ms), PNGs by
     `verify` (every chunk's CRC, to the end of the file), others in full. Unreadable
     files are skipped with one warning line that counts and names them.
@@ -78,6 +78,8 @@ def readable_training_images(files: Sequence[str], spec: str) -> list[str]:
     """
     from PIL import ImageFile
 
+    if not files:
+        return []
     truncated_ok = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated image must fail to load
     try:
@@ -182,7 +184,8 @@ def image_dataset(
         if shuffle_buffer > 0:
             images = images.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
         images = images.map(_read_image, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    # A corrupt file must not end a run that is hours in; tf.data logs what it drops.
+    # Files were checked above (readable_training_images); this only keeps a file that
+    # breaks during the run (replaced, deleted) from ending a run that is hours in.
     images = images.ignore_errors(log_warning=True)
 
     # One stateless seed pair per image keeps crops reproducible under a parallel map.
@@ -228,8 +231,29 @@ def random_resized_crop(image, crop_size: int, short_low: int, short_high: int, 
 def _read_image(path):
     import tensorflow as tf
 
-    # channels=3 turns grayscale into RGB (and drops alpha); GIFs give their first frame.
-    return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False, dtype=tf.uint8)
+    # The file's own channels (GIFs: the first frame), so alpha can be flattened.
+    image = tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False, dtype=tf.uint8)
+    return flatten_alpha(image)
+
+
+def flatten_alpha(image):
+    """A uint8 (H, W, C) image tensor, C of 1 to 4, as uint8 RGB (H, W, 3).
+
+    Gray becomes RGB; alpha (C = 2 or 4) is composited onto white, as
+    `keras_style.image_io.load_image` does for the commands, rather than dropped
+    (which shows whatever colour transparent pixels happen to store, often black).
+    """
+    import tensorflow as tf
+
+    channels = tf.shape(image)[-1]
+    pixels = tf.cast(image, tf.float32)
+    color = tf.cond(channels >= 3, lambda: pixels[..., :3], lambda: tf.repeat(pixels[..., :1], 3, axis=-1))
+    alpha = tf.cond(
+        channels % 2 == 0, lambda: pixels[..., -1:] / 255.0, lambda: tf.ones_like(pixels[..., :1])
+    )
+    flat = color * alpha + 255.0 * (1.0 - alpha)
+    flat = tf.ensure_shape(flat, [None, None, 3])
+    return tf.cast(tf.round(tf.clip_by_value(flat, 0.0, 255.0)), tf.uint8)
 
 
 def _tfds_images(name, split, data_dir, shuffle_files, seed, input_context):
@@ -269,7 +293,7 @@ def _tfds_images(name, split, data_dir, shuffle_files, seed, input_context):
         if channels == 1:
             image = tf.image.grayscale_to_rgb(image)
         elif channels == 4:
-            image = image[..., :3]
+            image = flatten_alpha(image)  # onto white, as for image files
         return image
 
     return dataset.map(rgb)

@@ -237,6 +237,21 @@ def _initial_image(config: GatysConfig, content: np.ndarray, rng: np.random.Gene
     return image_io.resize_image(image_io.load_image(config.init), content.shape[:2])
 
 
+def loss_network(config: GatysConfig):
+    """The `VGGFeatureExtractor` for `config`'s content and style layers, computing in
+    `config.precision`.
+
+    Under mixed_bfloat16 the VGG convs run on the CPU's bfloat16 units; the Gram
+    matrices, the losses and the gradient handed to L-BFGS stay float32 (float64 for
+    scipy).
+    """
+    from keras_style.vgg import VGGFeatureExtractor
+
+    layers = list(dict.fromkeys(list(config.content_layers) + list(config.style_layers)))
+    with precision_lib.policy_scope(config.precision):
+        return VGGFeatureExtractor(layers, network=config.network, pooling=config.pooling, weights=config.weights)
+
+
 def stylize(
     content: np.ndarray,
     styles: Sequence[np.ndarray],
@@ -259,8 +274,6 @@ def stylize(
     """
     import tensorflow as tf
 
-    from keras_style.vgg import VGGFeatureExtractor
-
     config.validate()
     if not styles:
         raise StyleError("no style images given")
@@ -272,13 +285,7 @@ def stylize(
     blend = [w / sum(blend) for w in blend]
 
     if extractor is None:
-        layers = list(dict.fromkeys(list(config.content_layers) + list(config.style_layers)))
-        # Under mixed_bfloat16 the VGG convs run on the CPU's bfloat16 units; the Gram
-        # matrices, losses and the gradient handed to L-BFGS stay float32/float64.
-        with precision_lib.policy_scope(config.precision):
-            extractor = VGGFeatureExtractor(
-                layers, network=config.network, pooling=config.pooling, weights=config.weights
-            )
+        extractor = loss_network(config)
     rng = np.random.default_rng(config.seed)
     tf.random.set_seed(config.seed)
 

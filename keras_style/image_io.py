@@ -97,7 +97,13 @@ def load_image(
     Args:
       path: the image file.
       max_size: if given, resize (down or up, Lanczos) so the long side is
-        exactly this many pixels, keeping the aspect ratio.
+        exactly this many pixels, keeping the aspect ratio. A much larger image
+        is not decoded at full size first: a JPEG is decoded at 1/2, 1/4 or 1/8
+        scale by libjpeg (Pillow's draft mode) and other 8-bit RGB or grayscale
+        images are box-reduced by an integer factor before the float conversion,
+        each only as far as the image stays at least twice the target size, so
+        Lanczos still does the last halving (as Pillow's `thumbnail` does). A
+        12000x12000 JPEG read with max_size=512 is decoded at 1500x1500.
       max_pixels: refuse images with more pixels than this, checked from the
         header before decoding; None disables the check.
 
@@ -410,12 +416,22 @@ def _decode(fp: BinaryIO, name: str, max_size: int | None, max_pixels: int | Non
             img = Image.open(fp, formats=_READ_FORMATS)
         with img:
             _check_pixels(img.size, max_pixels, name)
+            target = box = None
+            if max_size is not None:
+                target = _resized(img.size, max_size)
+                # A JPEG is decoded at 1/2, 1/4 or 1/8 scale (other formats: a no-op);
+                # `box` is then the whole image in the smaller image's coordinates.
+                drafted = img.draft(None, (target[0] * _REDUCING_GAP, target[1] * _REDUCING_GAP))
+                box = drafted[1] if drafted else None
             # Pillow re-checks sizes while decoding some formats (TIFF, GIF
             # frames); it must not refuse what the caller's limit allows.
             with _pillow_pixel_limit_at_least(max_pixels):
-                img.load()  # full decode here, so truncated files fail now
-            ImageOps.exif_transpose(img, in_place=True)
-            image = _to_rgb_array(img)
+                img.load()  # the whole file is decoded here, so truncated files fail now
+            if target is None:
+                ImageOps.exif_transpose(img, in_place=True)
+                image = _to_rgb_array(img)
+            else:
+                image = _resized_rgb_array(img, target, box)
     except StyleError:
         raise
     except UnidentifiedImageError:
@@ -439,10 +455,74 @@ def _decode(fp: BinaryIO, name: str, max_size: int | None, max_pixels: int | Non
             f"cannot read image '{name}': the file is corrupt or truncated ({_reason(e)}); "
             "re-export or re-download it"
         ) from None
-    if max_size is not None:
-        # Lanczos can overshoot at sharp edges; keep the [0, 255] promise.
-        image = np.clip(resize_long_side(image, max_size), 0.0, 255.0)
     return image
+
+
+# Decoding for max_size reduces an image (draft, reduce) only while it stays at least
+# this many times the target size; the final Lanczos resize does the rest.
+_REDUCING_GAP = 2
+
+
+def _resized(size: tuple[int, int], max_size: int) -> tuple[int, int]:
+    """(width, height) of an image of `size` resized to long side `max_size` (as
+    `resize_long_side` rounds them)."""
+    width, height = size
+    scale = max_size / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+# EXIF orientation -> the transposition that shows the image upright (ImageOps.exif_transpose's).
+_ORIENTATIONS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _resized_rgb_array(
+    img: Image.Image, target: tuple[int, int], box: tuple[float, float, float, float] | None
+) -> np.ndarray:
+    """A decoded (possibly drafted) image as float32 RGB of `target` = (width, height) in
+    its stored orientation, then turned upright (EXIF orientation).
+
+    `box`: the whole image's extent in `img`'s pixels (draft mode rounds the size up, so
+    its last row and column may stand for less than a full block). An 8-bit RGB or
+    grayscale image (no transparency) is first box-reduced by the largest integer factor
+    that keeps it `_REDUCING_GAP` times the target; other modes (16-bit, float, palette,
+    alpha, colour key) keep their full precision. Lanczos in float32 does the rest.
+    """
+    box = box or (0.0, 0.0, float(img.width), float(img.height))
+    orientation = _ORIENTATIONS.get(img.getexif().get(0x0112, 1))
+    if img.mode in ("RGB", "L") and not img.has_transparency_data:
+        factor = min(int(box[2]) // (target[0] * _REDUCING_GAP), int(box[3]) // (target[1] * _REDUCING_GAP))
+        if factor >= 2:
+            img = img.reduce(factor)
+            box = tuple(v / factor for v in box)
+    array = _to_rgb_array(img)
+    if array.shape[:2] != (target[1], target[0]) or box != (0.0, 0.0, float(img.width), float(img.height)):
+        array = np.stack(
+            [
+                np.asarray(
+                    Image.fromarray(np.ascontiguousarray(array[..., c])).resize(
+                        target, Image.Resampling.LANCZOS, box=box
+                    )
+                )
+                for c in range(3)
+            ],
+            axis=-1,
+        )
+        # Lanczos can overshoot at sharp edges; keep the [0, 255] promise.
+        array = np.clip(array, 0.0, 255.0)
+    if orientation is not None:
+        array = np.stack(
+            [np.asarray(Image.fromarray(np.ascontiguousarray(array[..., c])).transpose(orientation)) for c in range(3)],
+            axis=-1,
+        )
+    return array
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int | None, name: str) -> None:

@@ -3,10 +3,14 @@
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Precision copies of SavedModels (style_transfer --precision) go to a per-run folder,
+# shared with the commands the tests start, never to the user's ~/.cache.
+os.environ.setdefault("KERAS_STYLE_CACHE", tempfile.mkdtemp(prefix="keras_style_cache_"))
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(REPO, "examples")

@@ -87,7 +87,10 @@ def _transfer_cases(w):
     masks = f"--mask={root / 'left.png'},{root / 'right.png'}"
 
     def case(name, *args, content=big, model=model):
-        return [f"--model={model}", f"--content={content}", f"--output={out / name}.png", *args]
+        # float32: the outputs are compared with the float32 library stylizer below
+        # (the bfloat16 default is checked in test_precision.py).
+        return [f"--model={model}", f"--content={content}", f"--output={out / name}.png", "--precision=float32",
+                *args]
 
     good = {
         "whole": case("whole", f"--style={root / 'a.png'}", "--alpha=0.5"),
@@ -147,7 +150,8 @@ def runs(work):
     env = dict(os.environ, **work["env"])
     tiled = [f"--model={work['model']}", f"--content={work['root'] / 'content' / 'big.png'}",
              f"--output={work['root'] / 'out' / 'tiled.png'}",
-             f"--style={work['root'] / 'a.png'},{work['root'] / 'b.png'}", "--style_weights=0.7,0.3", *TILE]
+             f"--style={work['root'] / 'a.png'},{work['root'] / 'b.png'}", "--style_weights=0.7,0.3", *TILE,
+             "--precision=float32"]
 
     def counting():
         return subprocess.run([sys.executable, str(script), *tiled], capture_output=True, text=True, cwd=REPO,

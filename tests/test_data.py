@@ -186,3 +186,61 @@ def test_prepared_tfds_dataset(tmp_path):
     assert len(list(test_split)) == 2
     with pytest.raises(StyleError, match="no split 'valid'"):
         data.image_dataset(f"tfds:{name}:valid", data_dir=str(tmp_path / "tfds"))
+
+
+# --- unreadable files and transparency (issue 15) ----------------------------------------------
+
+
+def _truncated_jpeg(path, seed=1):
+    """A JPEG cut in half (TF 2.21 fails to decode it, and tf.data dropped it without a visible word)."""
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(
+        buffer, format="JPEG", quality=90)
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    return str(path)
+
+
+def test_unreadable_files_are_skipped_counted_and_named_in_one_warning(tmp_path, caplog):
+    rng = np.random.default_rng(0)
+    _write(tmp_path / "good.png", rng.integers(0, 256, (20, 20, 3), dtype=np.uint8))
+    _write(tmp_path / "good2.jpg", rng.integers(0, 256, (20, 20, 3), dtype=np.uint8))
+    _truncated_jpeg(tmp_path / "cut.jpg")
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 this is no jpeg")
+    with caplog.at_level("WARNING"):
+        crops = list(data.image_dataset(str(tmp_path), crop_size=CROP, batch_size=1, repeat=False)
+                     .as_numpy_iterator())
+    assert len(crops) == 2  # the truncated JPEG is not trained on
+    warnings = [r.getMessage() for r in caplog.records if "unreadable" in r.getMessage()]
+    assert len(warnings) == 1, caplog.text
+    assert "skipped 2 unreadable image(s)" in warnings[0]
+    assert "bad.jpg" in warnings[0] and "cut.jpg" in warnings[0] and "good" not in warnings[0]
+
+
+def test_readable_training_images_keeps_order_and_refuses_none(tmp_path):
+    rng = np.random.default_rng(0)
+    good = [_write(tmp_path / f"{n}.png", rng.integers(0, 256, (9, 9, 3), dtype=np.uint8)) for n in "ab"]
+    cut = _truncated_jpeg(tmp_path / "c.jpg")
+    assert data.readable_training_images([good[1], cut, good[0]], "spec") == [good[1], good[0]]
+    with pytest.raises(StyleError, match="no readable training images in 'only_bad': all 1 fail to decode"):
+        data.readable_training_images([cut], "only_bad")
+    with pytest.raises(StyleError, match="no readable training images"):
+        data.image_dataset(cut, crop_size=CROP, batch_size=1, repeat=False)
+
+
+def test_transparent_pixels_become_white_as_in_the_commands(tmp_path):
+    """The commands (image_io.load_image) composite alpha onto white; training does too."""
+    from keras_style import image_io
+
+    rgba = np.zeros((CROP, CROP, 4), np.uint8)  # transparent black
+    rgba[:, : CROP // 2] = (200, 10, 10, 255)  # opaque red on the left half
+    path = _write(tmp_path / "logo.png", rgba)
+    (crop,) = data.image_dataset(path, crop_size=CROP, batch_size=1, repeat=False).as_numpy_iterator()
+    expected = image_io.load_image(path)
+    np.testing.assert_allclose(crop[0], expected, atol=1.0)
+    assert crop[0][:, -1].min() >= 254  # white where transparent, not black
+    gray_alpha = np.stack([np.full((CROP, CROP), 90, np.uint8), np.full((CROP, CROP), 0, np.uint8)], axis=-1)
+    path = _write(tmp_path / "la.png", gray_alpha, "LA")
+    (crop,) = data.image_dataset(path, crop_size=CROP, batch_size=1, repeat=False).as_numpy_iterator()
+    assert crop.min() >= 254

@@ -258,6 +258,40 @@ def test_evaluate_arbitrary_inputs_fail_before_work(tmp_path, fast_models):
     assert not (tmp_path / "eval").exists()
 
 
+def test_refused_input_writes_nothing(tmp_path):
+    """A corrupt image (or a model that will not load) is refused before anything is
+    written: no output folder, no header-only results.csv (issue 15)."""
+    from keras_style.errors import StyleError
+    from keras_style.evaluation import evaluate
+
+    config = _config(tmp_path, [], None, methods=["gatys"])
+    (tmp_path / "content" / "broken.jpg").write_bytes(open(CONTENT_IMAGE, "rb").read()[:300])
+    with pytest.raises(StyleError, match="broken.jpg"):
+        evaluate(config)
+    assert not (tmp_path / "eval").exists()
+    (tmp_path / "eval").mkdir()  # an existing, empty --output_dir stays empty
+    with pytest.raises(StyleError, match="broken.jpg"):
+        evaluate(config)
+    assert os.listdir(tmp_path / "eval") == []
+    (tmp_path / "content" / "broken.jpg").unlink()
+    (tmp_path / "model").mkdir()  # resolves as a model folder, fails to load
+    (tmp_path / "model" / "saved_model.pb").write_bytes(b"not a SavedModel")
+    with pytest.raises(StyleError):
+        evaluate(_config(tmp_path, [], None, methods=["gatys", str(tmp_path / "model")]))
+    assert os.listdir(tmp_path / "eval") == []
+
+
+def test_results_file_can_wait_for_its_first_row(tmp_path):
+    from keras_style.evaluation.results_file import ResultsFile
+
+    path = tmp_path / "results.csv"
+    results = ResultsFile(path, create=False)
+    assert not path.exists() and results.keys() == set()
+    results.append({"method": "gatys", "content": "c", "style": "s", "seconds": 1.0})
+    assert path.read_text().count("\n") == 2  # header + the row
+    assert ResultsFile(path).keys() == {("gatys", "c", "s")}
+
+
 # --- style_evaluate ------------------------------------------------------------------------------
 
 

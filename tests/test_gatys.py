@@ -91,11 +91,29 @@ def test_style_blend_weights_change_the_target(images):
         ({"iterations": 0}, "iterations must be >= 1"),
         ({"preserve_color": "yuv"}, "unknown colour preservation"),
         ({"style_scale": 0}, "style_scale must be > 0"),
+        # NaN passes every `< 0` check and gave an unstyled picture with exit 0 (issue 15).
+        ({"content_weight": float("nan")}, "content_weight must be a finite number, got nan"),
+        ({"style_weight": float("inf")}, "style_weight must be a finite number, got inf"),
+        ({"tv_weight": float("nan")}, "tv_weight must be a finite number"),
+        ({"style_blend_weights": [1.0, float("nan")]}, "style blend weights must be finite numbers"),
+        ({"style_layer_weights": [1.0, 1.0, 1.0, 1.0, float("inf")]}, "style layer weights must be finite numbers"),
+        ({"content_layer_weights": [float("nan")]}, "content layer weights must be finite numbers"),
+        ({"style_scale": float("nan")}, "style_scale must be a finite number, got nan"),
+        ({"style_scale": float("inf")}, "style_scale must be a finite number, got inf"),
+        # No memory bound: 150 x 64 px made a 9600 px style image.
+        ({"style_scale": 150, "image_size": 64}, "style images 9600 px on the long side .* limit is 4096 px"),
+        ({"style_scale": 2, "scales": [256, 512, 2560]}, "5120 px"),
     ],
 )
 def test_bad_config(kwargs, message):
     with pytest.raises(StyleError, match=message):
         gatys.GatysConfig(**kwargs).validate()
+
+
+def test_style_scale_limit_allows_large_images_and_numpy_weights():
+    gatys.GatysConfig(style_scale=8, image_size=512).validate()  # 4096 px: at the limit
+    gatys.GatysConfig(style_scale=1, image_size=6000).validate()  # the image itself is larger
+    gatys.GatysConfig(style_blend_weights=np.array([0.5, 0.5], np.float32)).validate()
 
 
 def test_blend_weight_count_must_match(images):

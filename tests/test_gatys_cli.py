@@ -61,6 +61,11 @@ def bad_files(tmp_path):
         (["--max_image_pixels=1000"], "over the limit"),
         (["--network=vgg16", "--weights={tmp}/none.h5"], "does not exist"),
         (["positional"], "unexpected arguments"),
+        # Issue 15: non-finite numbers ran to exit 0 with an unstyled picture, or a traceback.
+        (["--style_weight=nan"], "style_weight must be a finite number, got nan"),
+        (["--content_layer_weights=inf"], "content layer weights must be finite numbers"),
+        (["--style_scale=nan"], "style_scale must be a finite number"),
+        (["--style_scale=150"], "the limit is 4096 px"),
     ],
 )
 def test_bad_inputs(bad_files, args, message, vgg19_weights_path):
@@ -82,3 +87,22 @@ def test_bad_inputs(bad_files, args, message, vgg19_weights_path):
 def test_missing_required_flag():
     result = gatys(f"--content_image={CONTENT_IMAGE}")
     assert_one_line_error(result, "style_images")
+
+
+@pytest.mark.parametrize("role", ["content", "style", "init"])
+def test_overwrite_never_replaces_an_input(tmp_path, role, vgg19_weights_path):
+    """--output_image naming an input is refused even with --overwrite (issue 15)."""
+    photo, painting = tmp_path / "photo.jpg", tmp_path / "painting.jpg"
+    photo.write_bytes(open(CONTENT_IMAGE, "rb").read())
+    painting.write_bytes(open(STYLE_IMAGE, "rb").read())
+    init = tmp_path / "start.jpg"
+    init.write_bytes(open(CONTENT_IMAGE, "rb").read())
+    target = {"content": photo, "style": painting, "init": init}[role]
+    before = target.read_bytes()
+    # The same file by another path: the check compares files, not strings.
+    output = tmp_path / "sub" / ".." / target.name
+    (tmp_path / "sub").mkdir()
+    result = gatys(f"--content_image={photo}", f"--style_images={STYLE_IMAGE_2},{painting}", f"--init={init}",
+                   f"--output_image={output}", "--overwrite", *FAST)
+    assert_one_line_error(result, f"is the {role} image")
+    assert target.read_bytes() == before

@@ -482,3 +482,78 @@ def test_modules_do_not_import_tensorflow():
     root = os.path.dirname(os.path.dirname(image_io.__file__))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
     assert result.stdout.strip() == "False", result.stderr
+
+
+# --- interrupted saves: temporary files (issue 15) ---------------------------------------------
+
+
+def _stale_temp(directory, output_name: str, token: str = "0123456789abcdef") -> str:
+    """A leftover of a save killed mid-write, named as save_image names its temp files."""
+    ext = os.path.splitext(output_name)[1]
+    path = os.path.join(directory, f".{output_name}.{token}{ext}")
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n truncated")
+    return path
+
+
+def test_list_images_skips_hidden_files_in_directories(image_dir):
+    # A save killed by SIGKILL leaves ".b.png.<hex>.png" (truncated) beside its output.
+    _stale_temp(image_dir, "b.png")
+    Image.new("RGB", (1, 1)).save(image_dir / ".hidden.png")
+    d = str(image_dir)
+    assert list_images(d) == [os.path.join(d, n) for n in ["a.JPG", "b.png", "c.webp"]]
+    assert list_images(os.path.join(d, "*.png")) == [os.path.join(d, "b.png")]
+
+
+def test_save_removes_stale_temp_files_of_its_output_only(tmp_path):
+    stale = [_stale_temp(tmp_path, "out.png"), _stale_temp(tmp_path, "out.png", "fedcba9876543210")]
+    keep = [
+        _stale_temp(tmp_path, "other.png"),  # another output's: not this save's business
+        _stale_temp(tmp_path, "out.png", "0123"),  # not the library's naming (16 hex digits)
+        _stale_temp(tmp_path, "out.png", "0123456789ABCDEF"),  # upper case: not token_hex
+    ]
+    (tmp_path / ".out.png.notes").write_text("user file")
+    (tmp_path / "out.png").write_bytes(b"old")
+    save_image(np.zeros((2, 2, 3), np.uint8), tmp_path / "out.png", overwrite=True)
+    assert not any(os.path.exists(p) for p in stale)
+    assert all(os.path.exists(p) for p in keep) and (tmp_path / ".out.png.notes").exists()
+    # A normal (not --overwrite) save of a new output clears its own leftovers too.
+    stale = _stale_temp(tmp_path, "new.jpg")
+    save_image(np.zeros((2, 2, 3), np.uint8), tmp_path / "new.jpg")
+    assert not os.path.exists(stale) and (tmp_path / "new.jpg").exists()
+
+
+def test_interrupted_save_removes_its_temp_file(tmp_path, monkeypatch):
+    def interrupted_save(self, fp, *args, **kwargs):
+        fp.write(b"partial")
+        raise KeyboardInterrupt  # what Ctrl-C, and SIGTERM in the commands, raise mid-save
+
+    monkeypatch.setattr(Image.Image, "save", interrupted_save)
+    with pytest.raises(KeyboardInterrupt):
+        save_image(np.zeros((2, 2, 3), np.uint8), tmp_path / "out.png")
+    assert os.listdir(tmp_path) == []
+
+
+# --- outputs that are inputs (issue 15) --------------------------------------------------------
+
+
+def test_check_not_an_input(tmp_path, monkeypatch):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"x")
+    style = tmp_path / "style.png"
+    style.write_bytes(b"y")
+    inputs = [("content image", photo), ("style image", style)]
+    image_io.check_not_an_input([tmp_path / "out.png"], inputs)  # not an input: fine
+    with pytest.raises(StyleError, match="output '.*photo.jpg' is the content image itself"):
+        image_io.check_not_an_input([str(photo)], inputs)
+    # The same file under another name: a relative path, a symlink, a hard link.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(StyleError, match="is the style image itself"):
+        image_io.check_not_an_input(["./sub/../style.png"], inputs)
+    os.symlink(style, tmp_path / "link.png")
+    os.link(photo, tmp_path / "hard.jpg")
+    with pytest.raises(StyleError, match="'link.png' is the style image itself"):
+        image_io.check_not_an_input(["link.png"], inputs)
+    with pytest.raises(StyleError, match=r"'hard.jpg' is the content image '.*photo.jpg'; choose another output"):
+        image_io.check_not_an_input(["hard.jpg"], inputs)

@@ -46,3 +46,36 @@ def test_shipped_metanet_matches_golden_output(content):
     diff = np.abs(np.round(np.clip(out, 0, 255)) - golden)
     assert diff.max() <= 2.0 and diff.mean() <= 0.25
     assert np.abs(out - content).mean() > 20
+
+
+@pytest.mark.parametrize("name", ["great_wave", "adain"])
+def test_stylize_bytes_composites_alpha_onto_white(name, content):
+    """TF Serving's bytes signature treats transparency as the commands do: onto white."""
+    import io
+
+    import tensorflow as tf
+    from PIL import Image
+
+    from conftest import REPO, STYLE_IMAGE
+
+    rgba = np.concatenate([content, np.full(content.shape[:2] + (1,), 255.0)], axis=-1).astype(np.uint8)
+    rgba[:, : rgba.shape[1] // 2, 3] = 0  # left half transparent, over the photo's own colours
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
+    white = content.copy()
+    white[:, : white.shape[1] // 2] = 255.0
+    model = tf.saved_model.load(f"{REPO}/saved_models/{name}/saved_model")
+    if name == "adain":
+        style = image_io.load_image(STYLE_IMAGE, max_size=64)
+        style_png = image_io.encode_image(style, "PNG")
+        args = {"content_bytes": tf.constant([buffer.getvalue()]), "style_bytes": tf.constant([style_png]),
+                "alpha": tf.constant([1.0])}
+        expected_args = {"content": tf.constant(white[None].astype(np.uint8)),
+                         "style": tf.constant(np.round(style)[None].astype(np.uint8)), "alpha": tf.constant([1.0])}
+    else:
+        args = {"image_bytes": tf.constant([buffer.getvalue()])}
+        expected_args = {"images": tf.constant(white[None].astype(np.uint8))}
+    out = model.signatures["stylize_bytes"](**args)["stylized_bytes"].numpy()[0]
+    got = np.asarray(Image.open(io.BytesIO(out)).convert("RGB"), np.float32)
+    expected = model.signatures["serving_default"](**expected_args)["stylized"].numpy()[0].astype(np.float32)
+    assert np.abs(got - expected).max() <= 1.0

@@ -59,8 +59,9 @@ def work(tmp_path_factory):
         (root / d).mkdir()
     (root / "o_glob" / "a.png").write_bytes(b"old")  # replaced: --overwrite
     (root / "o_exist" / "a.png").write_bytes(b"keep")  # kept: no --overwrite
+    Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / "painting.png")
     return {"root": root, "content": content, "tflite": tflite, "env": {"KERAS_STYLE_MODELS": str(models)},
-            "unwritable": _unwritable_dir(root)}
+            "unwritable": _unwritable_dir(root), "painting": (root / "painting.png").read_bytes()}
 
 
 def _cases(w):
@@ -80,6 +81,9 @@ def _cases(w):
         "corrupt_image": [f"--model={tflite}", f"--content={root / 'bad'}", f"--output_dir={root / 'o_x3'}"],
         "style_on_fast_model": ["--model=toy", f"--content={content}", f"--output_dir={root / 'o_x4'}",
                                 f"--style={content / 'a.png'}"],
+        # An input is never an output, --overwrite or not: the style image too (issue 15).
+        "output_is_style": ["--model=adain", f"--content={content / 'a.png'}", f"--style={root / 'painting.png'}",
+                            f"--output={root / 'painting.png'}", "--overwrite"],
     }
     if w["unwritable"]:
         cases["unwritable_output_dir"] = [f"--model={tflite}", f"--content={content}",
@@ -142,6 +146,7 @@ def test_glob_and_list_with_max_size_and_overwrite(work, runs):
         ("style_on_fast_model", "model toy is a fixed-style model; --style needs an arbitrary-style model "
                                 "(adain, metanet)"),
         ("unwritable_output_dir", "cannot write to directory"),
+        ("output_is_style", "is the style image itself; choose another output"),
     ],
 )
 def test_bad_input_one_line_and_no_outputs(work, runs, case, message):
@@ -152,5 +157,6 @@ def test_bad_input_one_line_and_no_outputs(work, runs, case, message):
     for name in ("o_x1", "o_x2", "o_x3", "o_x4"):
         assert not (root / name).exists(), name  # the output directory is not even created
     assert _listing(root / "o_exist") == ["a.png"] and (root / "o_exist" / "a.png").read_bytes() == b"keep"
+    assert (root / "painting.png").read_bytes() == work["painting"]
     if work["unwritable"] and work["unwritable"] != "/sys":
         assert _listing(work["unwritable"]) == []

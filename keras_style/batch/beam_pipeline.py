@@ -47,6 +47,7 @@ import contextlib
 import dataclasses
 import os
 import secrets
+import sys
 from pathlib import PurePosixPath
 from typing import Sequence
 
@@ -87,6 +88,8 @@ class BatchConfig:
       max_pixels: refuse larger inputs (decompression-bomb guard).
       overwrite: replace existing outputs.
       failures_file: where the failures list goes (default in output_dir).
+      precision: a `keras_style.precision` setting; a local fast-style or AdaIN
+        SavedModel runs from a copy computing in it (`serving_precision.precision_copy`).
     """
 
     input: str
@@ -100,6 +103,7 @@ class BatchConfig:
     max_pixels: int | None = image_io.DEFAULT_MAX_PIXELS
     overwrite: bool = False
     failures_file: str | None = None
+    precision: str = "float32"
 
     def validate(self):
         """Raises StyleError naming the first bad field."""
@@ -320,7 +324,7 @@ def run_batch(config: BatchConfig, pipeline_args: Sequence[str] = ()) -> dict:
     Returns:
       {"inputs", "stylized", "bad_images", "failed_images"} counts (from the
       Beam counters), "failures" ([(path, reason)] read back from the failures
-      file) and "failures_file".
+      file), "failures_file" and "precision" (what the model computed in).
 
     Raises:
       StyleError: bad settings, inputs, outputs, style or model, or unknown
@@ -339,6 +343,14 @@ def run_batch(config: BatchConfig, pipeline_args: Sequence[str] = ()) -> dict:
     jobs = plan_outputs(inputs, config)
     style = load_style(config)
     model_dir = config.model if _is_remote(config.model) else resolve_model(config.model, "saved_model").path
+    computed_in = config.precision
+    if not _is_remote(model_dir):
+        from keras_style.export import serving_precision
+        from keras_style.inference.model_spec import read_metadata
+
+        model_dir = serving_precision.precision_copy(model_dir, config.precision,
+                                                     log=lambda line: print(line, file=sys.stderr))
+        computed_in = serving_precision.model_precision(read_metadata(model_dir))
     handler = StyleModelHandler(model_dir, style=style, alpha=config.alpha)
     handler.load_model()  # fails here, with one message, rather than inside a worker
 
@@ -358,6 +370,7 @@ def run_batch(config: BatchConfig, pipeline_args: Sequence[str] = ()) -> dict:
         "failed_images": counters["failed_images"],
         "failures": _read_failures(config.failures_path()),
         "failures_file": config.failures_path(),
+        "precision": computed_in,
     }
 
 

@@ -38,6 +38,9 @@ _MAX_SIZE = flags.DEFINE_integer("max_size", None, "Resize each input so its lon
 _MAX_PIXELS = flags.DEFINE_integer("max_image_pixels", None, "Refuse input images with more pixels than this "
                                    "(decompression-bomb guard); default: the library's limit.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
+_PRECISION = common.define_precision_flag(
+    "A local fast-style or AdaIN SavedModel runs from a copy computing in it, made once and kept in "
+    "$KERAS_STYLE_CACHE (default ~/.cache/keras_style).")
 _FAILURES_FILE = flags.DEFINE_string("failures_file", None, "Where to list failed inputs (path<TAB>reason); "
                                      "default OUTPUT_DIR/style_batch_failures.txt, replaced each run.")
 
@@ -72,6 +75,7 @@ def split_pipeline_args(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _config():
+    from keras_style import precision
     from keras_style.batch.beam_pipeline import BatchConfig
 
     extra = {} if _MAX_PIXELS.value is None else {"max_pixels": _MAX_PIXELS.value}
@@ -86,6 +90,7 @@ def _config():
         max_size=_MAX_SIZE.value,
         overwrite=_OVERWRITE.value,
         failures_file=_FAILURES_FILE.value,
+        precision=precision.resolve(_PRECISION.value),
         **extra,
     )
 
@@ -130,7 +135,7 @@ def main(argv):
     failures = result["failures"]
     print(
         f"stylized {result['stylized']} of {result['inputs']} image(s) into {_OUTPUT_DIR.value}; "
-        f"{result['bad_images']} bad image(s), {result['failed_images']} failed",
+        f"{result['bad_images']} bad image(s), {result['failed_images']} failed; computed in {result['precision']}",
         file=sys.stderr,
     )
     for path, reason in failures[:_SHOWN_FAILURES]:

@@ -230,10 +230,24 @@ def define_precision_flag(help_extra: str = ""):
     )
 
 
-def announce_precision(value: str) -> str:
-    """Resolves a `--precision` value, prints the choice once on stderr, returns the policy name."""
+def announce_precision(value: str, later: bool = False):
+    """Resolves a `--precision` value and prints the choice once on stderr.
+
+    Returns the policy name; with `later`, (policy name, a function that prints the line
+    when first called), for commands that validate more input before the work starts:
+    a user error then stays the only line.
+    """
     from keras_style import precision
 
     choice = precision.choose(value)
-    print(choice.describe(), file=sys.stderr, flush=True)
-    return choice.policy
+    if not later:
+        print(choice.describe(), file=sys.stderr, flush=True)
+        return choice.policy
+    printed = []
+
+    def announce():
+        if not printed:
+            printed.append(True)
+            print(choice.describe(), file=sys.stderr, flush=True)
+
+    return choice.policy, announce

@@ -44,6 +44,7 @@ _MAX_PAIRS = flags.DEFINE_integer("max_pairs", None, "Evaluate only the first N 
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing figures, contact sheets and output images.")
 _WEIGHTS = flags.DEFINE_string("weights", "auto", "VGG19 weights for the metrics and Gatys: auto (cached, else "
                                "fetched once), imagenet, or a Keras .h5 file.")
+_PRECISION = common.define_precision_flag("Applies to Gatys; the metrics always score in float32.")
 _MAX_PIXELS = flags.DEFINE_integer("max_image_pixels", None, "Refuse input images with more pixels than this "
                                    "(decompression-bomb guard); default: the library's limit.")
 
@@ -65,6 +66,7 @@ def _config() -> EvaluationConfig:
         overwrite=_OVERWRITE.value,
         gatys=GatysConfig(style_weight=_STYLE_WEIGHT.value, content_weight=_CONTENT_WEIGHT.value),
         weights=_WEIGHTS.value,
+        precision=_PRECISION.value,
         **extra,
     )
 
@@ -76,11 +78,14 @@ def main(argv):
     bar = {}
 
     def on_progress(done, total, message):
+        announce_precision()  # after every check, when the work has started
         if "bar" not in bar:
             bar["bar"] = common.ProgressBar(total, label="evaluate")
         bar["bar"].update(done, message, force=True)
 
-    result = evaluate(_config(), on_progress=on_progress)
+    config = _config()
+    config.precision, announce_precision = common.announce_precision(config.precision, later=True)
+    result = evaluate(config, on_progress=on_progress)
     print(result["table"])
     print(
         f"{result['new_pairs']} new pair(s), {result['skipped_pairs']} already done; results in "

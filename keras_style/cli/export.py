@@ -42,8 +42,13 @@ _REPRESENTATIVE = flags.DEFINE_string(
     "repository's example content images, else synthetic ones.")
 _MAX_DIFF = flags.DEFINE_float(
     "max_abs_diff", None, "Fail (exit status 2, nothing written) if the parity max abs difference exceeds this.")
+_PRECISION = flags.DEFINE_string(
+    "precision", "float32", "float32 (convert to --tflite), or mixed_bfloat16 / bfloat16 (CPUs with bfloat16 "
+    "units) or mixed_float16 / float16 (GPUs): write a SavedModel with the same signatures and dtypes to "
+    "--export_dir whose graph computes in that precision. TFLite has no bfloat16 CPU kernels.")
+_EXPORT_DIR = flags.DEFINE_string("export_dir", None, "With --precision: the new SavedModel directory.")
 
-flags.mark_flags_as_required(["saved_model", "tflite"])
+flags.mark_flags_as_required(["saved_model"])
 
 # The repository's bundled example photos (absent from an installed wheel).
 _EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),

@@ -53,6 +53,10 @@ _MASK = flags.DEFINE_list(
     "mask", None, "AdaIN spatial control: one grayscale image per --style, the content's size; white applies "
     "that style. Needs the SavedModel and whole images (no --tile).")
 
+_PRECISION = common.define_precision_flag(
+    "SavedModels only (a .tflite file runs as converted): a fast-style or AdaIN SavedModel is run from a copy "
+    "computing in that precision, made once and kept in $KERAS_STYLE_CACHE (default ~/.cache/keras_style).")
+
 flags.mark_flags_as_required(["model", "content"])
 
 
@@ -60,6 +64,9 @@ def _check_flags():
     from keras_style import image_io
     from keras_style.errors import StyleError
 
+    from keras_style import precision
+
+    precision.canonical(_PRECISION.value)
     if bool(_OUTPUT.value) == bool(_OUTPUT_DIR.value):
         raise StyleError("pass exactly one of --output (one content image) or --output_dir (any number)")
     if _MAX_SIZE.value is not None and _MAX_SIZE.value < 1:
@@ -159,6 +166,20 @@ def _probe_writable(directory: str) -> None:
         raise StyleError(f"cannot write to directory '{directory}': {e.strerror or e}; check its permissions") from None
 
 
+def _in_precision(spec):
+    """The SavedModel to run for --precision (a cached bfloat16 copy on CPUs with bfloat16 units)."""
+    import dataclasses
+
+    from keras_style.export import serving_precision
+    from keras_style.inference import model_spec
+
+    policy = common.announce_precision(_PRECISION.value)
+    path = serving_precision.precision_copy(spec.path, policy, log=lambda line: print(line, file=sys.stderr))
+    if path == spec.path:
+        return spec
+    return dataclasses.replace(spec, path=path, metadata=model_spec.read_metadata(path))
+
+
 def main(argv):
     del argv
     from keras_style import image_io
@@ -172,10 +193,18 @@ def main(argv):
     inputs = image_io.list_images(_CONTENT.value)
     outputs = _output_paths(inputs, fmt)
     load_kwargs = {"max_pixels": _MAX_PIXELS.value} if _MAX_PIXELS.value is not None else {}
+    # Every file is decoded now (corrupt ones fail before anything is written), at its
+    # --max_size (a large JPEG is decoded at a fraction of its size); one input is kept.
+    decoded = {}
     for path in inputs:
-        image_io.load_image(path, **load_kwargs)  # decodes fully: corrupt files fail now
+        image = image_io.load_image(path, max_size=_MAX_SIZE.value, **load_kwargs)
+        if len(inputs) == 1:
+            decoded[path] = image
+        del image
     if styled:
         styled.load_inputs(inputs, load_kwargs)  # style images and masks (mask sizes too)
+    if spec.format == "saved_model":
+        spec = _in_precision(spec)
     model = spec.load()
     if _OUTPUT_DIR.value:
         try:
@@ -190,7 +219,9 @@ def main(argv):
     bar = common.ProgressBar(len(inputs), label=f"stylizing ({model.backend})")
     bar.update(0, force=True)
     for done, (path, out) in enumerate(zip(inputs, outputs), start=1):
-        content = image_io.load_image(path, max_size=_MAX_SIZE.value, **load_kwargs)
+        content = decoded.pop(path, None)
+        if content is None:
+            content = image_io.load_image(path, max_size=_MAX_SIZE.value, **load_kwargs)
         if styled:  # style statistics computed once, colour preservation included
             result = styled.stylize(model, content, tile=_TILE.value, overlap=_TILE_OVERLAP.value)
         elif _TILE.value:
@@ -201,6 +232,8 @@ def main(argv):
             from keras_style.color import preserve_color
 
             result = preserve_color(content, result, method=_PRESERVE_COLOR.value)
+        if done == len(inputs):
+            model = None  # last image: the model's memory is freed before the output is encoded
         image_io.save_image(result, out, overwrite=_OVERWRITE.value)
         bar.update(done, os.path.basename(out))
     where = _OUTPUT.value or _OUTPUT_DIR.value

@@ -90,6 +90,8 @@ class EvaluationConfig:
         iterations and seed are replaced by the fields above. None: defaults.
       weights: VGG19 weights for the metrics (and Gatys), as `VGGFeatureExtractor`.
       max_pixels: refuse input images with more pixels (decompression-bomb guard).
+      precision: a `keras_style.precision` setting for the Gatys optimisation. The
+        metrics always score in float32, so their figures compare across machines.
     """
 
     content: str
@@ -105,6 +107,7 @@ class EvaluationConfig:
     gatys: object | None = None
     weights: str | None = "auto"
     max_pixels: int | None = image_io.DEFAULT_MAX_PIXELS
+    precision: str = "auto"
 
     def gatys_config(self):
         """The GatysConfig the "gatys" method runs with."""
@@ -113,7 +116,7 @@ class EvaluationConfig:
         base = self.gatys if self.gatys is not None else GatysConfig()
         return dataclasses.replace(
             base, image_size=self.image_size, scales=(), iterations=self.iterations, seed=self.seed,
-            weights=self.weights,
+            weights=self.weights, precision=self.precision,
         )
 
     def validate(self):
@@ -299,10 +302,16 @@ def evaluate(
     for method in methods:
         if method.kind == "fixed" and method.reference and method.reference not in style_images:
             style_images[method.reference] = image_io.load_image(method.reference, **load)
-    # Load every model needed before computing (or writing) anything: a bad model fails fast.
+    # Load every model needed, and the metrics' VGG19, before computing (or writing)
+    # anything: a bad model or missing weights fail fast.
     for method in dict.fromkeys(p.method for p in pending):
         if method.kind != "gatys":
             method.stylizer = method.model_spec.load()
+    metrics = None
+    if pending:
+        from keras_style.evaluation.metrics import StyleMetrics
+
+        metrics = StyleMetrics(weights=config.weights, gatys_config=config.gatys_config())
 
     image_io.make_output_dir(config.output_dir)
     results.create()  # the header, before the first pair: an interrupted first pair resumes
@@ -310,7 +319,7 @@ def evaluate(
     if on_progress:
         on_progress(len(pairs) - len(pending), len(pairs), f"{len(pairs) - len(pending)} already in {RESULTS_CSV}")
     if pending:
-        _run_pairs(config, pending, content_images, style_images, results, on_progress, len(pairs))
+        _run_pairs(config, pending, content_images, style_images, results, metrics, on_progress, len(pairs))
 
     keys = {p.key for p in pairs}
     rows = [r for r in results.rows if row_key(r) in keys]
@@ -346,12 +355,15 @@ def evaluate(
     }
 
 
-def _run_pairs(config, pending, content_images, style_images, results, on_progress, total):
+def _run_pairs(config, pending, content_images, style_images, results, metrics, on_progress, total):
     from keras_style import gatys
-    from keras_style.evaluation.metrics import StyleMetrics
+
+    from keras_style import precision
 
     gatys_config = config.gatys_config()
-    metrics = StyleMetrics(weights=config.weights, gatys_config=gatys_config)
+    gatys_config.precision = precision.resolve(gatys_config.precision)
+    # The metrics' float32 network doubles as Gatys' loss network when Gatys runs in float32.
+    gatys_extractor = metrics.loss_extractor if gatys_config.precision == precision.FLOAT32 else None
     references = {}
     done = total - len(pending)
     for pair in pending:
@@ -366,7 +378,10 @@ def _run_pairs(config, pending, content_images, style_images, results, on_progre
 
         def run(method=method, content=content, style=style, prepared=prepared):
             if method.kind == "gatys":
-                return gatys.stylize(content, [style], gatys_config, extractor=metrics.loss_extractor)
+                nonlocal gatys_extractor
+                if gatys_extractor is None:
+                    gatys_extractor = gatys.loss_network(gatys_config)
+                return gatys.stylize(content, [style], gatys_config, extractor=gatys_extractor)
             return method.stylizer.stylize(content, style=prepared)
 
         if method.kind != "gatys" and content.shape not in method.warmed_up:

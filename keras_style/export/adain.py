@@ -52,9 +52,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from keras_style import data as data_lib
 from keras_style.errors import StyleError
-from keras_style.export import tflite
-from keras_style.export import saved_model
+from keras_style.export import saved_model, tflite
 from keras_style.inference.adain_stylizer import STATISTICS, STYLE_ENCODE, STYLIZE, STYLIZE_MASKED
 from keras_style.inference.adain_tflite_stylizer import QUANTIZE_SUFFIXES, tflite_pair_paths
 
@@ -190,8 +190,9 @@ def _serving_functions(model, channels: int) -> dict:
         ), tf.float32)
 
     def decode_image(data):
-        image = tf.io.decode_image(data[0], channels=3, dtype=tf.uint8, expand_animations=False)
-        return tf.cast(image, tf.float32)[None]
+        # Alpha is composited onto white, as the commands do (not dropped).
+        image = tf.io.decode_image(data[0], channels=0, dtype=tf.uint8, expand_animations=False)
+        return tf.cast(data_lib.flatten_alpha(image), tf.float32)[None]
 
     def serving_default(content, style, alpha):
         return {STYLIZED: to_uint8(one_shot(tf.cast(content, tf.float32), tf.cast(style, tf.float32), alpha))}

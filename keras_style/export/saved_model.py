@@ -24,6 +24,7 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from keras_style import data as data_lib
 from keras_style.errors import StyleError
 from keras_style.inference.model_spec import METADATA_FILENAME, SAVED_MODEL_FILENAME
 
@@ -181,7 +182,7 @@ def add_image_signatures(
       BMP) -> `stylized_bytes` string [N] (PNG). Images are decoded one by one
       (`tf.map_fn`) and then stylized as one batch, so all images in one
       request must have the same size. Grayscale becomes RGB; an alpha
-      channel is dropped. In TF Serving's REST API the inputs are
+      channel is composited onto white. In TF Serving's REST API the inputs are
       `{"b64": ...}` objects and the outputs come back base64-encoded.
 
     Args:
@@ -207,8 +208,9 @@ def add_image_signatures(
         return {IMAGES_OUTPUT: fn(images, *args)}
 
     def decode(data):
-        image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
-        return tf.cast(image, tf.float32)
+        # Alpha is composited onto white, as the commands do (not dropped).
+        image = tf.io.decode_image(data, channels=0, dtype=tf.uint8, expand_animations=False)
+        return tf.cast(data_lib.flatten_alpha(image), tf.float32)
 
     def stylize_bytes(image_bytes, *args):
         images = tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec([None, None, 3], tf.float32))

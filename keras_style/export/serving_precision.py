@@ -126,3 +126,53 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
         model = build()
     assign_weights(model, weights)
     return export(model)
+
+
+CACHE_ENV = "KERAS_STYLE_CACHE"
+
+
+def cache_dir() -> str:
+    """Where precision copies are kept: `$KERAS_STYLE_CACHE`, else ~/.cache/keras_style."""
+    return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "keras_style")
+
+
+def model_precision(metadata: dict) -> str:
+    """The precision an exported model computes in (float32 unless its metadata says otherwise)."""
+    return metadata.get(PRECISION_KEY, precision.FLOAT32)
+
+
+def _fingerprint(saved_model_dir: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in ("saved_model.pb", os.path.join("variables", "variables.index")):
+        path = os.path.join(saved_model_dir, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()[:16]
+
+
+def precision_copy(saved_model_dir: str, policy: str, log: Callable[[str], None] | None = None) -> str:
+    """A SavedModel that computes in `policy`: `saved_model_dir` itself when it already
+    does (or its kind has no rebuilder), else a copy made once and kept in `cache_dir()`,
+    keyed by the original's graph and variables, so an updated model gets a new copy.
+
+    `log` receives one line when a copy is made.
+    """
+    policy = precision.resolve(policy)
+    metadata = read_metadata(saved_model_dir)
+    if model_precision(metadata) == policy or metadata.get("kind") not in REBUILDERS:
+        return saved_model_dir
+    target = os.path.join(cache_dir(), "precision", f"{metadata['kind']}-{policy}-{_fingerprint(saved_model_dir)}")
+    if os.path.isfile(os.path.join(target, "saved_model.pb")):
+        return target
+    if log is not None:
+        log(f"making a {policy} copy of {saved_model_dir} in {target} (once)")
+    try:
+        return export_in_precision(saved_model_dir, target, policy)
+    except StyleError:
+        # Another process made the same copy meanwhile (the export is atomic): use it.
+        if os.path.isfile(os.path.join(target, "saved_model.pb")):
+            return target
+        raise

@@ -145,4 +145,4 @@ class AdaINTFLiteStylizer(AdaINStylizer):
                     f"TFLite model '{self.paths[key]}' failed on a {shape[1]}x{shape[0]} image: {_one_line(e)}"
                 ) from None
         self._ran.add(key)
-        return np.array(out, dtype=np.float32)
+        return np.asarray(out, dtype=np.float32)  # already a copy of the output tensor

@@ -99,7 +99,7 @@ class TFLiteStylizer(Stylizer):
                 h, w = images.shape[1:3]
                 raise StyleError(f"TFLite model '{self.name}' failed on a {w}x{h} image: {_one_line(e)}") from None
         self._first_run = False
-        return np.array(out, dtype=np.float32)
+        return np.asarray(out, dtype=np.float32)  # already a copy of the output tensor
 
 
 def open_interpreter(path: str, model_name: str, num_threads: int | None = None, shown_as: str | None = None):

@@ -23,6 +23,24 @@ def _normalize_padding(padding):
     return pairs
 
 
+# The most inputs of one CONCATENATION that TFLite's XNNPACK delegate runs: with 6 or more
+# it leaves the op (and the slices feeding it) to TFLite's own kernels, which split the
+# delegated graph and keep every tensor at the split in TFLite's arena.
+MAX_CONCAT_INPUTS = 5
+
+
+def concatenate(parts, axis):
+    """`ops.concatenate(parts, axis)` as a tree of concatenations of at most
+    `MAX_CONCAT_INPUTS` inputs each (the same values; one part is returned as is)."""
+    parts = list(parts)
+    while len(parts) > MAX_CONCAT_INPUTS:
+        parts = [
+            group[0] if len(group) == 1 else ops.concatenate(group, axis=axis)
+            for group in (parts[i : i + MAX_CONCAT_INPUTS] for i in range(0, len(parts), MAX_CONCAT_INPUTS))
+        ]
+    return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=axis)
+
+
 def _reflect(x, before, after, axis):
     """Reflect-pads one spatial axis of a rank-4 tensor by concatenating slices."""
     if not before and not after:
@@ -35,9 +53,15 @@ def _reflect(x, before, after, axis):
 
     # Before: rows before, ..., 1 (the edge row 0 is not repeated); after: rows
     # -2, ..., -(after + 1), i.e. counted back from the end, so H may be dynamic.
+    # The one-row slices are joined first (small tensors), then one concatenation of
+    # at most three inputs copies `x`: every op stays inside XNNPACK.
     head = [rows(i, i + 1) for i in range(before, 0, -1)]
     tail = [rows(-2 - i, -1 - i) for i in range(after)]
-    return ops.concatenate([*head, x, *tail], axis=axis)
+    parts = [concatenate(head, axis)] if head else []
+    parts.append(x)
+    if tail:
+        parts.append(concatenate(tail, axis))
+    return ops.concatenate(parts, axis=axis)
 
 
 @keras.saving.register_keras_serializable(package="keras_style")
@@ -54,6 +78,9 @@ class ReflectionPadding2D(keras.layers.Layer):
     XNNPACK delegate does not run, so every padded conv split the delegated
     graph and MIRROR_PAD's own kernel cost about a third of a 1024² TransformNet
     run. Slices and concatenations stay inside XNNPACK; the result is identical.
+    The one-row slices of each side are joined first, so no concatenation has more
+    than `MAX_CONCAT_INPUTS` inputs (XNNPACK leaves larger ones, e.g. the 9 of a
+    9x9 conv's padding, to TFLite's kernels).
 
     Args:
         padding: int (same on all four sides), `(pad_h, pad_w)` (symmetric), or
