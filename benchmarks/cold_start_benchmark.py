@@ -21,8 +21,11 @@ Columns: wall seconds of the whole process (median and min over the repeats; the
 clock from just before the child starts to its exit) and peak RSS (MiB; the median over the
 repeats) of the whole process tree: the `ru_maxrss` that `os.wait4` returns for the child,
 which on Linux is the largest of the child's own peak and its waited-for descendants' (the
-same figure `/usr/bin/time -v` prints). "vs peer" divides our row by the peer row it is
-compared with (fast by peer, AdaIN by peer_style), medians by medians.
+same figure `/usr/bin/time -v` prints). Linux starts a child's ru_maxrss at its parent's
+resident size (it is kept across fork and exec), so this parent stays small (it imports
+absl and Pillow only; its size is printed as the floor of every figure). "vs peer" divides
+our row by the peer row it is compared with (fast by peer, AdaIN by peer_style), medians
+by medians.
 
 The peer runs from its own virtualenv (--peer: its console script); rows that need it are
 skipped with a note when it is missing. It is never imported here. --ours_pythonpath runs our
@@ -69,6 +72,11 @@ def define_flags():
     flags.DEFINE_string("ours_pythonpath", None, "Put this folder first on PYTHONPATH for our runs "
                         "(a copy of keras_style to compare with).")
     flags.DEFINE_integer("child_timeout", 600, "Seconds before a child process is killed.")
+
+
+def _resident_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024.0
 
 
 def make_photo(source: str, size: int, directory: str) -> str:
@@ -157,6 +165,7 @@ def main(argv):
         selected, notes = commands(photo, work)
         results = {row: [] for row in selected}
         print(_bench.machine_line())
+        print(f"this process's resident size (a floor for the figures below): {_resident_mb():.0f} MiB")
         print(f"content: {FLAGS.content} resized to {FLAGS.size}x{FLAGS.size}; style: {FLAGS.style}; "
               f"repeats: {FLAGS.repeats}")
         for row, (argv_, _) in selected.items():
@@ -165,7 +174,7 @@ def main(argv):
             for row, (argv_, env) in selected.items():
                 wall, rss = run_command(argv_, env, FLAGS.child_timeout, row)
                 results[row].append((wall, rss))
-                print(f"  [{repeat + 1}/{FLAGS.repeats}] {row}: {wall:.2f} s, {rss:.0f} MB", flush=True)
+                print(f"  [{repeat + 1}/{FLAGS.repeats}] {row}: {wall:.2f} s, {rss:.0f} MiB", flush=True)
         print()
         medians = {row: (_bench.median(w for w, _ in runs), _bench.median(r for _, r in runs))
                    for row, runs in results.items()}
@@ -184,7 +193,7 @@ def main(argv):
                 f"{rss_med / vs[1]:.2f}" if vs else "-",
             ])
         _bench.print_table(
-            ["run", "wall s (median)", "wall s (min)", "peak RSS MB (median)", "peak RSS MB (max)",
+            ["run", "wall s (median)", "wall s (min)", "peak RSS MiB (median)", "peak RSS MiB (max)",
              "time vs peer", "RSS vs peer"], rows)
         for note in notes:
             print(f"note: {note}")

@@ -27,6 +27,8 @@ _MODEL = flags.DEFINE_string("model", None, "A shipped model directory (NAME/sav
 _MAX_ABS_DIFF = flags.DEFINE_float("max_abs_diff", 2.0, "Largest allowed difference from the SavedModel.")
 _CONTENT = flags.DEFINE_string("content", "examples/content", "Parity images: file, folder, glob or list.")
 _STYLE = flags.DEFINE_string("style", "examples/styles/gcompris_004_GreatWave.jpg", "AdaIN parity style.")
+_QUANTIZE = flags.DEFINE_enum("quantize", "float16", ["none", "float16", "dynamic"],
+                              "Weights of the written file(s); the shipped ones are float16.")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write the file(s); default: --model itself.")
 flags.mark_flags_as_required(["model"])
 
@@ -54,6 +56,8 @@ def main(argv):
     del argv
     import numpy as np
 
+    common.import_tensorflow()  # with its native start-up lines filtered
+
     from keras_style import image_io
     from keras_style.inference.model_spec import read_metadata
 
@@ -73,9 +77,11 @@ def main(argv):
             model = TransformNet(int(metadata["base"]))
             _assign(model, weights)
             rebuilt = export_fast_style_model(model, os.path.join(work, "saved_model"), style_name=metadata.get("style"))
-            staged = convert_saved_model_to_tflite(rebuilt, os.path.join(work, f"{name}_fp16.tflite"), "float16")
+            suffix = {"none": "fp32", "float16": "fp16", "dynamic": "dynamic"}[_QUANTIZE.value]
+            staged = convert_saved_model_to_tflite(rebuilt, os.path.join(work, f"{name}_{suffix}.tflite"),
+                                                   _QUANTIZE.value)
             result = parity_check(saved_model_dir, staged, images)
-            outputs = {staged: os.path.join(out_dir, f"{name}_fp16.tflite")}
+            outputs = {staged: os.path.join(out_dir, os.path.basename(staged))}
         elif metadata.get("kind") == "adain":
             from keras_style.export.adain import convert_adain_to_tflite, export_adain_model, parity_check_pair
             from keras_style.models.adain_model import AdaINStyleTransfer
@@ -84,7 +90,7 @@ def main(argv):
             _assign(model, weights)
             rebuilt = export_adain_model(model, os.path.join(work, "saved_model"))
             os.makedirs(os.path.join(work, "pair"))
-            staged = convert_adain_to_tflite(rebuilt, os.path.join(work, "pair") + os.sep, "float16")
+            staged = convert_adain_to_tflite(rebuilt, os.path.join(work, "pair") + os.sep, _QUANTIZE.value)
             style = image_io.load_image(_STYLE.value, max_size=256)
             result = parity_check_pair(saved_model_dir, staged["style_encode"], staged["stylize"], images,
                                        [style] * len(images))

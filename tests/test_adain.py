@@ -327,7 +327,8 @@ def test_config_validation():
     AdaINConfig("c", "s", style_layers=["block1_conv1", "relu4_1"]).validate()
 
 
-def test_short_training_run_lowers_the_loss(tmp_path, images):
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_short_training_run_lowers_the_loss(tmp_path, images, precision):
     content, style_a, _ = images
     for folder, image in (("content", content[:, :32]), ("style", style_a[:32])):
         os.makedirs(tmp_path / folder)
@@ -338,7 +339,8 @@ def test_short_training_run_lowers_the_loss(tmp_path, images):
     )
     progress = []
     trainer_config = TrainerConfig(
-        str(tmp_path / "run"), train_steps=16, steps_per_loop=4, checkpoint_interval=0, summary_interval=16
+        str(tmp_path / "run"), train_steps=16, steps_per_loop=4, checkpoint_interval=0, summary_interval=16,
+        precision=precision,
     )
     metrics = train_adain(config, trainer_config, export_dir=None, on_progress=progress.append)
     assert [p.step for p in progress] == [4, 8, 12, 16]

@@ -476,7 +476,8 @@ def test_train_step_on_solid_content_is_finite(style_dir, styles):
 
 @pytest.fixture(scope="module")
 def trained(style_dir, tmp_path_factory):
-    """32 steps of real training (crop 32, batch 2, base 4, two styles)."""
+    """32 steps of real training (crop 32, batch 2, base 4, two styles) in mixed_bfloat16;
+    `test_resume_keeps_the_step_count` resumes them in float32."""
     from keras_style.tasks.metanet import train_metanet
     from keras_style.training.trainer import TrainerConfig
 
@@ -484,7 +485,7 @@ def trained(style_dir, tmp_path_factory):
     progress = []
     config = _config(style_dir, learning_rate=1e-3)
     trainer_config = TrainerConfig(model_dir, train_steps=32, steps_per_loop=4, checkpoint_interval=16,
-                                   summary_interval=32, log=lambda message: None)
+                                   summary_interval=32, log=lambda message: None, precision="mixed_bfloat16")
     train_metanet(config, trainer_config, on_progress=progress.append)
     return config, model_dir, progress
 
@@ -510,7 +511,8 @@ def test_resume_keeps_the_step_count(trained):
     config, model_dir, _ = trained
     messages = []
     trainer = Trainer(MetaNetTask(config), TrainerConfig(model_dir, train_steps=36, steps_per_loop=4,
-                                                         summary_interval=0, log=messages.append))
+                                                         summary_interval=0, log=messages.append,
+                                                         precision="float32"))
     assert trainer.step == 32
     assert any("resumed from step 32" in m for m in messages)
     progress = []

@@ -23,12 +23,45 @@ against every content image; still before any output is written), and
 from __future__ import annotations
 
 import dataclasses
+import math
+import sys
 
 import numpy as np
 
 from keras_style.errors import StyleError
 
 STYLE_MAX_SIZE = 512
+
+# Without --tile, an AdaIN run picks a tile size from the image size that keeps the whole
+# process under AUTO_TILE_BUDGET_MB MiB resident (a 1024² photo untiled took 1.6 GiB with
+# the .tflite pair, 1.9 GiB with the SavedModel). Peak memory as (fixed MiB, KiB per pixel
+# of a tile), fitted to `style_transfer --tile=N` runs on a 1024² photo on the project's
+# 2-core CPU machine (TensorFlow 2.21, ai-edge-litert 2.3; BUILD.md, "Cold start and
+# memory"): the .tflite pair 160 MiB (Python, LiteRT, both interpreters; the style
+# encoder's own peak, ~0.25 GiB for a 512² style, is over before stylizing) + 1.25 KiB per
+# tile pixel (XNNPACK's activations and indirection buffers for the VGG encoder and the
+# decoder); a SavedModel 900 MiB (TensorFlow's import alone is ~0.7 GiB resident) + 0.8 KiB
+# per tile pixel. Whole-image buffers (float32 content, output, blend weights) add 28 bytes
+# per image pixel.
+AUTO_TILE_BUDGET_MB = 950
+_MEMORY_MODEL = {"tflite": (160.0, 1.25), "saved_model": (900.0, 0.8)}
+_IMAGE_BYTES_PER_PIXEL = 28
+MIN_AUTO_TILE = 256
+
+
+def auto_tile(backend: str, height: int, width: int, overlap: int = 64) -> int:
+    """The tile size an AdaIN run uses without --tile: 0 (whole image) if the image fits the
+    memory budget, else the smallest tile (`tiling.balanced_tile`) needing no more tiles
+    than the largest tile that fits. At least `MIN_AUTO_TILE` (and 4 x `overlap`), below
+    which the overlaps would cost more than the memory saved."""
+    from keras_style.inference.tiling import balanced_tile
+
+    fixed_mb, kb_per_pixel = _MEMORY_MODEL.get(backend, _MEMORY_MODEL["saved_model"])
+    free_mb = AUTO_TILE_BUDGET_MB - fixed_mb - _IMAGE_BYTES_PER_PIXEL * height * width / 2**20
+    max_pixels = max(free_mb, 0.0) * 1024 / kb_per_pixel  # of one stylize call
+    if height * width <= max_pixels:
+        return 0
+    return balanced_tile(height, width, max(int(math.sqrt(max_pixels)), MIN_AUTO_TILE, 4 * overlap), overlap)
 
 
 def check_flags(spec, styles, style_weights, alpha, masks, tile: int) -> None:
@@ -110,11 +143,18 @@ class AdaINTransfer:
                         f"--mask '{mask_path}' must be the size of --content '{content_path}'"
                     )
 
-    def stylize(self, model, content: np.ndarray, tile: int = 0, overlap: int = 64) -> np.ndarray:
+    def stylize(self, model, content: np.ndarray, tile: int | None = 0, overlap: int = 64) -> np.ndarray:
         """Stylizes one content image (already resized by --max_size); colour handled.
 
         The masks, checked against the full-size content, are resized with it.
+        `tile`: 0 for the whole image, None for `auto_tile`'s choice (whole images with masks).
         """
+        if tile is None:
+            tile = 0 if self.masks else auto_tile(model.backend, content.shape[0], content.shape[1], overlap)
+            if tile:
+                print(f"AdaIN: {content.shape[1]}x{content.shape[0]} image in tiles of {tile} px to stay under "
+                      f"~{AUTO_TILE_BUDGET_MB / 1000:.0f} GB of memory (--tile=0: whole image)",
+                      file=sys.stderr, flush=True)
         from keras_style import color, image_io
         from keras_style.inference.tiling import stylize_tiled
 

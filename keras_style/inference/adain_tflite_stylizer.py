@@ -107,17 +107,33 @@ class AdaINTFLiteStylizer(AdaINStylizer):
                     f"AdaIN TFLite model '{self.name}' needs its partner file '{partner}', which is missing"
                 )
         self.paths = {STYLE_ENCODE: encode_path, STYLIZE: stylize_path}
+        self._num_threads = num_threads
         self._runners = {}
-        for key, file in self.paths.items():
-            interpreter = open_interpreter(file, self.name, num_threads, shown_as=file)
-            signatures = interpreter.get_signature_list()
-            if key not in signatures:
-                raise StyleError(
-                    f"TFLite model '{file}' has no '{key}' signature (it has: {', '.join(signatures) or 'none'}); "
-                    "convert the AdaIN SavedModel with style_export"
-                )
-            self._runners[key] = (interpreter, interpreter.get_signature_runner(key))
         self._ran = set()
+        for key in self.paths:
+            self._open(key)
+
+    def _open(self, key: str):
+        file = self.paths[key]
+        interpreter = open_interpreter(file, self.name, self._num_threads, shown_as=file)
+        signatures = interpreter.get_signature_list()
+        if key not in signatures:
+            raise StyleError(
+                f"TFLite model '{file}' has no '{key}' signature (it has: {', '.join(signatures) or 'none'}); "
+                "convert the AdaIN SavedModel with style_export"
+            )
+        self._runners[key] = (interpreter, interpreter.get_signature_runner(key))
+        self._ran.discard(key)  # a new interpreter logs its delegate line again
+        return self._runners[key]
+
+    def prepare_style(self, styles, weights=None, alpha=1.0):
+        """As `AdaINStylizer.prepare_style`; afterwards the style encoder's interpreter is
+        closed: it holds its arena and XNNPACK buffers for the style image's size (~0.2 GB
+        for a 512² style), which stylizing never uses. Another call opens it again."""
+        try:
+            return super().prepare_style(styles, weights, alpha)
+        finally:
+            self._runners.pop(STYLE_ENCODE, None)
 
     def encode_style(self, style: np.ndarray) -> np.ndarray:
         style = _as_image(style, "style image")
@@ -134,7 +150,7 @@ class AdaINTFLiteStylizer(AdaINStylizer):
         return out[0]
 
     def _run(self, key: str, shape, output: str, **inputs) -> np.ndarray:
-        _, runner = self._runners[key]
+        _, runner = self._runners.get(key) or self._open(key)
         feed = {k: np.ascontiguousarray(v, np.float32) for k, v in inputs.items()}
         # An interpreter's first run creates the XNNPACK delegate, which logs a line.
         with native_logs_filtered() if key not in self._ran else contextlib.nullcontext():

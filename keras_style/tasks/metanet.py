@@ -322,6 +322,7 @@ class MetaNetTask(StyleLossTask):
         statistics, style_grams = self.style_targets(style)
         content_targets = self.content_net(content)
         weights, raw = model.get_layer(METANET_LAYER).call_with_raw(statistics, training=True)
+        raw = tf.cast(raw, tf.float32)  # the penalty and the norms are sums: float32 under any policy
         generated = model.get_layer(GENERATED_NET_LAYER)([content, weights], training=True)
         features = self.loss_net(generated)
         content_term = tf.add_n([losses.content_loss(features[n], content_targets[n]) for n in self.content_layers])
@@ -338,7 +339,7 @@ class MetaNetTask(StyleLossTask):
             "weight_penalty": c.weight_norm_penalty * penalty,
         }
         metrics = {"loss": tf.add_n(list(terms.values())), **terms}
-        metrics["weight_norm"] = tf.stop_gradient(tf.norm(weights))
+        metrics["weight_norm"] = tf.stop_gradient(tf.norm(tf.cast(weights, tf.float32)))
         metrics["raw_weight_norm"] = tf.stop_gradient(tf.norm(raw))
         return generated, metrics
 
