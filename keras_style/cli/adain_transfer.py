@@ -26,6 +26,7 @@ import dataclasses
 
 import numpy as np
 
+from keras_style.checks import normalised_weights
 from keras_style.errors import StyleError
 
 STYLE_MAX_SIZE = 512
@@ -38,14 +39,13 @@ def check_flags(spec, styles, style_weights, alpha, masks, tile: int) -> None:
       StyleError: no style, a weight or mask count that differs from the style
         count, bad weights, alpha outside [0, 1], masks with --tile or a .tflite model.
     """
-    from keras_style.adain import _normalised_weights
     from keras_style.cli.common import style_weight_list
 
     if not styles:
         raise StyleError(
             f"model {spec.source} is an AdaIN (arbitrary-style) model; pass --style=IMAGE[,IMAGE...]"
         )
-    style_weight_list(style_weights, len(styles), _normalised_weights)
+    style_weight_list(style_weights, len(styles), normalised_weights)
     if alpha is not None and not 0.0 <= alpha <= 1.0:  # also rejects NaN
         raise StyleError(f"--alpha must be in [0, 1], got {alpha:g}")
     if masks:
@@ -60,6 +60,12 @@ def check_flags(spec, styles, style_weights, alpha, masks, tile: int) -> None:
                 f"--mask needs the AdaIN SavedModel (the .tflite pair has no masked signature); "
                 f"model {spec.source} is a {spec.format} model"
             )
+
+
+def transfer_from_flags(spec, styles, style_weights, alpha, masks, tile, preserve_color) -> "AdaINTransfer":
+    """`check_flags`, then the run's `AdaINTransfer` (the kind's `transfer` entry in the registry)."""
+    check_flags(spec, styles, style_weights, alpha, masks, tile)
+    return AdaINTransfer.from_flags(styles, style_weights, alpha, masks, preserve_color)
 
 
 @dataclasses.dataclass

@@ -93,23 +93,16 @@ def main(argv):
         raise StyleError("pass --tflite (a .tflite file to write), or --precision and --export_dir")
     if _PARITY_SIZE.value < 8:
         raise StyleError(f"--parity_size must be at least 8, got {_PARITY_SIZE.value}")
+    from keras_style import registry
     from keras_style.inference.model_spec import read_metadata
 
-    if os.path.isdir(_SAVED_MODEL.value) and read_metadata(_SAVED_MODEL.value).get("kind") == "adain":
-        # Two files, style_encode + stylize (see keras_style.export.adain); --tflite is a directory or prefix.
-        from keras_style.export.adain import style_export_adain
-
-        style_export_adain(_SAVED_MODEL.value, _TFLITE.value, _QUANTIZE.value, overwrite=_OVERWRITE.value,
-                           parity_image=_PARITY_IMAGE.value, parity_size=_PARITY_SIZE.value,
-                           max_abs_diff=_MAX_DIFF.value)
-        return 0
-    if os.path.isdir(_SAVED_MODEL.value) and read_metadata(_SAVED_MODEL.value).get("kind") == "metanet":
-        # Two files, style_to_weights + stylize_with_weights (keras_style.export.metanet); no full-integer int8.
-        from keras_style.export.metanet import style_export_metanet
-
-        style_export_metanet(_SAVED_MODEL.value, _TFLITE.value, _QUANTIZE.value, overwrite=_OVERWRITE.value,
-                             parity_image=_PARITY_IMAGE.value, parity_size=_PARITY_SIZE.value,
-                             max_abs_diff=_MAX_DIFF.value)
+    kind_name = read_metadata(_SAVED_MODEL.value).get("kind") if os.path.isdir(_SAVED_MODEL.value) else None
+    kind = registry.get(kind_name, _SAVED_MODEL.value) if kind_name else None
+    if kind is not None and kind.has("tflite_exporter"):
+        # The kind's own TFLite export (AdaIN, MetaNet: a pair of files; --tflite is a directory or prefix).
+        kind.part("tflite_exporter")(_SAVED_MODEL.value, _TFLITE.value, _QUANTIZE.value, overwrite=_OVERWRITE.value,
+                                     parity_image=_PARITY_IMAGE.value, parity_size=_PARITY_SIZE.value,
+                                     max_abs_diff=_MAX_DIFF.value)
         return 0
     # Cheap checks first: the conversion takes seconds.
     tflite.check_tflite_path(_TFLITE.value, overwrite=_OVERWRITE.value)

@@ -48,6 +48,12 @@ def check_flags(spec, styles, style_weights, alpha, masks, tile: int = 0) -> Non
         raise StyleError(f"--alpha must be in [0, 1], got {alpha:g}")
 
 
+def transfer_from_flags(spec, styles, style_weights, alpha, masks, tile, preserve_color) -> "MetaNetTransfer":
+    """`check_flags`, then the run's `MetaNetTransfer` (the kind's `transfer` entry in the registry)."""
+    check_flags(spec, styles, style_weights, alpha, masks, tile)
+    return MetaNetTransfer.from_flags(styles, style_weights, alpha, preserve_color)
+
+
 @dataclasses.dataclass
 class MetaNetTransfer:
     """The checked MetaNet flags of one `style_transfer` run."""

@@ -96,19 +96,12 @@ def _check_style_flags(spec):
             f"model {spec.source} is a fixed-style model; {' and '.join(given)} "
             f"{'needs' if len(given) == 1 else 'need'} an arbitrary-style model (adain, metanet)"
         )
-    if spec.kind == "adain":
-        from keras_style.cli import adain_transfer
-
-        adain_transfer.check_flags(spec, _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _MASK.value, _TILE.value)
-        return adain_transfer.AdaINTransfer.from_flags(
-            _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _MASK.value, _PRESERVE_COLOR.value)
-    if spec.kind == "metanet":  # same protocol as AdaINTransfer (load_inputs, stylize); no --mask
-        from keras_style.cli import metanet_transfer
-
-        metanet_transfer.check_flags(spec, _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _MASK.value, _TILE.value)
-        return metanet_transfer.MetaNetTransfer.from_flags(
-            _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _PRESERVE_COLOR.value)
-    return None
+    kind = spec.model_kind
+    if not kind.has("transfer"):
+        return None
+    # The kind's style-flag handler (load_inputs, stylize), e.g. keras_style.cli.adain_transfer.
+    return kind.part("transfer")(spec, _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _MASK.value, _TILE.value,
+                                 _PRESERVE_COLOR.value)
 
 
 def _output_paths(inputs: list[str], fmt: str) -> list[str]:

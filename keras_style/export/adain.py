@@ -299,8 +299,8 @@ def parity_check_pair(
     from keras_style.inference.adain_stylizer import AdaINSavedModelStylizer
     from keras_style.inference.adain_tflite_stylizer import AdaINTFLiteStylizer
 
-    contents = [tflite._as_image(c) for c in contents]
-    styles = [tflite._as_image(s) for s in styles]
+    contents = [tflite.check_rgb_image(c) for c in contents]
+    styles = [tflite.check_rgb_image(s) for s in styles]
     if not contents or len(contents) != len(styles):
         raise StyleError("parity_check_pair needs as many style images as content images, at least one")
     reference = AdaINSavedModelStylizer(os.fspath(saved_model_dir))

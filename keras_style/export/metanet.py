@@ -65,6 +65,9 @@ from keras_style.inference.metanet_stylizer import (
 )
 
 KIND = "metanet"
+# The two layers of the training model (`MetaNetTask.build_model()`), found here by name.
+METANET_LAYER = "metanet"
+GENERATED_NET_LAYER = "generated_transform_net"
 SHARED_WEIGHTS_COLLECTION = "generated_net_weights"
 STYLE_HALF_SIGNATURES = (STYLE_TO_WEIGHTS, IMAGE_STATISTICS, STATISTICS_TO_WEIGHTS)
 TRANSFORM_HALF_SIGNATURES = (STYLIZE_WITH_WEIGHTS,)
@@ -86,7 +89,6 @@ def metanet_parts(model):
     """
     from keras_style.models.generated_transform_net import GeneratedTransformNet
     from keras_style.models.metanet import MetaNet
-    from keras_style.tasks.metanet import GENERATED_NET_LAYER, METANET_LAYER
 
     if isinstance(model, (tuple, list)) and len(model) == 2:
         metanet, generated_net = model
@@ -263,10 +265,9 @@ def export_metanet_model(
 
 
 def _metanet_metadata(saved_model_dir) -> dict:
-    from keras_style.export.tflite import _check_saved_model
     from keras_style.inference.model_spec import read_metadata
 
-    path = _check_saved_model(saved_model_dir)
+    path = tflite.check_saved_model(saved_model_dir)
     metadata = read_metadata(path)
     if metadata.get("kind") != KIND:
         raise StyleError(
@@ -292,9 +293,8 @@ def load_generated_net(saved_model_dir: str | os.PathLike, loaded=None):
 
     metadata = _metanet_metadata(saved_model_dir)
     if loaded is None:
-        from keras_style.export.tflite import _load
 
-        loaded = _load(os.fspath(saved_model_dir))
+        loaded = tflite.load_saved_model(os.fspath(saved_model_dir))
     saved = list(getattr(loaded, SHARED_WEIGHTS_COLLECTION, None) or [])
     names = metadata.get("shared_weights") or []
     net = GeneratedTransformNet(base=int(metadata["base"]))

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from keras_style.errors import StyleError
-from keras_style.inference.adain_stylizer import STATISTICS, STYLE_ENCODE, STYLIZE, AdaINStylizer, _as_image
-from keras_style.inference.tflite_stylizer import _one_line, open_interpreter, pair_file_role, pair_paths
+from keras_style.checks import as_image, one_line
+from keras_style.inference.adain_stylizer import STATISTICS, STYLE_ENCODE, STYLIZE, AdaINStylizer, statistics_row
+from keras_style.inference.tflite_stylizer import open_interpreter, pair_file_role, pair_paths
 from keras_style.native_logs import native_logs_filtered
 
 # File name suffix per quantization mode.
@@ -119,17 +120,24 @@ class AdaINTFLiteStylizer(AdaINStylizer):
             self._runners[key] = (interpreter, interpreter.get_signature_runner(key))
         self._ran = set()
 
+    @classmethod
+    def from_spec(cls, spec) -> "AdaINTFLiteStylizer":
+        """Loads the pair a resolved `ModelSpec` names (either file may be named); for a
+        shipped model directory or name, the float16 pair is preferred."""
+        path = spec.path
+        if not Path(spec.source).expanduser().is_file():  # a directory or name: pick the fp16 pair
+            path = preferred_pair_file(Path(spec.path).parent) or path
+        return cls(path, metadata=spec.metadata, name=spec.source)
+
     def encode_style(self, style: np.ndarray) -> np.ndarray:
-        style = _as_image(style, "style image")
+        style = as_image(style, "style image")
         return self._run(STYLE_ENCODE, style.shape, STATISTICS, style=style[None])
 
     def stylize_statistics(self, content, statistics, alpha=1.0):
-        from keras_style.inference.adain_stylizer import _statistics_row
-
-        content = _as_image(content, "content image")
+        content = as_image(content, "content image")
         out = self._run(
             STYLIZE, content.shape, "stylized", content=content[None],
-            style_statistics=_statistics_row(statistics), alpha=np.array([alpha], np.float32),
+            style_statistics=statistics_row(statistics), alpha=np.array([alpha], np.float32),
         )
         return out[0]
 
@@ -142,7 +150,7 @@ class AdaINTFLiteStylizer(AdaINStylizer):
                 out = runner(**feed)[output]
             except (ValueError, RuntimeError) as e:
                 raise StyleError(
-                    f"TFLite model '{self.paths[key]}' failed on a {shape[1]}x{shape[0]} image: {_one_line(e)}"
+                    f"TFLite model '{self.paths[key]}' failed on a {shape[1]}x{shape[0]} image: {one_line(e)}"
                 ) from None
         self._ran.add(key)
         return np.asarray(out, dtype=np.float32)  # already a copy of the output tensor

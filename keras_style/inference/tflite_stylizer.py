@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_style.checks import one_line
 from keras_style.errors import StyleError
 from keras_style.inference.stylizer import Stylizer
 from keras_style.native_logs import native_logs_filtered
@@ -97,7 +98,7 @@ class TFLiteStylizer(Stylizer):
                     out = self._interpreter.get_tensor(self._output_index)
             except (ValueError, RuntimeError) as e:
                 h, w = images.shape[1:3]
-                raise StyleError(f"TFLite model '{self.name}' failed on a {w}x{h} image: {_one_line(e)}") from None
+                raise StyleError(f"TFLite model '{self.name}' failed on a {w}x{h} image: {one_line(e)}") from None
         self._first_run = False
         return np.asarray(out, dtype=np.float32)  # already a copy of the output tensor
 
@@ -124,7 +125,7 @@ def open_interpreter(path: str, model_name: str, num_threads: int | None = None,
         try:
             return Interpreter(model_path=path, num_threads=num_threads or os.cpu_count())
         except (ValueError, RuntimeError, OSError) as e:
-            raise StyleError(f"cannot load TFLite model '{shown_as or model_name}': {_one_line(e)}") from None
+            raise StyleError(f"cannot load TFLite model '{shown_as or model_name}': {one_line(e)}") from None
 
 
 # Two-file models (AdaIN, MetaNet): PREFIX_<role>_<q>.tflite, <q> per quantization mode.
@@ -163,7 +164,3 @@ def pair_file_role(path, roles: Sequence[str]) -> tuple[str, str] | None:
     other = roles[1] if role == roles[0] else roles[0]
     i = positions[role]
     return role, os.path.join(directory, name[:i] + f"_{other}" + name[i + len(role) + 1 :])
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:300] or type(error).__name__

@@ -38,12 +38,11 @@ from keras_style.tasks._common import (
     StyleLossTask, check_loss_network, check_non_negative, check_pooling, first_sample_batch, layer_weight_map,
     replica_batch_and_seed, train_task,
 )
+from keras_style.export.metanet import GENERATED_NET_LAYER, METANET_LAYER, export_metanet_model
 from keras_style.tasks.fast_style import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, MIN_CROP_SIZE
 
 NUM_SAMPLE_IMAGES = 3
 NUM_SAMPLE_STYLES = 2
-METANET_LAYER = "metanet"
-GENERATED_NET_LAYER = "generated_transform_net"
 # The MetaNet's input standardisation is estimated from at most this many style images.
 MAX_NORMALIZATION_STYLES = 1000
 # The style crops' seeds are offset from the content pipeline's, to keep them apart.
@@ -383,8 +382,6 @@ class MetaNetTask(StyleLossTask):
         """A serving SavedModel via `keras_style.export.metanet` (the statistics come from
         a `config.network` VGG with `config.pooling`, as in training; style images are
         resized to `config.style_size` at run time, the scale they were trained at)."""
-        from keras_style.export.metanet import export_metanet_model
-
         c = self.config
         extractor = None
         loss_net = getattr(self, "loss_net", None)
