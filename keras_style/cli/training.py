@@ -15,6 +15,7 @@ from typing import Callable
 from absl import flags
 
 from keras_style.cli import common
+from keras_style.export.saved_model import check_export_dir
 
 # Flags defined below belong to the program that calls `define_trainer_flags`: they
 # are its key flags, so its --help lists them as before.
@@ -183,8 +184,8 @@ def check_common(f: TrainerFlags, config, trainer_config):
     return inputs
 
 
-def check_export(f: TrainerFlags, check_export_dir: Callable[[str, bool], object]) -> None:
-    """Fails before training if --export_dir could not take the export."""
+def check_export(f: TrainerFlags) -> None:
+    """Fails before training if --export_dir could not take the export (the exporters' own check)."""
     if f.export_dir.value:
         check_export_dir(f.export_dir.value, f.overwrite.value)
 

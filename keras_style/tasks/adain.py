@@ -274,9 +274,7 @@ def train_adain(
     Returns:
       The last loop's metrics, {name: float}.
     """
-    from keras_style.export.saved_model import check_export_dir
-
     return train_task(
-        lambda: AdaINTask(config), check_export_dir, trainer_config, strategy_name, export_dir, on_progress,
+        lambda: AdaINTask(config), trainer_config, strategy_name, export_dir, on_progress,
         overwrite_export,
     )

@@ -250,20 +250,6 @@ def train_fast_style(
       The last loop's metrics, {name: float}.
     """
     return train_task(
-        lambda: FastStyleTask(config), check_export_dir, trainer_config, strategy_name, export_dir, on_progress,
+        lambda: FastStyleTask(config), trainer_config, strategy_name, export_dir, on_progress,
         overwrite_export,
     )
-
-
-def check_export_dir(export_dir: str, overwrite: bool = False) -> None:
-    """Fails before training, not after it, if the export could not be written.
-
-    Raises:
-      StyleError: `export_dir` is a file, or a non-empty folder and not `overwrite`.
-    """
-    import os
-
-    if os.path.isfile(export_dir):
-        raise StyleError(f"export directory '{export_dir}' is a file; pass a directory")
-    if not overwrite and os.path.isdir(export_dir) and os.listdir(export_dir):
-        raise StyleError(f"export directory '{export_dir}' exists and is not empty; pass --overwrite to replace it")

@@ -425,9 +425,7 @@ def train_metanet(
     Returns:
       The last loop's metrics, {name: float}.
     """
-    from keras_style.tasks.fast_style import check_export_dir
-
     return train_task(
-        lambda: MetaNetTask(config), check_export_dir, trainer_config, strategy_name, export_dir, on_progress,
+        lambda: MetaNetTask(config), trainer_config, strategy_name, export_dir, on_progress,
         overwrite_export,
     )
