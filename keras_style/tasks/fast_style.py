@@ -51,14 +51,9 @@ class FastStyleConfig:
       base: channels of the TransformNet's first conv (8 ships small fast models; the
         paper's 32 costs ~16x the transform net's compute at inference).
       content_weight, style_weight, tv_weight: loss weights (see the module docstring).
-        The defaults were tuned by eye on Starry Night (crop 256, batch 4, base 8,
-        style_size 512, learning rate 1e-3): after 300 steps the samples are clearly
-        stylized (palette and stroke texture) and the content is recognisable, with
-        the weighted content term about twice the style term. Style weight 3 (near
-        Johnson's 5, whose loss normalisation this matches) or 1 buries the content
-        for the first hundreds of steps and leaves black, saturated blobs. The TV term
-        is ~0.1% of the loss: a light guard against pixel noise, which the samples did
-        not show.
+        The defaults keep the weighted content term about twice the style term, so
+        samples are stylized yet recognisable after a few hundred steps (how they were
+        tuned: docs/design_notes.md).
       content_layers, style_layers: VGG19 layers (Keras or reluB_I names).
       style_layer_weights: one weight per style layer; None weighs them equally.
       style_size: long side the style image is resized to before its Gram matrices are
