@@ -63,10 +63,8 @@ class MetaNetConfig:
       base: channels of the generated TransformNet's first conv.
       hidden_per_layer: MetaNet hidden units per generated conv (128 in the paper).
       content_weight, style_weight, tv_weight: loss weights (see the module docstring).
-        The style weight (0.2) is below the fast-style recipes' 0.5: with a new
-        style every 20 steps the style term drowned the content term at 0.5 (flat
-        grey pictures at step 800 of a demo run) and at 3.0 (high-contrast noise
-        with blown-out highlights instead of the photo).
+        The style weight (0.2) is below the fast-style recipes' 0.5, because the style
+        changes every few steps (how it was chosen: docs/design_notes.md).
       weight_norm_penalty: weight of an L2 penalty mean(z²) on the MetaNet heads' raw
         output z. The generated kernels themselves have fixed norms (`MetaNet`
         normalises each one), so they need no penalty; z's norm is the one free scale
