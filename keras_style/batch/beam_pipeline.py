@@ -64,6 +64,9 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     ) from e
 
 from keras_style.batch.model_handler import METRICS_NAMESPACE, StyleModelHandler  # noqa: E402
+from keras_style.inference import resolve_model
+from keras_style.export import serving_precision
+from keras_style.inference.model_spec import read_metadata
 
 FAILURES_FILENAME = "style_batch_failures.txt"
 # Style images are scaled down to this long side, as style_transfer does for AdaIN.
@@ -333,8 +336,6 @@ def run_batch(config: BatchConfig, pipeline_args: Sequence[str] = ()) -> dict:
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from keras_style.inference import resolve_model
-
     config.validate()
     options = _pipeline_options(pipeline_args)
     inputs = expand_inputs(config.input)
@@ -345,9 +346,6 @@ def run_batch(config: BatchConfig, pipeline_args: Sequence[str] = ()) -> dict:
     model_dir = config.model if _is_remote(config.model) else resolve_model(config.model, "saved_model").path
     computed_in = config.precision
     if not _is_remote(model_dir):
-        from keras_style.export import serving_precision
-        from keras_style.inference.model_spec import read_metadata
-
         model_dir = serving_precision.precision_copy(model_dir, config.precision,
                                                      log=lambda line: print(line, file=sys.stderr))
         computed_in = serving_precision.model_precision(read_metadata(model_dir))

@@ -14,6 +14,9 @@ import numpy as np
 
 from keras_style import registry
 from keras_style.errors import StyleError
+from keras_style.export.saved_model import IMAGES_INPUT, IMAGES_OUTPUT, SERVING_DEFAULT, STYLIZE_FLOAT
+from keras_style.inference.model_spec import METADATA_FILENAME, read_metadata
+from keras_style.native_logs import native_logs_filtered
 
 try:
     from apache_beam.ml.inference.base import ModelHandler, PredictionResult
@@ -27,8 +30,6 @@ METRICS_NAMESPACE = "keras_style.batch"
 
 def _read_metadata(model_dir: str) -> dict:
     """The SavedModel's `keras_style.json`; through tf.io.gfile for remote (gs://...) paths."""
-    from keras_style.inference.model_spec import METADATA_FILENAME, read_metadata
-
     if "://" not in model_dir:
         return read_metadata(model_dir)
     import json
@@ -112,9 +113,6 @@ class StyleModelHandler(ModelHandler):
         """Loads the SavedModel (and prepares the style, once); raises StyleError."""
         if registry.get(self.kind, self.model_dir).takes_style:
             return self._load_arbitrary_style()
-        from keras_style.export.saved_model import IMAGES_INPUT, IMAGES_OUTPUT, SERVING_DEFAULT, STYLIZE_FLOAT
-        from keras_style.native_logs import native_logs_filtered
-
         with native_logs_filtered():
             import tensorflow as tf
 

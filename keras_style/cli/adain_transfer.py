@@ -26,8 +26,11 @@ import dataclasses
 
 import numpy as np
 
+from keras_style import color, image_io
 from keras_style.checks import normalised_weights
+from keras_style.cli.common import float_list, style_weight_list
 from keras_style.errors import StyleError
+from keras_style.inference.tiling import stylize_tiled
 
 STYLE_MAX_SIZE = 512
 
@@ -39,8 +42,6 @@ def check_flags(spec, styles, style_weights, alpha, masks, tile: int) -> None:
       StyleError: no style, a weight or mask count that differs from the style
         count, bad weights, alpha outside [0, 1], masks with --tile or a .tflite model.
     """
-    from keras_style.cli.common import style_weight_list
-
     if not styles:
         raise StyleError(
             f"model {spec.source} is an AdaIN (arbitrary-style) model; pass --style=IMAGE[,IMAGE...]"
@@ -83,8 +84,6 @@ class AdaINTransfer:
 
     @classmethod
     def from_flags(cls, styles, style_weights, alpha, masks, preserve_color) -> "AdaINTransfer":
-        from keras_style.cli.common import float_list
-
         return cls(list(styles), float_list(style_weights, "style_weights"), alpha, list(masks or []) or None,
                    preserve_color)
 
@@ -95,8 +94,6 @@ class AdaINTransfer:
           StyleError: a missing or unreadable file, or a mask whose size differs
             from a content image's ("mask is HxW, content is HxW").
         """
-        from keras_style import image_io
-
         self.styles = []
         for path in self.style_paths:
             style = image_io.load_image(path, **load_kwargs)
@@ -121,9 +118,6 @@ class AdaINTransfer:
 
         The masks, checked against the full-size content, are resized with it.
         """
-        from keras_style import color, image_io
-        from keras_style.inference.tiling import stylize_tiled
-
         if self.preserve_color == "histogram":
             # The paper's colour preservation: recolour the styles to this content, then stylize.
             styles = [color.match_color_histogram(s, content) for s in self.styles]

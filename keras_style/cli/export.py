@@ -20,7 +20,12 @@ import sys
 
 from absl import flags
 
+from keras_style import image_io, precision, registry
 from keras_style.cli import common
+from keras_style.errors import StyleError
+from keras_style.export import tflite
+from keras_style.export.serving_precision import export_in_precision
+from keras_style.inference.model_spec import read_metadata
 
 _SAVED_MODEL = flags.DEFINE_string("saved_model", None, "SavedModel directory written by keras_style.export.")
 _TFLITE = flags.DEFINE_string(
@@ -73,10 +78,6 @@ def _synthetic_image(size: int, seed: int = 0):
 
 def main(argv):
     del argv
-    from keras_style import image_io, precision
-    from keras_style.errors import StyleError
-    from keras_style.export import tflite
-
     policy = precision.canonical(_PRECISION.value)
     if policy != precision.FLOAT32:
         if policy == precision.AUTO:
@@ -84,8 +85,6 @@ def main(argv):
         if _TFLITE.value or not _EXPORT_DIR.value:
             raise StyleError(f"--precision={_PRECISION.value} writes a SavedModel: pass --export_dir, not --tflite "
                              "(TFLite has no bfloat16 kernels; use --quantize=float16 for phones)")
-        from keras_style.export.serving_precision import export_in_precision
-
         path = export_in_precision(_SAVED_MODEL.value, _EXPORT_DIR.value, policy, overwrite=_OVERWRITE.value)
         print(f"wrote {path} (computes in {policy})", file=sys.stderr)
         return 0
@@ -93,9 +92,6 @@ def main(argv):
         raise StyleError("pass --tflite (a .tflite file to write), or --precision and --export_dir")
     if _PARITY_SIZE.value < 8:
         raise StyleError(f"--parity_size must be at least 8, got {_PARITY_SIZE.value}")
-    from keras_style import registry
-    from keras_style.inference.model_spec import read_metadata
-
     kind_name = read_metadata(_SAVED_MODEL.value).get("kind") if os.path.isdir(_SAVED_MODEL.value) else None
     kind = registry.get(kind_name, _SAVED_MODEL.value) if kind_name else None
     if kind is not None and kind.has("tflite_exporter"):

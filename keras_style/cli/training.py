@@ -15,7 +15,10 @@ from typing import Callable
 from absl import flags
 
 from keras_style.cli import common
+from keras_style.errors import StyleError
 from keras_style.export.saved_model import check_export_dir
+from keras_style.training import distribute
+from keras_style.training.trainer import TrainerConfig
 
 # Flags defined below belong to the program that calls `define_trainer_flags`: they
 # are its key flags, so its --help lists them as before.
@@ -150,8 +153,6 @@ def task_config(config_class, f: TrainerFlags, overrides: dict, **fields):
 
 def trainer_config(f: TrainerFlags):
     """The `TrainerConfig` the flags ask for, logging to stderr."""
-    from keras_style.training.trainer import TrainerConfig
-
     return TrainerConfig(
         model_dir=f.model_dir.value,
         train_steps=f.train_steps.value,
@@ -171,9 +172,6 @@ def check_common(f: TrainerFlags, config, trainer_config):
     and that --model_dir is not a file; raises StyleError. Returns what
     `config.check_inputs()` returned.
     """
-    from keras_style.errors import StyleError
-    from keras_style.training import distribute
-
     config.validate()
     trainer_config.validate()
     if f.strategy.value.split(":", 1)[0] not in distribute.STRATEGIES:

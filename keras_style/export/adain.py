@@ -55,8 +55,20 @@ import numpy as np
 from keras_style import data as data_lib
 from keras_style.errors import StyleError
 from keras_style.export import saved_model, tflite
-from keras_style.inference.adain_stylizer import STATISTICS, STYLE_ENCODE, STYLIZE, STYLIZE_MASKED
-from keras_style.inference.adain_tflite_stylizer import QUANTIZE_SUFFIXES, tflite_pair_paths
+from keras_style.inference.adain_stylizer import (
+    AdaINSavedModelStylizer,
+    STATISTICS,
+    STYLE_ENCODE,
+    STYLIZE,
+    STYLIZE_MASKED,
+)
+from keras_style.inference.adain_tflite_stylizer import (
+    AdaINTFLiteStylizer,
+    QUANTIZE_SUFFIXES,
+    tflite_pair_paths,
+)
+from keras_style.inference.model_spec import SAVED_MODEL_FILENAME, read_metadata
+from keras_style.native_logs import native_logs_filtered
 
 KIND = "adain"
 SERVING_DEFAULT = saved_model.SERVING_DEFAULT
@@ -296,9 +308,6 @@ def parity_check_pair(
        "stylize_mean_abs_diff", "max_abs_diff", "mean_abs_diff", "num_images"}:
       `max_abs_diff` / `mean_abs_diff` are the end-to-end image figures.
     """
-    from keras_style.inference.adain_stylizer import AdaINSavedModelStylizer
-    from keras_style.inference.adain_tflite_stylizer import AdaINTFLiteStylizer
-
     contents = [tflite.check_rgb_image(c) for c in contents]
     styles = [tflite.check_rgb_image(s) for s in styles]
     if not contents or len(contents) != len(styles):
@@ -372,8 +381,6 @@ def style_export_adain(
 
 
 def _check_pair_paths(saved_model_dir, output, quantize: str, overwrite: bool) -> dict[str, str]:
-    from keras_style.inference.model_spec import SAVED_MODEL_FILENAME, read_metadata
-
     if quantize == "int8":
         raise StyleError(
             "--quantize=int8 (full-integer) is not supported for AdaIN models; use float16 or dynamic "
@@ -392,8 +399,6 @@ def _check_pair_paths(saved_model_dir, output, quantize: str, overwrite: bool) -
 
 def _convert_staged(saved_model_dir, paths: dict[str, str], quantize: str) -> dict[str, str]:
     """Converts each signature to a hidden file beside its final path."""
-    from keras_style.native_logs import native_logs_filtered
-
     with native_logs_filtered():
         import tensorflow  # noqa: F401  (first import: its native start-up lines are filtered)
 

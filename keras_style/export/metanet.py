@@ -47,22 +47,25 @@ from collections.abc import Sequence
 import numpy as np
 
 from keras_style.errors import StyleError
-from keras_style.export import tflite
-from keras_style.export import saved_model
+from keras_style.export import saved_model, tflite
+from keras_style.export.fast_style import export_fast_style_model
 from keras_style.inference.metanet_stylizer import (
     CONTENT_INPUT,
     DEFAULT_STYLE_SIZE,
     IMAGE_INPUT,
     IMAGE_STATISTICS,
+    MetaNetSavedModelStylizer,
+    MetaNetTFLiteStylizer,
     STATISTICS_OUTPUT,
     STATISTICS_TO_WEIGHTS,
     STYLE_INPUT,
     STYLE_TO_WEIGHTS,
-    STYLIZE_WITH_WEIGHTS,
     STYLIZED_OUTPUT,
+    STYLIZE_WITH_WEIGHTS,
     WEIGHTS_OUTPUT,
     tflite_pair_paths,
 )
+from keras_style.inference.model_spec import read_metadata
 
 KIND = "metanet"
 # The two layers of the training model (`MetaNetTask.build_model()`), found here by name.
@@ -265,8 +268,6 @@ def export_metanet_model(
 
 
 def _metanet_metadata(saved_model_dir) -> dict:
-    from keras_style.inference.model_spec import read_metadata
-
     path = tflite.check_saved_model(saved_model_dir)
     metadata = read_metadata(path)
     if metadata.get("kind") != KIND:
@@ -345,8 +346,6 @@ def extract_style_model(
     Returns:
       The absolute path of the standalone SavedModel.
     """
-    from keras_style.export.fast_style import export_fast_style_model
-    from keras_style.inference.metanet_stylizer import MetaNetSavedModelStylizer
     from keras_style.models.generated_transform_net import to_transform_net
 
     saved_model.check_export_dir(export_dir, overwrite)
@@ -495,8 +494,6 @@ def metanet_parity_check(
        "end_to_end_max_abs_diff", "end_to_end_mean_abs_diff", "num_pairs"}; image
        differences on the 0..255 scale.
     """
-    from keras_style.inference.metanet_stylizer import MetaNetSavedModelStylizer, MetaNetTFLiteStylizer
-
     reference = MetaNetSavedModelStylizer(saved_model_dir)
     candidate = MetaNetTFLiteStylizer(tflite_path)
     contents = [np.asarray(c, np.float32) for c in content_images]

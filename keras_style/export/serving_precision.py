@@ -17,6 +17,9 @@ from typing import Callable
 
 from keras_style import precision, registry
 from keras_style.errors import StyleError
+from keras_style.export import saved_model
+from keras_style.export.adain import export_adain_model
+from keras_style.export.fast_style import export_fast_style_model
 from keras_style.inference.model_spec import read_metadata
 
 PRECISION_KEY = "precision"
@@ -52,7 +55,6 @@ def assign_weights(model, weights: dict) -> None:
 
 
 def rebuild_fast_style(metadata: dict, export_dir: str, overwrite: bool, extra: dict):
-    from keras_style.export.fast_style import export_fast_style_model
     from keras_style.models.transform_net import TransformNet
 
     def build():
@@ -66,7 +68,6 @@ def rebuild_fast_style(metadata: dict, export_dir: str, overwrite: bool, extra: 
 
 
 def rebuild_adain(metadata: dict, export_dir: str, overwrite: bool, extra: dict):
-    from keras_style.export.adain import export_adain_model
     from keras_style.models.adain_model import AdaINStyleTransfer
 
     def build():
@@ -100,8 +101,6 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
     Raises:
       StyleError: not a keras-style SavedModel, a kind without a rebuilder, or bad paths.
     """
-    from keras_style.export import saved_model
-
     policy = precision.canonical(precision_name)
     if policy == precision.AUTO:
         raise StyleError("an export needs an explicit precision: float32, mixed_bfloat16 or mixed_float16")

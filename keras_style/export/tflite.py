@@ -19,10 +19,13 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from keras_style import image_io
 from keras_style.checks import one_line
 from keras_style.errors import StyleError
 from keras_style.export.saved_model import quiet_tf_logging
-from keras_style.inference.model_spec import SAVED_MODEL_FILENAME
+from keras_style.inference.model_spec import SAVED_MODEL_FILENAME, read_metadata
+from keras_style.inference.saved_model_stylizer import SavedModelStylizer
+from keras_style.inference.tflite_stylizer import TFLiteStylizer
 from keras_style.native_logs import captured_stderr, native_logs_filtered
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
@@ -128,8 +131,6 @@ def convert_saved_model_to_tflite(
                 raise StyleError(f"TFLite conversion ({quantize}) failed: {_conversion_reason(e)}") from None
 
     if even_sizes is None:
-        from keras_style.inference.model_spec import read_metadata
-
         even_sizes = read_metadata(saved_model_dir).get("model_class") in EVEN_SIZED_MODEL_CLASSES
     if even_sizes:
         from keras_style.export.tflite_rewrite import space_to_depth_large_convs
@@ -160,9 +161,6 @@ def parity_check(
     Raises:
       StyleError: either model cannot be loaded or run, or no images given.
     """
-    from keras_style.inference.saved_model_stylizer import SavedModelStylizer
-    from keras_style.inference.tflite_stylizer import TFLiteStylizer
-
     images = [check_rgb_image(image) for image in images]
     if not images:
         raise StyleError("parity_check needs at least one image")
@@ -459,8 +457,6 @@ def parity_input(path: str | None, examples: str, size: int, seed: int):
     """(image, name): `path` at long side `size`, else the repository's first
     examples/<examples> image, else a synthetic one."""
     from pathlib import Path
-
-    from keras_style import image_io
 
     if path:
         return image_io.load_image(path, max_size=size), path

@@ -9,6 +9,7 @@ from keras_style import data
 from keras_style.errors import StyleError
 from keras_style.export.saved_model import check_export_dir
 from keras_style.training.task import TrainTask
+from keras_style.training.trainer import run_training
 
 # A resumed pipeline's seed moves by this per step, so it draws fresh data.
 CONTENT_SEED_STRIDE = 7919
@@ -100,8 +101,6 @@ def train_task(
 ) -> dict:
     """Checks `export_dir` (if any) before training, with the very check the export makes
     (`keras_style.export.saved_model.check_export_dir`), then runs `run_training`."""
-    from keras_style.training.trainer import run_training
-
     if export_dir:
         check_export_dir(export_dir, overwrite_export)
     return run_training(

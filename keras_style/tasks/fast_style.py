@@ -25,9 +25,16 @@ from typing import Callable, Sequence
 
 from keras_style import data, image_io
 from keras_style.errors import StyleError
+from keras_style.export.fast_style import export_fast_style_model
 from keras_style.tasks._common import (
-    StyleLossTask, check_loss_network, check_non_negative, check_pooling, first_sample_batch, layer_weight_map,
-    replica_batch_and_seed, train_task,
+    StyleLossTask,
+    check_loss_network,
+    check_non_negative,
+    check_pooling,
+    first_sample_batch,
+    layer_weight_map,
+    replica_batch_and_seed,
+    train_task,
 )
 
 DEFAULT_CONTENT_LAYERS = ("block2_conv2",)
@@ -212,8 +219,6 @@ class FastStyleTask(StyleLossTask):
         """A serving SavedModel via `keras_style.export.fast_style`, named after the style
         image and recording the training settings."""
         import os
-
-        from keras_style.export.fast_style import export_fast_style_model
 
         style_name = os.path.splitext(os.path.basename(self.config.style_image))[0]
         training = {**dataclasses.asdict(self.config), **(metadata or {})}
