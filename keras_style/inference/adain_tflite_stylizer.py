@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 
 import numpy as np
 
 from keras_style.errors import StyleError
 from keras_style.checks import as_image, one_line
 from keras_style.inference.adain_stylizer import STATISTICS, STYLE_ENCODE, STYLIZE, AdaINStylizer, statistics_row
-from keras_style.inference.tflite_stylizer import open_interpreter, pair_file_role, pair_paths
+from keras_style.inference.tflite_stylizer import (
+    open_interpreter,
+    pair_file_role,
+    pair_paths,
+    pair_spec_path,
+    preferred_pair,
+)
 from keras_style.native_logs import native_logs_filtered
 
 # File name suffix per quantization mode.
@@ -56,11 +61,7 @@ def is_pair_file(path: str | os.PathLike) -> bool:
 
 def preferred_pair_file(directory: str | os.PathLike) -> str | None:
     """The `style_encode` file of the float16 pair in `directory` (else of any pair), or None."""
-    directory = Path(directory)
-    candidates = sorted(p for p in directory.glob(f"*_{STYLE_ENCODE}_*.tflite") if is_pair_file(p))
-    fp16 = [p for p in candidates if p.name.endswith(f"_{QUANTIZE_SUFFIXES['float16']}.tflite")]
-    chosen = (fp16 or candidates or [None])[0]
-    return None if chosen is None else str(chosen)
+    return preferred_pair(directory, STYLE_ENCODE, is_pair_file, QUANTIZE_SUFFIXES["float16"])
 
 
 class AdaINTFLiteStylizer(AdaINStylizer):
@@ -124,10 +125,7 @@ class AdaINTFLiteStylizer(AdaINStylizer):
     def from_spec(cls, spec) -> "AdaINTFLiteStylizer":
         """Loads the pair a resolved `ModelSpec` names (either file may be named); for a
         shipped model directory or name, the float16 pair is preferred."""
-        path = spec.path
-        if not Path(spec.source).expanduser().is_file():  # a directory or name: pick the fp16 pair
-            path = preferred_pair_file(Path(spec.path).parent) or path
-        return cls(path, metadata=spec.metadata, name=spec.source)
+        return cls(pair_spec_path(spec, preferred_pair_file), metadata=spec.metadata, name=spec.source)
 
     def encode_style(self, style: np.ndarray) -> np.ndarray:
         style = as_image(style, "style image")

@@ -36,7 +36,6 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,7 +46,13 @@ from keras_style.errors import StyleError
 from keras_style.inference.stylizer import Stylizer
 from keras_style.inference.model_spec import read_metadata
 from keras_style.inference.saved_model_stylizer import load_saved_model
-from keras_style.inference.tflite_stylizer import open_interpreter, pair_file_role, pair_paths
+from keras_style.inference.tflite_stylizer import (
+    open_interpreter,
+    pair_file_role,
+    pair_paths,
+    pair_spec_path,
+    preferred_pair,
+)
 from keras_style.inference.tiling import tile_starts
 from keras_style.native_logs import native_logs_filtered
 
@@ -107,10 +112,7 @@ def is_pair_file(path: str | os.PathLike) -> bool:
 
 def preferred_pair_file(directory: str | os.PathLike) -> str | None:
     """The style_to_weights file of the float16 pair in `directory` (else of any pair), or None."""
-    candidates = sorted(p for p in Path(directory).glob(f"*_{STYLE_TO_WEIGHTS}_*.tflite") if is_pair_file(p))
-    fp16 = [p for p in candidates if p.name.endswith(f"_{QUANTIZE_SUFFIXES['float16']}.tflite")]
-    chosen = (fp16 or candidates or [None])[0]
-    return None if chosen is None else str(chosen)
+    return preferred_pair(directory, STYLE_TO_WEIGHTS, is_pair_file, QUANTIZE_SUFFIXES["float16"])
 
 
 def convex_weights(style_weights, count: int) -> np.ndarray:
@@ -466,10 +468,7 @@ class MetaNetTFLiteStylizer(MetaNetStylizer):
     def from_spec(cls, spec) -> "MetaNetTFLiteStylizer":
         """Loads the pair a resolved `ModelSpec` names (either file may be named); for a
         shipped model directory or name, the float16 pair is preferred."""
-        path = spec.path
-        if not Path(spec.source).expanduser().is_file():  # a directory or name: pick the fp16 pair
-            path = preferred_pair_file(Path(spec.path).parent) or path
-        return cls(path, metadata=spec.metadata, name=spec.source)
+        return cls(pair_spec_path(spec, preferred_pair_file), metadata=spec.metadata, name=spec.source)
 
     def _image_statistics(self, image):
         return self._run(IMAGE_STATISTICS, {IMAGE_INPUT: image})[STATISTICS_OUTPUT]

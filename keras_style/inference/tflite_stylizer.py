@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -148,6 +149,24 @@ def pair_paths(output, quantize: str, suffixes: dict, roles: Sequence[str], defa
     else:
         prefix = output[: -len(".tflite")] if output.lower().endswith(".tflite") else output
     return {role: f"{prefix}_{role}_{suffixes[quantize]}.tflite" for role in roles}
+
+
+def preferred_pair(directory, first_role: str, is_pair_file, preferred_suffix: str) -> str | None:
+    """The `first_role` file of the pair in `directory` whose name ends in `_<preferred_suffix>`
+    (else of any pair whose partner exists, by `is_pair_file`), or None."""
+    candidates = sorted(p for p in Path(directory).glob(f"*_{first_role}_*.tflite") if is_pair_file(p))
+    preferred = [p for p in candidates if p.name.endswith(f"_{preferred_suffix}.tflite")]
+    chosen = (preferred or candidates or [None])[0]
+    return None if chosen is None else str(chosen)
+
+
+def pair_spec_path(spec, preferred_pair_file) -> str:
+    """The file of a pair to load for a resolved `ModelSpec`: the one named, when a file was
+    named; for a shipped model directory or name, `preferred_pair_file(directory)` (the
+    float16 pair) if it finds one."""
+    if Path(spec.source).expanduser().is_file():
+        return spec.path
+    return preferred_pair_file(Path(spec.path).parent) or spec.path
 
 
 def pair_file_role(path, roles: Sequence[str]) -> tuple[str, str] | None:
