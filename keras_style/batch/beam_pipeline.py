@@ -43,17 +43,15 @@ before the run, a missing one is reported as bad), or a pattern with a scheme
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import secrets
 import sys
 from pathlib import PurePosixPath
 from typing import Sequence
 
 import numpy as np
 
-from keras_style import image_io
+from keras_style import files, image_io
 from keras_style.errors import StyleError
 
 try:
@@ -255,24 +253,7 @@ def _write(path: str, data: bytes, overwrite: bool):
         with FileSystems.create(path) as f:  # object stores publish on close
             f.write(data)
         return
-    directory, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # fails if `path` appeared meanwhile: never clobbers
-    except FileExistsError:
-        raise StyleError(f"output '{path}' exists; pass --overwrite to replace it") from None
-    except OSError as e:
-        raise StyleError(f"cannot write '{path}': {e.strerror or e}; check free space and permissions") from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    files.write_atomically(data, path, overwrite, suffix="")
 
 
 def build_pipeline(pipeline, jobs: Sequence[tuple[str, str]], handler: StyleModelHandler, config: BatchConfig):

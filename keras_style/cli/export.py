@@ -20,7 +20,7 @@ import sys
 
 from absl import flags
 
-from keras_style import image_io, precision, registry
+from keras_style import files, image_io, precision, registry
 from keras_style.cli import common
 from keras_style.errors import StyleError
 from keras_style.export import tflite
@@ -131,7 +131,7 @@ def main(argv):
         result = tflite.parity_check(_SAVED_MODEL.value, staging, parity_images)
         tflite.check_parity_limit(result["max_abs_diff"], _MAX_DIFF.value, _QUANTIZE.value)
         size_mb = os.path.getsize(staging) / 1e6
-        tflite.publish_file(staging, _TFLITE.value, overwrite=_OVERWRITE.value)
+        files.publish_file(staging, _TFLITE.value, overwrite=_OVERWRITE.value)
     tflite.report_file(_TFLITE.value, size_mb, _QUANTIZE.value, result, parity_name)
     return 0
 

@@ -23,7 +23,7 @@ import sys
 
 from absl import flags
 
-from keras_style import image_io
+from keras_style import files, image_io
 from keras_style.cli import common
 from keras_style.errors import StyleError
 from keras_style.export import saved_model, tflite
@@ -108,7 +108,7 @@ def main(argv):
                 result = tflite.parity_check(tmp, staging, parity_images)
                 size_mb = os.path.getsize(staging) / 1e6
         if staging:
-            tflite.publish_file(staging, _TFLITE.value, overwrite=_OVERWRITE.value)
+            files.publish_file(staging, _TFLITE.value, overwrite=_OVERWRITE.value)
     print(f"wrote {_EXPORT_DIR.value} (standalone fast-style model for {style_name})", file=sys.stderr)
     if result is not None:
         tflite.report_file(_TFLITE.value, size_mb, _QUANTIZE.value, result)

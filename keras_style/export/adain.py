@@ -53,6 +53,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from keras_style import data as data_lib
+from keras_style import files
 from keras_style.errors import StyleError
 from keras_style.export import saved_model, tflite
 from keras_style.inference.adain_stylizer import (
@@ -279,7 +280,7 @@ def convert_adain_to_tflite(
     paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
     staged = _convert_staged(saved_model_dir, paths, quantize)
     try:
-        tflite.publish_files(staged, paths, overwrite)
+        files.publish_files(staged, paths, overwrite)
     finally:
         _remove(staged.values())
     return paths
@@ -367,7 +368,7 @@ def style_export_adain(
         result = parity_check_pair(saved_model_dir, staged[STYLE_ENCODE], staged[STYLIZE], [content], [style])
         tflite.check_parity_limit(result["max_abs_diff"], max_abs_diff, quantize)
         sizes = {key: os.path.getsize(path) / 1e6 for key, path in staged.items()}
-        tflite.publish_files(staged, paths, overwrite)
+        files.publish_files(staged, paths, overwrite)
     finally:
         _remove(staged.values())
     tflite.report_written({key: paths[key] for key in TFLITE_SIGNATURES}, sizes, quantize, "signature {}")

@@ -47,6 +47,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from keras_style.errors import StyleError
+from keras_style import files
 from keras_style.export import saved_model, tflite
 from keras_style.export.fast_style import export_fast_style_model
 from keras_style.inference.metanet_stylizer import (
@@ -393,7 +394,7 @@ def convert_metanet_to_tflite(
     """
     paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
     with _staged_pair(saved_model_dir, paths, quantize) as staged:
-        tflite.publish_files(staged, paths, overwrite)
+        files.publish_files(staged, paths, overwrite)
     return paths
 
 
@@ -427,7 +428,7 @@ def style_export_metanet(
         result = metanet_parity_check(saved_model_dir, staged[STYLIZE_WITH_WEIGHTS], [content], [style])
         tflite.check_parity_limit(result["end_to_end_max_abs_diff"], max_abs_diff, quantize)
         sizes = {role: os.path.getsize(path) / 1e6 for role, path in staged.items()}
-        tflite.publish_files(staged, paths, overwrite)
+        files.publish_files(staged, paths, overwrite)
     tflite.report_written(paths, sizes, quantize)
     print_fn(
         f"parity ({quantize}) vs SavedModel, content {content_name}, style {style_name}: "

@@ -12,14 +12,13 @@ import contextlib
 import os
 import re
 import secrets
-import shutil
 import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from keras_style import image_io
+from keras_style import files, image_io
 from keras_style.checks import one_line
 from keras_style.errors import StyleError
 from keras_style.export.saved_model import quiet_tf_logging
@@ -137,7 +136,7 @@ def convert_saved_model_to_tflite(
 
         model, _ = space_to_depth_large_convs(model)
     _check_runs(model, keys, quantize)
-    _write_atomically(model, tflite_path, overwrite)
+    files.write_atomically(model, tflite_path, overwrite)
     return tflite_path
 
 
@@ -336,69 +335,8 @@ def _check_runs(model: bytes, keys: list[str], quantize: str) -> None:
                     )
 
 
-def _write_atomically(data: bytes, path: str, overwrite: bool) -> None:
-    directory, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        publish_file(tmp, path, overwrite)
-    except OSError as e:
-        raise StyleError(f"cannot write '{path}': {e.strerror or e}; check free space and permissions") from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-
-
-def publish_file(tmp: str, path: str, overwrite: bool) -> None:
-    """Moves the finished file `tmp` to `path` (same directory); never clobbers
-    an existing `path` unless `overwrite`.
-
-    Raises:
-      StyleError: `path` exists (also if it appeared since it was checked),
-        or the move failed.
-    """
-    exists = f"output '{path}' exists; pass --overwrite to replace it"
-    try:
-        if overwrite:
-            os.replace(tmp, path)
-            return
-        try:
-            os.link(tmp, path)  # fails if `path` appeared meanwhile
-        except FileExistsError:
-            raise StyleError(exists) from None
-        except OSError:
-            # No hard links on this filesystem: check, then rename.
-            if os.path.lexists(path):
-                raise StyleError(exists) from None
-            shutil.move(tmp, path)
-        else:
-            os.unlink(tmp)
-    except OSError as e:
-        raise StyleError(f"cannot write '{path}': {e.strerror or e}; check free space and permissions") from None
-
-
-def publish_files(staged: dict, paths: dict, overwrite: bool) -> None:
-    """Publishes several staged files ({role: staged path} -> {role: final path}) with
-    `publish_file`, in `paths` order; if one fails, removes the ones already published
-    (unless overwriting), since half of a model pair is useless."""
-    published = []
-    try:
-        for role, path in paths.items():
-            publish_file(staged[role], path, overwrite)
-            published.append(path)
-    except BaseException:
-        if not overwrite:
-            for path in published:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-        raise
-
-
 def staging_path(path: str | os.PathLike) -> str:
-    """A fresh hidden `.tflite` name beside `path`, to convert to before `publish_file`."""
+    """A fresh hidden `.tflite` name beside `path`, to convert to before `files.publish_file`."""
     directory, base = os.path.split(os.path.abspath(path))
     return os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tflite")
 
