@@ -87,6 +87,7 @@ def _check_flags():
 
 
 def _check_style_flags(spec):
+    kind = spec.model_kind  # an unknown kind is refused here, in one line
     given = [name for name, value in (("--style", _STYLE.value), ("--alpha", _ALPHA.value),
                                       ("--style_weights", _STYLE_WEIGHTS.value), ("--mask", _MASK.value))
              if value is not None]
@@ -95,7 +96,6 @@ def _check_style_flags(spec):
             f"model {spec.source} is a fixed-style model; {' and '.join(given)} "
             f"{'needs' if len(given) == 1 else 'need'} an arbitrary-style model (adain, metanet)"
         )
-    kind = spec.model_kind
     if not kind.has("transfer"):
         return None
     # The kind's style-flag handler (load_inputs, stylize), e.g. keras_style.cli.adain_transfer.
