@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from keras_style import color
+from keras_style import checks, color
 from keras_style.errors import StyleError
 
 
@@ -36,7 +36,7 @@ def style_statistics(model, style_image: np.ndarray) -> tuple[np.ndarray, np.nda
     Returns:
       (mean, std), each float32 of shape (512,); std = sqrt(var + epsilon).
     """
-    style = _as_image(style_image, "style image")
+    style = checks.as_image(style_image, "style image")
     mean, std = model.style_statistics(style[None])
     return _numpy(mean)[0], _numpy(std)[0]
 
@@ -70,7 +70,7 @@ def mix_statistics(
     stats_list = list(stats_list)
     if not stats_list:
         raise StyleError("no styles to mix")
-    weights = _normalised_weights(weights, len(stats_list))
+    weights = checks.normalised_weights(weights, len(stats_list))
     means = [np.asarray(mean, np.float32) for mean, _ in stats_list]
     stds = [np.asarray(std, np.float32) for _, std in stats_list]
     if any(a.shape != means[0].shape for a in means + stds):
@@ -111,18 +111,18 @@ def adain_target(
     Raises:
       StyleError: bad weights or masks (see `stylize`).
     """
-    content = _as_image(content, "content image")
+    content = checks.as_image(content, "content image")
     stats_list = list(stats_list)
     if not stats_list:
         raise StyleError("no styles given")
-    weights = _normalised_weights(style_weights, len(stats_list))
+    weights = checks.normalised_weights(style_weights, len(stats_list))
     features = model.encode_content(content[None])
     if masks is None:
         mean, std = mix_statistics(stats_list, weights)
         target = model.adain([features, mean[None], std[None]])
         return _numpy(features)[0], _numpy(target)[0]
 
-    masks = _check_masks(masks, len(stats_list), content.shape[:2])
+    masks = checks.check_masks(masks, len(stats_list), content.shape[:2])
     coefficients = _numpy(model.feature_masks(np.stack(masks, axis=-1)[None]))[0]  # (h, w, K)
     coefficients = coefficients * np.asarray(weights, np.float32)
     total = coefficients.sum(axis=-1, keepdims=True)
@@ -175,21 +175,21 @@ def stylize(
     Raises:
       StyleError: bad images, weights, alpha, masks or colour method.
     """
-    content = _as_image(content, "content image")
+    content = checks.as_image(content, "content image")
     if isinstance(styles, np.ndarray) and styles.ndim == 3:
         styles = [styles]
-    styles = [_as_image(s, f"style image {k + 1}") for k, s in enumerate(styles)]
+    styles = [checks.as_image(s, f"style image {k + 1}") for k, s in enumerate(styles)]
     if not styles:
         raise StyleError("no style images given")
-    alpha = _check_alpha(alpha)
+    alpha = checks.check_alpha(alpha)
     if preserve_color is not None and preserve_color not in color.METHODS:
         raise StyleError(
             f"unknown colour preservation method '{preserve_color}'; use one of {', '.join(color.METHODS)}"
         )
     # Validate cheap arguments before running the network.
-    _normalised_weights(style_weights, len(styles))
+    checks.normalised_weights(style_weights, len(styles))
     if masks is not None:
-        _check_masks(masks, len(styles), content.shape[:2])
+        checks.check_masks(masks, len(styles), content.shape[:2])
 
     if preserve_color == "histogram":
         styles = [color.match_color_histogram(s, content) for s in styles]
@@ -201,61 +201,6 @@ def stylize(
     if preserve_color == "luminance":
         out = color.preserve_color(content, out, "luminance")
     return out
-
-
-def _normalised_weights(weights, count: int) -> list[float]:
-    """Weights as floats summing to 1 (equal when None); StyleError when unusable."""
-    if weights is None:
-        return [1.0 / count] * count
-    weights = [float(w) for w in np.ravel(np.asarray(weights, dtype=np.float64))]
-    if len(weights) != count:
-        raise StyleError(f"{len(weights)} style weight(s) for {count} style(s); give one weight per style")
-    if any(not math.isfinite(w) or w < 0 for w in weights):
-        raise StyleError(f"style weights must be finite and >= 0, got {weights}")
-    total = sum(weights)
-    if total <= 0:
-        raise StyleError(f"style weights sum to 0 ({weights}); give at least one positive weight")
-    return [w / total for w in weights]
-
-
-def _check_alpha(alpha) -> float:
-    try:
-        value = float(alpha)
-    except (TypeError, ValueError):
-        raise StyleError(f"alpha must be a number in [0, 1], got {alpha!r}") from None
-    if not 0.0 <= value <= 1.0:  # also rejects NaN
-        raise StyleError(f"alpha must be in [0, 1], got {alpha}")
-    return value
-
-
-def _check_masks(masks, count: int, size) -> list[np.ndarray]:
-    masks = list(masks)
-    if len(masks) != count:
-        raise StyleError(f"{len(masks)} mask(s) for {count} style(s); give one mask per style")
-    h, w = size
-    checked = []
-    for k, mask in enumerate(masks):
-        mask = np.asarray(mask, dtype=np.float32)
-        if mask.ndim == 3 and mask.shape[-1] == 1:
-            mask = mask[..., 0]
-        if mask.ndim != 2:
-            raise StyleError(f"mask {k + 1} must be an (H, W) array, got shape {mask.shape}")
-        if mask.shape != (h, w):
-            raise StyleError(
-                f"mask {k + 1} is {mask.shape[0]}x{mask.shape[1]}, content is {h}x{w} (height x width); "
-                "masks must be the content's size"
-            )
-        if not np.all(np.isfinite(mask)) or mask.min() < 0.0 or mask.max() > 1.0:
-            raise StyleError(f"mask {k + 1} has values outside [0, 1]")
-        checked.append(mask)
-    return checked
-
-
-def _as_image(image, what: str) -> np.ndarray:
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 1:
-        raise StyleError(f"the {what} must be an (H, W, 3) RGB array, got shape {image.shape}")
-    return image
 
 
 def _numpy(x) -> np.ndarray:

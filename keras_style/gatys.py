@@ -17,8 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 import scipy.optimize
 
-from keras_style import image_io, losses
-from keras_style import precision as precision_lib
+from keras_style import color, image_io, losses, precision as precision_lib
 from keras_style.errors import StyleError
 
 DEFAULT_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
@@ -345,7 +344,5 @@ def stylize(
         image = x.astype(np.float32).reshape(h, w, 3)
 
     if config.preserve_color:
-        from keras_style import color
-
         image = color.preserve_color(image_io.resize_image(content, image.shape[:2]), image, config.preserve_color)
     return image

@@ -25,6 +25,7 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from keras_style import files
 from keras_style.errors import StyleError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -235,7 +236,7 @@ def check_output_path(path: PathLike, overwrite: bool = False) -> str:
             f"cannot write '{path}': directory '{directory}' is not writable; check its permissions"
         )
     if not overwrite and os.path.lexists(path):
-        raise StyleError(_exists_message(path))
+        raise StyleError(files.exists_message(path))
     return path
 
 
@@ -277,7 +278,7 @@ def save_image(
             picture.save(f, format=_WRITE_FORMATS[ext.lower()], **options)
             f.flush()
             os.fsync(f.fileno())
-        _publish(tmp, path, overwrite)
+        files.publish(tmp, path, overwrite)
     except OSError as e:
         raise StyleError(
             f"cannot write '{path}': {_reason(e)}; check free space and permissions"
@@ -610,31 +611,8 @@ def _save_options(quality: int) -> dict[str, int]:
     return {"quality": quality}
 
 
-def _publish(tmp: str, path: str, overwrite: bool) -> None:
-    """Moves the finished temporary file `tmp` to `path`."""
-    if overwrite:
-        os.replace(tmp, path)
-        return
-    # A hard link fails if `path` exists, so a file that appeared since
-    # check_output_path (another process) is never clobbered.
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise StyleError(_exists_message(path)) from None
-    except OSError:
-        # Filesystems without hard links (FAT, some network mounts): check,
-        # then rename, accepting a tiny race window.
-        if os.path.lexists(path):
-            raise StyleError(_exists_message(path)) from None
-        os.replace(tmp, path)
-
-
 def _is_image_file(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS and os.path.isfile(path)
-
-
-def _exists_message(path: str) -> str:
-    return f"output '{path}' exists; pass --overwrite to replace it"
 
 
 def describe_error(error: BaseException) -> str:

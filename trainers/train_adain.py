@@ -92,10 +92,9 @@ def main(argv):
     if _TFLITE.value and not _T.export_dir.value:
         raise StyleError("--tflite writes beside the SavedModel; pass --export_dir too")
 
-    from keras_style.export.saved_model import check_export_dir
     from keras_style.tasks.adain import train_adain
 
-    training.check_export(_T, check_export_dir)
+    training.check_export(_T)
     if _TFLITE.value:
         from keras_style.export import tflite
         from keras_style.inference.adain_tflite_stylizer import tflite_pair_paths

@@ -55,9 +55,9 @@ def main(argv):
     trainer_config = training.trainer_config(_T)
     training.check_common(_T, config, trainer_config)
 
-    from keras_style.tasks.fast_style import check_export_dir, train_fast_style
+    from keras_style.tasks.fast_style import train_fast_style
 
-    training.check_export(_T, check_export_dir)
+    training.check_export(_T)
     metrics = train_fast_style(
         config, trainer_config, _T.strategy.value, _T.export_dir.value, training.progress_printer(),
         overwrite_export=_T.overwrite.value,

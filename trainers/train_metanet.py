@@ -81,9 +81,7 @@ def main(argv):
     trainer_config = training.trainer_config(_T)
     styles = training.check_common(_T, config, trainer_config)
 
-    from keras_style.tasks.fast_style import check_export_dir
-
-    training.check_export(_T, check_export_dir)
+    training.check_export(_T)
     common.import_tensorflow()  # checks done: TensorFlow, with its start-up lines filtered
     from keras_style.tasks.metanet import train_metanet
 

@@ -43,17 +43,15 @@ before the run, a missing one is reported as bad), or a pattern with a scheme
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import secrets
 import sys
 from pathlib import PurePosixPath
 from typing import Sequence
 
 import numpy as np
 
-from keras_style import image_io
+from keras_style import files, image_io
 from keras_style.errors import StyleError
 
 try:
@@ -64,6 +62,9 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     ) from e
 
 from keras_style.batch.model_handler import METRICS_NAMESPACE, StyleModelHandler  # noqa: E402
+from keras_style.inference import resolve_model
+from keras_style.export import serving_precision
+from keras_style.inference.model_spec import read_metadata
 
 FAILURES_FILENAME = "style_batch_failures.txt"
 # Style images are scaled down to this long side, as style_transfer does for AdaIN.
@@ -252,24 +253,7 @@ def _write(path: str, data: bytes, overwrite: bool):
         with FileSystems.create(path) as f:  # object stores publish on close
             f.write(data)
         return
-    directory, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # fails if `path` appeared meanwhile: never clobbers
-    except FileExistsError:
-        raise StyleError(f"output '{path}' exists; pass --overwrite to replace it") from None
-    except OSError as e:
-        raise StyleError(f"cannot write '{path}': {e.strerror or e}; check free space and permissions") from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    files.write_atomically(data, path, overwrite, suffix="")
 
 
 def build_pipeline(pipeline, jobs: Sequence[tuple[str, str]], handler: StyleModelHandler, config: BatchConfig):
@@ -333,8 +317,6 @@ def run_batch(config: BatchConfig, pipeline_args: Sequence[str] = ()) -> dict:
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from keras_style.inference import resolve_model
-
     config.validate()
     options = _pipeline_options(pipeline_args)
     inputs = expand_inputs(config.input)
@@ -345,9 +327,6 @@ def run_batch(config: BatchConfig, pipeline_args: Sequence[str] = ()) -> dict:
     model_dir = config.model if _is_remote(config.model) else resolve_model(config.model, "saved_model").path
     computed_in = config.precision
     if not _is_remote(model_dir):
-        from keras_style.export import serving_precision
-        from keras_style.inference.model_spec import read_metadata
-
         model_dir = serving_precision.precision_copy(model_dir, config.precision,
                                                      log=lambda line: print(line, file=sys.stderr))
         computed_in = serving_precision.model_precision(read_metadata(model_dir))

@@ -12,7 +12,11 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
+from keras_style import registry
 from keras_style.errors import StyleError
+from keras_style.export.saved_model import IMAGES_INPUT, IMAGES_OUTPUT, SERVING_DEFAULT, STYLIZE_FLOAT
+from keras_style.inference.model_spec import METADATA_FILENAME, read_metadata
+from keras_style.native_logs import native_logs_filtered
 
 try:
     from apache_beam.ml.inference.base import ModelHandler, PredictionResult
@@ -26,8 +30,6 @@ METRICS_NAMESPACE = "keras_style.batch"
 
 def _read_metadata(model_dir: str) -> dict:
     """The SavedModel's `keras_style.json`; through tf.io.gfile for remote (gs://...) paths."""
-    from keras_style.inference.model_spec import METADATA_FILENAME, read_metadata
-
     if "://" not in model_dir:
         return read_metadata(model_dir)
     import json
@@ -95,7 +97,7 @@ class StyleModelHandler(ModelHandler):
         self.style = None if style is None else np.asarray(style, np.float32)
         self.alpha = float(alpha)
         self.signature = signature
-        takes_style = self.kind in ("adain", "metanet")
+        takes_style = registry.get(self.kind, self.model_dir).takes_style
         if takes_style and self.style is None:
             raise StyleError(f"model '{self.model_dir}' is an arbitrary-style ({self.kind}) model; pass --style=IMAGE")
         if not takes_style and self.style is not None:
@@ -109,13 +111,8 @@ class StyleModelHandler(ModelHandler):
 
     def load_model(self) -> _LoadedModel:
         """Loads the SavedModel (and prepares the style, once); raises StyleError."""
-        if self.kind in ("adain", "metanet"):
+        if registry.get(self.kind, self.model_dir).takes_style:
             return self._load_arbitrary_style()
-        if self.kind != "fast_style":
-            raise StyleError(f"model '{self.model_dir}' is of kind '{self.kind}', which style_batch cannot run")
-        from keras_style.export.saved_model import IMAGES_INPUT, IMAGES_OUTPUT, SERVING_DEFAULT, STYLIZE_FLOAT
-        from keras_style.native_logs import native_logs_filtered
-
         with native_logs_filtered():
             import tensorflow as tf
 
@@ -145,11 +142,8 @@ class StyleModelHandler(ModelHandler):
         return _LoadedModel(stylize, loaded)
 
     def _load_arbitrary_style(self) -> _LoadedModel:
-        if self.kind == "adain":
-            from keras_style.inference.adain_stylizer import AdaINSavedModelStylizer as Stylizer
-        else:
-            from keras_style.inference.metanet_stylizer import MetaNetSavedModelStylizer as Stylizer
-        stylizer = Stylizer(self.model_dir, metadata=self.metadata)
+        stylizer_class = registry.get(self.kind, self.model_dir).part("saved_model_stylizer")
+        stylizer = stylizer_class(self.model_dir, metadata=self.metadata)
         prepared = stylizer.prepare_style([self.style])  # once per worker, not per image
         alpha = None if self.alpha == 1.0 else self.alpha
         return _LoadedModel(lambda image: stylizer.stylize(image, style=prepared, alpha=alpha), stylizer)

@@ -28,7 +28,11 @@ import sys
 
 import numpy as np
 
+from keras_style import color, image_io
+from keras_style.checks import normalised_weights
+from keras_style.cli.common import float_list, style_weight_list
 from keras_style.errors import StyleError
+from keras_style.inference.tiling import stylize_tiled
 
 STYLE_MAX_SIZE = 512
 
@@ -71,14 +75,11 @@ def check_flags(spec, styles, style_weights, alpha, masks, tile: int) -> None:
       StyleError: no style, a weight or mask count that differs from the style
         count, bad weights, alpha outside [0, 1], masks with --tile or a .tflite model.
     """
-    from keras_style.adain import _normalised_weights
-    from keras_style.cli.common import style_weight_list
-
     if not styles:
         raise StyleError(
             f"model {spec.source} is an AdaIN (arbitrary-style) model; pass --style=IMAGE[,IMAGE...]"
         )
-    style_weight_list(style_weights, len(styles), _normalised_weights)
+    style_weight_list(style_weights, len(styles), normalised_weights)
     if alpha is not None and not 0.0 <= alpha <= 1.0:  # also rejects NaN
         raise StyleError(f"--alpha must be in [0, 1], got {alpha:g}")
     if masks:
@@ -93,6 +94,12 @@ def check_flags(spec, styles, style_weights, alpha, masks, tile: int) -> None:
                 f"--mask needs the AdaIN SavedModel (the .tflite pair has no masked signature); "
                 f"model {spec.source} is a {spec.format} model"
             )
+
+
+def transfer_from_flags(spec, styles, style_weights, alpha, masks, tile, preserve_color) -> "AdaINTransfer":
+    """`check_flags`, then the run's `AdaINTransfer` (the kind's `transfer` entry in the registry)."""
+    check_flags(spec, styles, style_weights, alpha, masks, tile)
+    return AdaINTransfer.from_flags(styles, style_weights, alpha, masks, preserve_color)
 
 
 @dataclasses.dataclass
@@ -110,8 +117,6 @@ class AdaINTransfer:
 
     @classmethod
     def from_flags(cls, styles, style_weights, alpha, masks, preserve_color) -> "AdaINTransfer":
-        from keras_style.cli.common import float_list
-
         return cls(list(styles), float_list(style_weights, "style_weights"), alpha, list(masks or []) or None,
                    preserve_color)
 
@@ -122,8 +127,6 @@ class AdaINTransfer:
           StyleError: a missing or unreadable file, or a mask whose size differs
             from a content image's ("mask is HxW, content is HxW").
         """
-        from keras_style import image_io
-
         self.styles = []
         for path in self.style_paths:
             style = image_io.load_image(path, **load_kwargs)
@@ -155,9 +158,6 @@ class AdaINTransfer:
                 print(f"AdaIN: {content.shape[1]}x{content.shape[0]} image in tiles of {tile} px to stay under "
                       f"~{AUTO_TILE_BUDGET_MB / 1000:.0f} GB of memory (--tile=0: whole image)",
                       file=sys.stderr, flush=True)
-        from keras_style import color, image_io
-        from keras_style.inference.tiling import stylize_tiled
-
         if self.preserve_color == "histogram":
             # The paper's colour preservation: recolour the styles to this content, then stylize.
             styles = [color.match_color_histogram(s, content) for s in self.styles]

@@ -23,7 +23,9 @@ import sys
 
 from absl import app, flags
 
+from keras_style import precision
 from keras_style.cli import common
+from keras_style.errors import StyleError
 
 _INPUT = flags.DEFINE_string("input", None, "Images: a directory, a glob, a file, a,b,c, a .txt list of paths "
                              "(one a line), or a gs://... pattern.")
@@ -75,7 +77,6 @@ def split_pipeline_args(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _config():
-    from keras_style import precision
     from keras_style.batch.beam_pipeline import BatchConfig
 
     extra = {} if _MAX_PIXELS.value is None else {"max_pixels": _MAX_PIXELS.value}
@@ -113,8 +114,6 @@ def _quiet_beam_warnings():
 
 
 def _import_beam():
-    from keras_style.errors import StyleError
-
     try:
         import apache_beam  # noqa: F401
     except ImportError as e:

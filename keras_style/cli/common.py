@@ -11,7 +11,9 @@ from typing import Callable
 
 from absl import app, flags, logging
 
+from keras_style import precision
 from keras_style.errors import StyleError
+from keras_style.native_logs import native_logs_filtered
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports Ctrl-C
@@ -143,8 +145,6 @@ def _sigterm_raises():
 
 def import_tensorflow():
     """Imports TensorFlow with its native start-up log lines filtered; returns it."""
-    from keras_style.native_logs import native_logs_filtered
-
     with native_logs_filtered():
         import tensorflow as tf
 
@@ -220,8 +220,6 @@ class ProgressBar:
 
 def define_precision_flag(help_extra: str = ""):
     """Defines `--precision` (auto, float32, mixed_bfloat16, mixed_float16) for a command."""
-    from keras_style import precision
-
     return flags.DEFINE_string(
         "precision", precision.AUTO,
         "Compute precision: auto (mixed_bfloat16 on CPUs with AMX/AVX512 bfloat16 units, mixed_float16 on GPUs "
@@ -237,8 +235,6 @@ def announce_precision(value: str, later: bool = False):
     when first called), for commands that validate more input before the work starts:
     a user error then stays the only line.
     """
-    from keras_style import precision
-
     choice = precision.choose(value)
     if not later:
         print(choice.describe(), file=sys.stderr, flush=True)

@@ -22,6 +22,7 @@ from keras_style.cli import common
 common.import_tensorflow()  # first, so its native start-up lines are filtered
 from keras_style.evaluation.evaluate import EvaluationConfig  # noqa: E402
 from keras_style.gatys import GatysConfig  # noqa: E402
+from keras_style.evaluation import evaluate
 
 _D = EvaluationConfig(content="", style="")  # flag defaults come from the library config
 _G = GatysConfig()
@@ -73,8 +74,6 @@ def _config() -> EvaluationConfig:
 
 def main(argv):
     del argv
-    from keras_style.evaluation import evaluate
-
     bar = {}
 
     def on_progress(done, total, message):

@@ -20,7 +20,12 @@ import sys
 
 from absl import flags
 
+from keras_style import files, image_io, precision, registry
 from keras_style.cli import common
+from keras_style.errors import StyleError
+from keras_style.export import tflite
+from keras_style.export.serving_precision import export_in_precision
+from keras_style.inference.model_spec import read_metadata
 
 _SAVED_MODEL = flags.DEFINE_string("saved_model", None, "SavedModel directory written by keras_style.export.")
 _TFLITE = flags.DEFINE_string(
@@ -73,10 +78,6 @@ def _synthetic_image(size: int, seed: int = 0):
 
 def main(argv):
     del argv
-    from keras_style import image_io, precision
-    from keras_style.errors import StyleError
-    from keras_style.export import tflite
-
     policy = precision.canonical(_PRECISION.value)
     if policy != precision.FLOAT32:
         if policy == precision.AUTO:
@@ -84,8 +85,6 @@ def main(argv):
         if _TFLITE.value or not _EXPORT_DIR.value:
             raise StyleError(f"--precision={_PRECISION.value} writes a SavedModel: pass --export_dir, not --tflite "
                              "(TFLite has no bfloat16 kernels; use --quantize=float16 for phones)")
-        from keras_style.export.serving_precision import export_in_precision
-
         path = export_in_precision(_SAVED_MODEL.value, _EXPORT_DIR.value, policy, overwrite=_OVERWRITE.value)
         print(f"wrote {path} (computes in {policy})", file=sys.stderr)
         return 0
@@ -93,23 +92,13 @@ def main(argv):
         raise StyleError("pass --tflite (a .tflite file to write), or --precision and --export_dir")
     if _PARITY_SIZE.value < 8:
         raise StyleError(f"--parity_size must be at least 8, got {_PARITY_SIZE.value}")
-    from keras_style.inference.model_spec import read_metadata
-
-    if os.path.isdir(_SAVED_MODEL.value) and read_metadata(_SAVED_MODEL.value).get("kind") == "adain":
-        # Two files, style_encode + stylize (see keras_style.export.adain); --tflite is a directory or prefix.
-        from keras_style.export.adain import style_export_adain
-
-        style_export_adain(_SAVED_MODEL.value, _TFLITE.value, _QUANTIZE.value, overwrite=_OVERWRITE.value,
-                           parity_image=_PARITY_IMAGE.value, parity_size=_PARITY_SIZE.value,
-                           max_abs_diff=_MAX_DIFF.value)
-        return 0
-    if os.path.isdir(_SAVED_MODEL.value) and read_metadata(_SAVED_MODEL.value).get("kind") == "metanet":
-        # Two files, style_to_weights + stylize_with_weights (keras_style.export.metanet); no full-integer int8.
-        from keras_style.export.metanet import style_export_metanet
-
-        style_export_metanet(_SAVED_MODEL.value, _TFLITE.value, _QUANTIZE.value, overwrite=_OVERWRITE.value,
-                             parity_image=_PARITY_IMAGE.value, parity_size=_PARITY_SIZE.value,
-                             max_abs_diff=_MAX_DIFF.value)
+    kind_name = read_metadata(_SAVED_MODEL.value).get("kind") if os.path.isdir(_SAVED_MODEL.value) else None
+    kind = registry.get(kind_name, _SAVED_MODEL.value) if kind_name else None
+    if kind is not None and kind.has("tflite_exporter"):
+        # The kind's own TFLite export (AdaIN, MetaNet: a pair of files; --tflite is a directory or prefix).
+        kind.part("tflite_exporter")(_SAVED_MODEL.value, _TFLITE.value, _QUANTIZE.value, overwrite=_OVERWRITE.value,
+                                     parity_image=_PARITY_IMAGE.value, parity_size=_PARITY_SIZE.value,
+                                     max_abs_diff=_MAX_DIFF.value)
         return 0
     # Cheap checks first: the conversion takes seconds.
     tflite.check_tflite_path(_TFLITE.value, overwrite=_OVERWRITE.value)
@@ -142,7 +131,7 @@ def main(argv):
         result = tflite.parity_check(_SAVED_MODEL.value, staging, parity_images)
         tflite.check_parity_limit(result["max_abs_diff"], _MAX_DIFF.value, _QUANTIZE.value)
         size_mb = os.path.getsize(staging) / 1e6
-        tflite.publish_file(staging, _TFLITE.value, overwrite=_OVERWRITE.value)
+        files.publish_file(staging, _TFLITE.value, overwrite=_OVERWRITE.value)
     tflite.report_file(_TFLITE.value, size_mb, _QUANTIZE.value, result, parity_name)
     return 0
 

@@ -7,6 +7,7 @@ r"""style_fetch_weights: make the VGG19 ImageNet weights available offline.
 
 from absl import flags
 
+from keras_style import weights
 from keras_style.cli import common
 
 _SOURCE = flags.DEFINE_string(
@@ -18,8 +19,6 @@ _FORCE = flags.DEFINE_bool("force", False, "Rebuild the cached file even if it e
 
 def main(argv):
     del argv
-    from keras_style import weights
-
     path = weights.fetch_vgg19_weights(source=_SOURCE.value, force=_FORCE.value)
     print(path)
     return 0

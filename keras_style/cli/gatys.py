@@ -17,6 +17,8 @@ from keras_style.cli import common
 
 common.import_tensorflow()  # first, so its native start-up lines are filtered
 from keras_style.gatys import GatysConfig  # noqa: E402  (imports Keras)
+from keras_style import image_io
+from keras_style.errors import StyleError
 
 _D = GatysConfig()  # flag defaults come from the library config, so they cannot drift
 
@@ -92,8 +94,6 @@ def _config():
 
 def main(argv):
     del argv
-    from keras_style import image_io
-
     config = _config()
     config.validate()
     load_kwargs = {} if _MAX_PIXELS.value is None else {"max_pixels": _MAX_PIXELS.value}
@@ -108,8 +108,6 @@ def main(argv):
     if config.init not in ("content", "noise"):
         image_io.load_image(config.init, **load_kwargs)
     if config.style_blend_weights is not None and len(config.style_blend_weights) != len(styles):
-        from keras_style.errors import StyleError
-
         raise StyleError(f"{len(config.style_blend_weights)} --style_blend_weights for {len(styles)} style images")
 
     from keras_style import gatys

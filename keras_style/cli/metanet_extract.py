@@ -23,7 +23,13 @@ import sys
 
 from absl import flags
 
+from keras_style import files, image_io
 from keras_style.cli import common
+from keras_style.errors import StyleError
+from keras_style.export import saved_model, tflite
+from keras_style.export.metanet import extract_style_model
+from keras_style.inference import model_spec
+from keras_style.inference.metanet_stylizer import convex_weights
 
 _MODEL = flags.DEFINE_string("model", None, "MetaNet SavedModel directory (or shipped model name).")
 _STYLE = flags.DEFINE_list("style", None, "Style image(s): a,b,c.")
@@ -52,20 +58,12 @@ _EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path
 def _example_images(size: int):
     import glob
 
-    from keras_style import image_io
-
     return [image_io.load_image(p, max_size=size) for p in sorted(glob.glob(os.path.join(_EXAMPLES, "*.jpg")))]
 
 
 def main(argv):
     del argv
     import contextlib
-
-    from keras_style import image_io
-    from keras_style.errors import StyleError
-    from keras_style.export import saved_model, tflite
-    from keras_style.inference import model_spec
-    from keras_style.inference.metanet_stylizer import convex_weights
 
     # Cheap checks first: nothing is read or loaded yet.
     weights = common.style_weight_list(_STYLE_WEIGHTS.value, len(_STYLE.value), convex_weights)
@@ -92,8 +90,6 @@ def main(argv):
         if not representative:
             raise StyleError("--quantize=int8 needs --representative_images (typical content photos)")
 
-    from keras_style.export.metanet import extract_style_model
-
     style_name = _STYLE_NAME.value or "+".join(os.path.splitext(os.path.basename(p))[0] for p in _STYLE.value)
     staging, result = None, None
     with contextlib.ExitStack() as cleanup:
@@ -112,7 +108,7 @@ def main(argv):
                 result = tflite.parity_check(tmp, staging, parity_images)
                 size_mb = os.path.getsize(staging) / 1e6
         if staging:
-            tflite.publish_file(staging, _TFLITE.value, overwrite=_OVERWRITE.value)
+            files.publish_file(staging, _TFLITE.value, overwrite=_OVERWRITE.value)
     print(f"wrote {_EXPORT_DIR.value} (standalone fast-style model for {style_name})", file=sys.stderr)
     if result is not None:
         tflite.report_file(_TFLITE.value, size_mb, _QUANTIZE.value, result)

@@ -22,7 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from keras_style import color, image_io
+from keras_style.cli.common import float_list, style_weight_list
 from keras_style.errors import StyleError
+from keras_style.inference.metanet_stylizer import convex_weights
+from keras_style.inference.tiling import stylize_tiled
 
 
 def check_flags(spec, styles, style_weights, alpha, masks, tile: int = 0) -> None:
@@ -32,9 +36,6 @@ def check_flags(spec, styles, style_weights, alpha, masks, tile: int = 0) -> Non
       StyleError: no style, a weight count that differs from the style count, bad
         weights, alpha outside [0, 1], or --mask.
     """
-    from keras_style.cli.common import style_weight_list
-    from keras_style.inference.metanet_stylizer import convex_weights
-
     del tile  # any tile size works: the filters are generated before tiling
     if masks:
         raise StyleError(
@@ -46,6 +47,12 @@ def check_flags(spec, styles, style_weights, alpha, masks, tile: int = 0) -> Non
     style_weight_list(style_weights, len(styles), convex_weights)
     if alpha is not None and not 0.0 <= alpha <= 1.0:  # also rejects NaN
         raise StyleError(f"--alpha must be in [0, 1], got {alpha:g}")
+
+
+def transfer_from_flags(spec, styles, style_weights, alpha, masks, tile, preserve_color) -> "MetaNetTransfer":
+    """`check_flags`, then the run's `MetaNetTransfer` (the kind's `transfer` entry in the registry)."""
+    check_flags(spec, styles, style_weights, alpha, masks, tile)
+    return MetaNetTransfer.from_flags(styles, style_weights, alpha, preserve_color)
 
 
 @dataclasses.dataclass
@@ -61,22 +68,15 @@ class MetaNetTransfer:
 
     @classmethod
     def from_flags(cls, styles, style_weights, alpha, preserve_color="none") -> "MetaNetTransfer":
-        from keras_style.cli.common import float_list
-
         return cls(list(styles), float_list(style_weights, "style_weights"), alpha, preserve_color)
 
     def load_inputs(self, content_paths, load_kwargs) -> None:
         """Decodes the style images (a missing or unreadable one is a StyleError)."""
-        from keras_style import image_io
-
         del content_paths
         self.styles = [image_io.load_image(path, **load_kwargs) for path in self.style_paths]
 
     def stylize(self, model, content, tile: int = 0, overlap: int = 64):
         """Stylizes one content image (already resized by --max_size); colour handled."""
-        from keras_style import color
-        from keras_style.inference.tiling import stylize_tiled
-
         if self._prepared is None:
             self._prepared = model.prepare_style(self.styles, self.weights)
         style = self._prepared

@@ -15,6 +15,10 @@ from typing import Callable
 from absl import flags
 
 from keras_style.cli import common
+from keras_style.errors import StyleError
+from keras_style.export.saved_model import check_export_dir
+from keras_style.training import distribute
+from keras_style.training.trainer import TrainerConfig
 
 # Flags defined below belong to the program that calls `define_trainer_flags`: they
 # are its key flags, so its --help lists them as before.
@@ -149,8 +153,6 @@ def task_config(config_class, f: TrainerFlags, overrides: dict, **fields):
 
 def trainer_config(f: TrainerFlags):
     """The `TrainerConfig` the flags ask for, logging to stderr."""
-    from keras_style.training.trainer import TrainerConfig
-
     return TrainerConfig(
         model_dir=f.model_dir.value,
         train_steps=f.train_steps.value,
@@ -170,9 +172,6 @@ def check_common(f: TrainerFlags, config, trainer_config):
     and that --model_dir is not a file; raises StyleError. Returns what
     `config.check_inputs()` returned.
     """
-    from keras_style.errors import StyleError
-    from keras_style.training import distribute
-
     config.validate()
     trainer_config.validate()
     if f.strategy.value.split(":", 1)[0] not in distribute.STRATEGIES:
@@ -183,8 +182,8 @@ def check_common(f: TrainerFlags, config, trainer_config):
     return inputs
 
 
-def check_export(f: TrainerFlags, check_export_dir: Callable[[str, bool], object]) -> None:
-    """Fails before training if --export_dir could not take the export."""
+def check_export(f: TrainerFlags) -> None:
+    """Fails before training if --export_dir could not take the export (the exporters' own check)."""
     if f.export_dir.value:
         check_export_dir(f.export_dir.value, f.overwrite.value)
 

@@ -20,7 +20,13 @@ import sys
 
 from absl import flags
 
+from keras_style import image_io, precision
 from keras_style.cli import common
+from keras_style.color import preserve_color
+from keras_style.errors import StyleError
+from keras_style.export import serving_precision
+from keras_style.inference import model_spec
+from keras_style.inference.tiling import stylize_tiled
 
 _MODEL = flags.DEFINE_string("model", None, "SavedModel directory, .tflite file, or shipped model name.")
 _MODEL_FORMAT = flags.DEFINE_enum(
@@ -64,11 +70,6 @@ flags.mark_flags_as_required(["model", "content"])
 
 
 def _check_flags():
-    from keras_style import image_io
-    from keras_style.errors import StyleError
-
-    from keras_style import precision
-
     precision.canonical(_PRECISION.value)
     if bool(_OUTPUT.value) == bool(_OUTPUT_DIR.value):
         raise StyleError("pass exactly one of --output (one content image) or --output_dir (any number)")
@@ -89,8 +90,7 @@ def _check_flags():
 
 
 def _check_style_flags(spec):
-    from keras_style.errors import StyleError
-
+    kind = spec.model_kind  # an unknown kind is refused here, in one line
     given = [name for name, value in (("--style", _STYLE.value), ("--alpha", _ALPHA.value),
                                       ("--style_weights", _STYLE_WEIGHTS.value), ("--mask", _MASK.value))
              if value is not None]
@@ -99,26 +99,15 @@ def _check_style_flags(spec):
             f"model {spec.source} is a fixed-style model; {' and '.join(given)} "
             f"{'needs' if len(given) == 1 else 'need'} an arbitrary-style model (adain, metanet)"
         )
-    if spec.kind == "adain":
-        from keras_style.cli import adain_transfer
-
-        adain_transfer.check_flags(spec, _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _MASK.value, _TILE.value)
-        return adain_transfer.AdaINTransfer.from_flags(
-            _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _MASK.value, _PRESERVE_COLOR.value)
-    if spec.kind == "metanet":  # same protocol as AdaINTransfer (load_inputs, stylize); no --mask
-        from keras_style.cli import metanet_transfer
-
-        metanet_transfer.check_flags(spec, _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _MASK.value, _TILE.value)
-        return metanet_transfer.MetaNetTransfer.from_flags(
-            _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _PRESERVE_COLOR.value)
-    return None
+    if not kind.has("transfer"):
+        return None
+    # The kind's style-flag handler (load_inputs, stylize), e.g. keras_style.cli.adain_transfer.
+    return kind.part("transfer")(spec, _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _MASK.value, _TILE.value,
+                                 _PRESERVE_COLOR.value)
 
 
 def _output_paths(inputs: list[str], fmt: str) -> list[str]:
     """One output path per input, all checked; creates nothing."""
-    from keras_style import image_io
-    from keras_style.errors import StyleError
-
     overwrite = _OVERWRITE.value
     if _OUTPUT.value:
         if len(inputs) > 1:
@@ -160,8 +149,6 @@ def _probe_writable(directory: str) -> None:
     mounts or ACLs, and an unwritable output should fail before any work."""
     import tempfile
 
-    from keras_style.errors import StyleError
-
     try:
         with tempfile.TemporaryFile(dir=directory, prefix=".style_transfer_probe"):
             pass
@@ -173,9 +160,6 @@ def _in_precision(spec):
     """The SavedModel to run for --precision (a cached bfloat16 copy on CPUs with bfloat16 units)."""
     import dataclasses
 
-    from keras_style.export import serving_precision
-    from keras_style.inference import model_spec
-
     policy = common.announce_precision(_PRECISION.value)
     path = serving_precision.precision_copy(spec.path, policy, log=lambda line: print(line, file=sys.stderr))
     if path == spec.path:
@@ -185,9 +169,6 @@ def _in_precision(spec):
 
 def main(argv):
     del argv
-    from keras_style import image_io
-    from keras_style.inference import model_spec
-
     fmt = _check_flags()
     # Everything is validated before the first image is written; the model
     # (which may import TensorFlow) is loaded last.
@@ -217,8 +198,6 @@ def main(argv):
 
             raise StyleError(f"cannot create --output_dir '{_OUTPUT_DIR.value}': {e.strerror or e}") from None
 
-    from keras_style.inference.tiling import stylize_tiled
-
     bar = common.ProgressBar(len(inputs), label=f"stylizing ({model.backend})")
     bar.update(0, force=True)
     for done, (path, out) in enumerate(zip(inputs, outputs), start=1):
@@ -234,8 +213,6 @@ def main(argv):
         else:
             result = model.stylize(content)
         if _PRESERVE_COLOR.value != "none" and not styled:
-            from keras_style.color import preserve_color
-
             result = preserve_color(content, result, method=_PRESERVE_COLOR.value)
         if done == len(inputs):
             model = None  # last image: the model's memory is freed before the output is encoded

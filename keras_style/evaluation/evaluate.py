@@ -56,10 +56,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from keras_style import image_io
+from keras_style.contact_sheet import contact_sheet
 from keras_style.errors import StyleError
 from keras_style.evaluation import report
 from keras_style.evaluation.memory import PeakRSS
 from keras_style.evaluation.results_file import ResultsFile, row_key
+from keras_style.inference import resolve_model
 
 GATYS = "gatys"
 RESULTS_CSV = "results.csv"
@@ -194,8 +196,6 @@ def _stems(paths: Sequence[str], what: str) -> dict[str, str]:
 
 
 def _resolve_methods(config: EvaluationConfig, styles: dict[str, str]) -> list[_Method]:
-    from keras_style.inference import resolve_model
-
     methods, labels = [], set()
     for spec in dict.fromkeys(m.strip() for m in config.methods if m and m.strip()):
         label = base = method_label(spec)
@@ -423,8 +423,6 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
 
 def _contact_sheet(config, method, pairs, content_images, style_images):
     """Style images across the top; per content: the content, then its outputs."""
-    from keras_style.contact_sheet import contact_sheet
-
     mine = [p for p in pairs if p.method is method]
     contents = list(dict.fromkeys(p.content for p in mine))
     columns = list(dict.fromkeys(p.style for p in mine))

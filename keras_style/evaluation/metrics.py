@@ -40,6 +40,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from keras_style import image_io
 from keras_style.errors import StyleError
 
 EFFECTIVENESS_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
@@ -123,8 +124,6 @@ def coherence(content: np.ndarray, output: np.ndarray) -> float:
       StyleError: the output is smaller than the 11-pixel SSIM window.
     """
     import tensorflow as tf
-
-    from keras_style import image_io
 
     height, width = np.asarray(output).shape[:2]
     if min(height, width) < SSIM_FILTER_SIZE:
@@ -228,7 +227,7 @@ class StyleMetrics:
         Returns:
           {"effectiveness", "coherence", "style_loss", "content_loss"} as floats.
         """
-        from keras_style import image_io, losses
+        from keras_style import losses  # Keras: loaded when metrics are computed
 
         output = np.clip(np.asarray(output, np.float32), 0.0, 255.0)
         content = np.asarray(content, np.float32)

@@ -53,10 +53,23 @@ from collections.abc import Sequence
 import numpy as np
 
 from keras_style import data as data_lib
+from keras_style import files
 from keras_style.errors import StyleError
 from keras_style.export import saved_model, tflite
-from keras_style.inference.adain_stylizer import STATISTICS, STYLE_ENCODE, STYLIZE, STYLIZE_MASKED
-from keras_style.inference.adain_tflite_stylizer import QUANTIZE_SUFFIXES, tflite_pair_paths
+from keras_style.inference.adain_stylizer import (
+    AdaINSavedModelStylizer,
+    STATISTICS,
+    STYLE_ENCODE,
+    STYLIZE,
+    STYLIZE_MASKED,
+)
+from keras_style.inference.adain_tflite_stylizer import (
+    AdaINTFLiteStylizer,
+    QUANTIZE_SUFFIXES,
+    tflite_pair_paths,
+)
+from keras_style.inference.model_spec import SAVED_MODEL_FILENAME, read_metadata
+from keras_style.native_logs import native_logs_filtered
 
 KIND = "adain"
 SERVING_DEFAULT = saved_model.SERVING_DEFAULT
@@ -267,7 +280,7 @@ def convert_adain_to_tflite(
     paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
     staged = _convert_staged(saved_model_dir, paths, quantize)
     try:
-        tflite.publish_files(staged, paths, overwrite)
+        files.publish_files(staged, paths, overwrite)
     finally:
         _remove(staged.values())
     return paths
@@ -296,11 +309,8 @@ def parity_check_pair(
        "stylize_mean_abs_diff", "max_abs_diff", "mean_abs_diff", "num_images"}:
       `max_abs_diff` / `mean_abs_diff` are the end-to-end image figures.
     """
-    from keras_style.inference.adain_stylizer import AdaINSavedModelStylizer
-    from keras_style.inference.adain_tflite_stylizer import AdaINTFLiteStylizer
-
-    contents = [tflite._as_image(c) for c in contents]
-    styles = [tflite._as_image(s) for s in styles]
+    contents = [tflite.check_rgb_image(c) for c in contents]
+    styles = [tflite.check_rgb_image(s) for s in styles]
     if not contents or len(contents) != len(styles):
         raise StyleError("parity_check_pair needs as many style images as content images, at least one")
     reference = AdaINSavedModelStylizer(os.fspath(saved_model_dir))
@@ -358,7 +368,7 @@ def style_export_adain(
         result = parity_check_pair(saved_model_dir, staged[STYLE_ENCODE], staged[STYLIZE], [content], [style])
         tflite.check_parity_limit(result["max_abs_diff"], max_abs_diff, quantize)
         sizes = {key: os.path.getsize(path) / 1e6 for key, path in staged.items()}
-        tflite.publish_files(staged, paths, overwrite)
+        files.publish_files(staged, paths, overwrite)
     finally:
         _remove(staged.values())
     tflite.report_written({key: paths[key] for key in TFLITE_SIGNATURES}, sizes, quantize, "signature {}")
@@ -372,8 +382,6 @@ def style_export_adain(
 
 
 def _check_pair_paths(saved_model_dir, output, quantize: str, overwrite: bool) -> dict[str, str]:
-    from keras_style.inference.model_spec import SAVED_MODEL_FILENAME, read_metadata
-
     if quantize == "int8":
         raise StyleError(
             "--quantize=int8 (full-integer) is not supported for AdaIN models; use float16 or dynamic "
@@ -392,8 +400,6 @@ def _check_pair_paths(saved_model_dir, output, quantize: str, overwrite: bool) -
 
 def _convert_staged(saved_model_dir, paths: dict[str, str], quantize: str) -> dict[str, str]:
     """Converts each signature to a hidden file beside its final path."""
-    from keras_style.native_logs import native_logs_filtered
-
     with native_logs_filtered():
         import tensorflow  # noqa: F401  (first import: its native start-up lines are filtered)
 

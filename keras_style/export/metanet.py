@@ -47,24 +47,31 @@ from collections.abc import Sequence
 import numpy as np
 
 from keras_style.errors import StyleError
-from keras_style.export import tflite
-from keras_style.export import saved_model
+from keras_style import files
+from keras_style.export import saved_model, tflite
+from keras_style.export.fast_style import export_fast_style_model
 from keras_style.inference.metanet_stylizer import (
     CONTENT_INPUT,
     DEFAULT_STYLE_SIZE,
     IMAGE_INPUT,
     IMAGE_STATISTICS,
+    MetaNetSavedModelStylizer,
+    MetaNetTFLiteStylizer,
     STATISTICS_OUTPUT,
     STATISTICS_TO_WEIGHTS,
     STYLE_INPUT,
     STYLE_TO_WEIGHTS,
-    STYLIZE_WITH_WEIGHTS,
     STYLIZED_OUTPUT,
+    STYLIZE_WITH_WEIGHTS,
     WEIGHTS_OUTPUT,
     tflite_pair_paths,
 )
+from keras_style.inference.model_spec import read_metadata
 
 KIND = "metanet"
+# The two layers of the training model (`MetaNetTask.build_model()`), found here by name.
+METANET_LAYER = "metanet"
+GENERATED_NET_LAYER = "generated_transform_net"
 SHARED_WEIGHTS_COLLECTION = "generated_net_weights"
 STYLE_HALF_SIGNATURES = (STYLE_TO_WEIGHTS, IMAGE_STATISTICS, STATISTICS_TO_WEIGHTS)
 TRANSFORM_HALF_SIGNATURES = (STYLIZE_WITH_WEIGHTS,)
@@ -86,7 +93,6 @@ def metanet_parts(model):
     """
     from keras_style.models.generated_transform_net import GeneratedTransformNet
     from keras_style.models.metanet import MetaNet
-    from keras_style.tasks.metanet import GENERATED_NET_LAYER, METANET_LAYER
 
     if isinstance(model, (tuple, list)) and len(model) == 2:
         metanet, generated_net = model
@@ -263,10 +269,7 @@ def export_metanet_model(
 
 
 def _metanet_metadata(saved_model_dir) -> dict:
-    from keras_style.export.tflite import _check_saved_model
-    from keras_style.inference.model_spec import read_metadata
-
-    path = _check_saved_model(saved_model_dir)
+    path = tflite.check_saved_model(saved_model_dir)
     metadata = read_metadata(path)
     if metadata.get("kind") != KIND:
         raise StyleError(
@@ -292,9 +295,8 @@ def load_generated_net(saved_model_dir: str | os.PathLike, loaded=None):
 
     metadata = _metanet_metadata(saved_model_dir)
     if loaded is None:
-        from keras_style.export.tflite import _load
 
-        loaded = _load(os.fspath(saved_model_dir))
+        loaded = tflite.load_saved_model(os.fspath(saved_model_dir))
     saved = list(getattr(loaded, SHARED_WEIGHTS_COLLECTION, None) or [])
     names = metadata.get("shared_weights") or []
     net = GeneratedTransformNet(base=int(metadata["base"]))
@@ -345,8 +347,6 @@ def extract_style_model(
     Returns:
       The absolute path of the standalone SavedModel.
     """
-    from keras_style.export.fast_style import export_fast_style_model
-    from keras_style.inference.metanet_stylizer import MetaNetSavedModelStylizer
     from keras_style.models.generated_transform_net import to_transform_net
 
     saved_model.check_export_dir(export_dir, overwrite)
@@ -394,7 +394,7 @@ def convert_metanet_to_tflite(
     """
     paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
     with _staged_pair(saved_model_dir, paths, quantize) as staged:
-        tflite.publish_files(staged, paths, overwrite)
+        files.publish_files(staged, paths, overwrite)
     return paths
 
 
@@ -428,7 +428,7 @@ def style_export_metanet(
         result = metanet_parity_check(saved_model_dir, staged[STYLIZE_WITH_WEIGHTS], [content], [style])
         tflite.check_parity_limit(result["end_to_end_max_abs_diff"], max_abs_diff, quantize)
         sizes = {role: os.path.getsize(path) / 1e6 for role, path in staged.items()}
-        tflite.publish_files(staged, paths, overwrite)
+        files.publish_files(staged, paths, overwrite)
     tflite.report_written(paths, sizes, quantize)
     print_fn(
         f"parity ({quantize}) vs SavedModel, content {content_name}, style {style_name}: "
@@ -495,8 +495,6 @@ def metanet_parity_check(
        "end_to_end_max_abs_diff", "end_to_end_mean_abs_diff", "num_pairs"}; image
        differences on the 0..255 scale.
     """
-    from keras_style.inference.metanet_stylizer import MetaNetSavedModelStylizer, MetaNetTFLiteStylizer
-
     reference = MetaNetSavedModelStylizer(saved_model_dir)
     candidate = MetaNetTFLiteStylizer(tflite_path)
     contents = [np.asarray(c, np.float32) for c in content_images]

@@ -24,6 +24,7 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import keras_style
 from keras_style import data as data_lib
 from keras_style.errors import StyleError
 from keras_style.inference.model_spec import METADATA_FILENAME, SAVED_MODEL_FILENAME
@@ -147,8 +148,6 @@ def base_metadata(kind: str, **fields: Any) -> dict:
     """Metadata every export records: kind, format version, library versions, signatures."""
     import keras
     import tensorflow as tf
-
-    import keras_style
 
     metadata = {
         "kind": kind,

@@ -15,8 +15,11 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from keras_style import precision
+from keras_style import precision, registry
 from keras_style.errors import StyleError
+from keras_style.export import saved_model
+from keras_style.export.adain import export_adain_model
+from keras_style.export.fast_style import export_fast_style_model
 from keras_style.inference.model_spec import read_metadata
 
 PRECISION_KEY = "precision"
@@ -51,8 +54,7 @@ def assign_weights(model, weights: dict) -> None:
         weight.assign(value)
 
 
-def _fast_style(metadata: dict, export_dir: str, overwrite: bool, extra: dict):
-    from keras_style.export.fast_style import export_fast_style_model
+def rebuild_fast_style(metadata: dict, export_dir: str, overwrite: bool, extra: dict):
     from keras_style.models.transform_net import TransformNet
 
     def build():
@@ -65,8 +67,7 @@ def _fast_style(metadata: dict, export_dir: str, overwrite: bool, extra: dict):
     return build, export
 
 
-def _adain(metadata: dict, export_dir: str, overwrite: bool, extra: dict):
-    from keras_style.export.adain import export_adain_model
+def rebuild_adain(metadata: dict, export_dir: str, overwrite: bool, extra: dict):
     from keras_style.models.adain_model import AdaINStyleTransfer
 
     def build():
@@ -78,8 +79,10 @@ def _adain(metadata: dict, export_dir: str, overwrite: bool, extra: dict):
     return build, export
 
 
-# kind -> (metadata, export_dir, overwrite, extra metadata) -> (build(), export(model)).
-REBUILDERS: dict[str, Callable] = {"fast_style": _fast_style, "adain": _adain}
+def _rebuildable_kinds() -> tuple[str, ...]:
+    """The kinds whose registry entry has a `serving_rebuilder`: (metadata, export_dir,
+    overwrite, extra metadata) -> (build(), export(model))."""
+    return registry.names(lambda kind: kind.has("serving_rebuilder"))
 
 
 def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: str,
@@ -98,8 +101,6 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
     Raises:
       StyleError: not a keras-style SavedModel, a kind without a rebuilder, or bad paths.
     """
-    from keras_style.export import saved_model
-
     policy = precision.canonical(precision_name)
     if policy == precision.AUTO:
         raise StyleError("an export needs an explicit precision: float32, mixed_bfloat16 or mixed_float16")
@@ -107,10 +108,10 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
         raise StyleError(f"'{saved_model_dir}' is not a SavedModel directory (no saved_model.pb)")
     metadata = read_metadata(saved_model_dir)
     kind = metadata.get("kind")
-    if kind not in REBUILDERS:
+    if kind not in _rebuildable_kinds():
         raise StyleError(
             f"'{saved_model_dir}' is a {kind or 'non-keras-style'} model; precision copies can be made of "
-            f"{', '.join(sorted(REBUILDERS))} models"
+            f"{', '.join(sorted(_rebuildable_kinds()))} models"
         )
     if os.path.realpath(saved_model_dir) == os.path.realpath(export_dir):
         raise StyleError("the precision copy must go to another directory than the SavedModel it copies")
@@ -120,7 +121,7 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
             "tflite_signatures", PRECISION_KEY}
     extra = {k: v for k, v in metadata.items() if k not in skip}
     extra[PRECISION_KEY] = policy
-    build, export = REBUILDERS[kind](metadata, export_dir, overwrite, extra)
+    build, export = registry.get(kind).part("serving_rebuilder")(metadata, export_dir, overwrite, extra)
     weights = saved_model_weights(saved_model_dir)
     with precision.policy_scope(policy):
         model = build()
@@ -162,7 +163,7 @@ def precision_copy(saved_model_dir: str, policy: str, log: Callable[[str], None]
     """
     policy = precision.resolve(policy)
     metadata = read_metadata(saved_model_dir)
-    if model_precision(metadata) == policy or metadata.get("kind") not in REBUILDERS:
+    if model_precision(metadata) == policy or metadata.get("kind") not in _rebuildable_kinds():
         return saved_model_dir
     target = os.path.join(cache_dir(), "precision", f"{metadata['kind']}-{policy}-{_fingerprint(saved_model_dir)}")
     if os.path.isfile(os.path.join(target, "saved_model.pb")):

@@ -12,16 +12,19 @@ import contextlib
 import os
 import re
 import secrets
-import shutil
 import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from keras_style import files, image_io
+from keras_style.checks import one_line
 from keras_style.errors import StyleError
 from keras_style.export.saved_model import quiet_tf_logging
-from keras_style.inference.model_spec import SAVED_MODEL_FILENAME
+from keras_style.inference.model_spec import SAVED_MODEL_FILENAME, read_metadata
+from keras_style.inference.saved_model_stylizer import SavedModelStylizer
+from keras_style.inference.tflite_stylizer import TFLiteStylizer
 from keras_style.native_logs import captured_stderr, native_logs_filtered
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
@@ -90,19 +93,19 @@ def convert_saved_model_to_tflite(
 
     if quantize not in QUANTIZE_MODES:
         raise StyleError(f"unknown quantization '{quantize}'; use one of {', '.join(QUANTIZE_MODES)}")
-    saved_model_dir = _check_saved_model(saved_model_dir)
+    saved_model_dir = check_saved_model(saved_model_dir)
     tflite_path = check_tflite_path(tflite_path, overwrite)
     keys = list(signature_keys)
     if not keys:
         raise StyleError("no signature to convert; pass signature_keys such as ('stylize_float',)")
     representative = None
     if quantize == "int8":
-        representative = [_as_image(image) for image in (representative_images or [])]
+        representative = [check_rgb_image(image) for image in (representative_images or [])]
         if not representative:
             raise StyleError("int8 quantization needs representative images (typical content photos)")
 
     with native_logs_filtered():
-        loaded = _load(saved_model_dir)
+        loaded = load_saved_model(saved_model_dir)
         for key in keys:
             _check_signature(loaded, key, saved_model_dir)
         with tempfile.TemporaryDirectory(prefix="keras_style_tflite_") as tmp:
@@ -127,15 +130,13 @@ def convert_saved_model_to_tflite(
                 raise StyleError(f"TFLite conversion ({quantize}) failed: {_conversion_reason(e)}") from None
 
     if even_sizes is None:
-        from keras_style.inference.model_spec import read_metadata
-
         even_sizes = read_metadata(saved_model_dir).get("model_class") in EVEN_SIZED_MODEL_CLASSES
     if even_sizes:
         from keras_style.export.tflite_rewrite import space_to_depth_large_convs
 
         model, _ = space_to_depth_large_convs(model)
     _check_runs(model, keys, quantize)
-    _write_atomically(model, tflite_path, overwrite)
+    files.write_atomically(model, tflite_path, overwrite)
     return tflite_path
 
 
@@ -159,15 +160,12 @@ def parity_check(
     Raises:
       StyleError: either model cannot be loaded or run, or no images given.
     """
-    from keras_style.inference.saved_model_stylizer import SavedModelStylizer
-    from keras_style.inference.tflite_stylizer import TFLiteStylizer
-
-    images = [_as_image(image) for image in images]
+    images = [check_rgb_image(image) for image in images]
     if not images:
         raise StyleError("parity_check needs at least one image")
     if signature_key != "stylize_float":
         raise StyleError(f"parity_check compares the float signature 'stylize_float', not '{signature_key}'")
-    reference = SavedModelStylizer(_check_saved_model(saved_model_dir))
+    reference = SavedModelStylizer(check_saved_model(saved_model_dir))
     candidate = TFLiteStylizer(os.fspath(tflite_path))
     per_image_max, total, count = [], 0.0, 0
     for image in images:
@@ -206,20 +204,22 @@ def check_tflite_path(path: str | os.PathLike, overwrite: bool = False) -> str:
     return path
 
 
-def _check_saved_model(saved_model_dir) -> str:
+def check_saved_model(saved_model_dir) -> str:
+    """`saved_model_dir` as a str; StyleError unless it holds a saved_model.pb."""
     path = os.fspath(saved_model_dir)
     if not os.path.isfile(os.path.join(path, SAVED_MODEL_FILENAME)):
         raise StyleError(f"'{path}' is not a SavedModel directory (no {SAVED_MODEL_FILENAME}); export one first")
     return path
 
 
-def _load(saved_model_dir: str):
+def load_saved_model(saved_model_dir: str):
+    """`tf.saved_model.load(saved_model_dir)`; StyleError on failure (imports TensorFlow)."""
     import tensorflow as tf
 
     try:
         return tf.saved_model.load(saved_model_dir)
     except (OSError, ValueError, tf.errors.OpError) as e:
-        raise StyleError(f"cannot load SavedModel '{saved_model_dir}': {_one_line(e)}") from None
+        raise StyleError(f"cannot load SavedModel '{saved_model_dir}': {one_line(e)}") from None
 
 
 def _check_signature(loaded, key: str, saved_model_dir: str) -> None:
@@ -295,7 +295,7 @@ def _check_runs(model: bytes, keys: list[str], quantize: str) -> None:
         try:
             interpreter = Interpreter(model_content=model)
         except (ValueError, RuntimeError) as e:
-            raise StyleError(f"the converted {quantize} TFLite model does not load: {_one_line(e)}") from None
+            raise StyleError(f"the converted {quantize} TFLite model does not load: {one_line(e)}") from None
     flex = sorted({op["op_name"] for op in interpreter._get_ops_details() if op["op_name"].startswith("Flex")})
     if flex:
         raise StyleError(f"the converted model needs TensorFlow (Flex) ops {', '.join(flex)}")
@@ -323,7 +323,7 @@ def _check_runs(model: bytes, keys: list[str], quantize: str) -> None:
                     )
                 raise StyleError(
                     f"the converted {quantize} TFLite model fails at run time ({width}x{height} input): "
-                    f"{_one_line(e)[:200]}{hint}"
+                    f"{one_line(e)[:200]}{hint}"
                 ) from None
             for name, value in outputs.items():
                 # Images keep the input's size; other outputs (e.g. style statistics) need only be finite.
@@ -335,69 +335,8 @@ def _check_runs(model: bytes, keys: list[str], quantize: str) -> None:
                     )
 
 
-def _write_atomically(data: bytes, path: str, overwrite: bool) -> None:
-    directory, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        publish_file(tmp, path, overwrite)
-    except OSError as e:
-        raise StyleError(f"cannot write '{path}': {e.strerror or e}; check free space and permissions") from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-
-
-def publish_file(tmp: str, path: str, overwrite: bool) -> None:
-    """Moves the finished file `tmp` to `path` (same directory); never clobbers
-    an existing `path` unless `overwrite`.
-
-    Raises:
-      StyleError: `path` exists (also if it appeared since it was checked),
-        or the move failed.
-    """
-    exists = f"output '{path}' exists; pass --overwrite to replace it"
-    try:
-        if overwrite:
-            os.replace(tmp, path)
-            return
-        try:
-            os.link(tmp, path)  # fails if `path` appeared meanwhile
-        except FileExistsError:
-            raise StyleError(exists) from None
-        except OSError:
-            # No hard links on this filesystem: check, then rename.
-            if os.path.lexists(path):
-                raise StyleError(exists) from None
-            shutil.move(tmp, path)
-        else:
-            os.unlink(tmp)
-    except OSError as e:
-        raise StyleError(f"cannot write '{path}': {e.strerror or e}; check free space and permissions") from None
-
-
-def publish_files(staged: dict, paths: dict, overwrite: bool) -> None:
-    """Publishes several staged files ({role: staged path} -> {role: final path}) with
-    `publish_file`, in `paths` order; if one fails, removes the ones already published
-    (unless overwriting), since half of a model pair is useless."""
-    published = []
-    try:
-        for role, path in paths.items():
-            publish_file(staged[role], path, overwrite)
-            published.append(path)
-    except BaseException:
-        if not overwrite:
-            for path in published:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-        raise
-
-
 def staging_path(path: str | os.PathLike) -> str:
-    """A fresh hidden `.tflite` name beside `path`, to convert to before `publish_file`."""
+    """A fresh hidden `.tflite` name beside `path`, to convert to before `files.publish_file`."""
     directory, base = os.path.split(os.path.abspath(path))
     return os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tflite")
 
@@ -457,8 +396,6 @@ def parity_input(path: str | None, examples: str, size: int, seed: int):
     examples/<examples> image, else a synthetic one."""
     from pathlib import Path
 
-    from keras_style import image_io
-
     if path:
         return image_io.load_image(path, max_size=size), path
     folder = Path(__file__).resolve().parents[2] / "examples" / examples
@@ -489,16 +426,15 @@ def _conversion_reason(error: BaseException) -> str:
     for pattern in (r"error: ([^\n]+)", r"([^\n]*(?:not supported|Quantization|quantiz)[^\n]*)"):
         match = re.search(pattern, text)
         if match:
-            return _one_line(match.group(1))[:300]
-    return _one_line(text)[:300]
+            return one_line(match.group(1))[:300]
+    return one_line(text)[:300]
 
 
-def _as_image(image) -> np.ndarray:
+def check_rgb_image(image) -> np.ndarray:
+    """`image` as a float32 (H, W, 3) array (a representative or parity image)."""
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 3 or image.shape[-1] != 3:
         raise StyleError(f"expected (H, W, 3) RGB images, got shape {image.shape}")
     return image
 
 
-def _one_line(error) -> str:
-    return " ".join(str(error).split()) or type(error).__name__

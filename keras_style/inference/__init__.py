@@ -10,12 +10,13 @@ Nothing here imports TensorFlow until a SavedModel is loaded.
 
 from keras_style.inference.model_spec import (
     ModelSpec,
+    load_stylizer,
     read_metadata,
     resolve_model,
     shipped_model_names,
     shipped_models_dirs,
 )
-from keras_style.inference.stylizer import Stylizer, load_stylizer
+from keras_style.inference.stylizer import Stylizer
 from keras_style.inference.tiling import stylize_tiled
 
 __all__ = [

@@ -31,6 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from keras_style.checks import as_image, check_alpha, check_masks, normalised_weights
 from keras_style.errors import StyleError
 from keras_style.inference.stylizer import Stylizer
 from keras_style.inference.saved_model_stylizer import load_saved_model
@@ -98,15 +99,13 @@ class AdaINStylizer(Stylizer):
         Raises:
           StyleError: no styles, bad images, weights or alpha.
         """
-        from keras_style.adain import _check_alpha, _normalised_weights
-
         if isinstance(styles, np.ndarray) and styles.ndim == 3:
             styles = [styles]
-        styles = [_as_image(s, f"style image {k + 1}") for k, s in enumerate(styles)]
+        styles = [as_image(s, f"style image {k + 1}") for k, s in enumerate(styles)]
         if not styles:
             raise StyleError("no style images given")
-        weights = _normalised_weights(weights, len(styles))
-        alpha = _check_alpha(alpha)
+        weights = normalised_weights(weights, len(styles))
+        alpha = check_alpha(alpha)
         per_style = np.concatenate([np.asarray(self.encode_style(s), np.float32).reshape(1, -1) for s in styles])
         mixed = (np.asarray(weights, np.float64)[:, None] * per_style.astype(np.float64)).sum(axis=0, keepdims=True)
         return AdaINStyle(mixed.astype(np.float32), per_style, tuple(weights), alpha)
@@ -130,8 +129,6 @@ class AdaINStylizer(Stylizer):
         Returns:
           float32 (H, W, 3), not clipped.
         """
-        from keras_style.adain import _check_alpha, _check_masks
-
         if style is None:
             raise StyleError(
                 f"model '{self.name}' is an AdaIN (arbitrary-style) model; give style images "
@@ -139,7 +136,7 @@ class AdaINStylizer(Stylizer):
             )
         if not isinstance(style, AdaINStyle):
             raise StyleError(f"style must come from this model's prepare_style, got {type(style).__name__}")
-        alpha = style.alpha if alpha is None else _check_alpha(alpha)
+        alpha = style.alpha if alpha is None else check_alpha(alpha)
         if masks is None:
             return super().stylize(image, (style.statistics, alpha))
         if not self.supports_masks:
@@ -150,7 +147,7 @@ class AdaINStylizer(Stylizer):
         image = np.asarray(image, dtype=np.float32)
         if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 1:
             raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
-        masks = _check_masks(masks, style.num_styles, image.shape[:2])
+        masks = check_masks(masks, style.num_styles, image.shape[:2])
         out = np.asarray(self._stylize_masked(image, style, np.stack(masks, axis=-1), alpha), np.float32)
         if out.shape != image.shape:
             raise StyleError(f"model '{self.name}' returned shape {out.shape} for a {image.shape} image")
@@ -195,14 +192,14 @@ class AdaINSavedModelStylizer(AdaINStylizer):
         self._tf = tf
 
     def encode_style(self, style: np.ndarray) -> np.ndarray:
-        style = _as_image(style, "style image")
+        style = as_image(style, "style image")
         return self._run(self._encode, style.shape, STATISTICS, style=style[None])
 
     def stylize_statistics(self, content, statistics, alpha=1.0):
-        content = _as_image(content, "content image")
+        content = as_image(content, "content image")
         out = self._run(
             self._stylize, content.shape, "stylized", content=content[None],
-            style_statistics=_statistics_row(statistics), alpha=np.array([alpha], np.float32),
+            style_statistics=statistics_row(statistics), alpha=np.array([alpha], np.float32),
         )
         return out[0]
 
@@ -225,34 +222,11 @@ class AdaINSavedModelStylizer(AdaINStylizer):
         return result[output].numpy()
 
 
-def load_adain_stylizer(spec) -> AdaINStylizer:
-    """Loads a resolved `keras_style.inference.ModelSpec` of kind "adain".
-
-    A `.tflite` spec loads the pair it belongs to (`<prefix>_style_encode_<q>.tflite`
-    and `<prefix>_stylize_<q>.tflite`, either may be named). For a shipped model
-    directory the float16 pair is preferred.
-    """
-    if spec.format == "tflite":
-        from keras_style.inference.adain_tflite_stylizer import AdaINTFLiteStylizer, preferred_pair_file
-
-        path = spec.path
-        if not Path(spec.source).expanduser().is_file():  # a directory or name: pick the fp16 pair
-            path = preferred_pair_file(Path(spec.path).parent) or path
-        return AdaINTFLiteStylizer(path, metadata=spec.metadata, name=spec.source)
-    return AdaINSavedModelStylizer(spec.path, metadata=spec.metadata, name=spec.source)
-
-
-def _statistics_row(statistics) -> np.ndarray:
+def statistics_row(statistics) -> np.ndarray:
+    """Style statistics as one float32 (1, 2C) row; StyleError for any other shape."""
     statistics = np.asarray(statistics, np.float32)
     if statistics.ndim == 1:
         statistics = statistics[None]
     if statistics.ndim != 2 or statistics.shape[0] != 1:
         raise StyleError(f"style statistics must be one (2C,) vector, got shape {statistics.shape}")
     return statistics
-
-
-def _as_image(image, what: str) -> np.ndarray:
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 1:
-        raise StyleError(f"the {what} must be an (H, W, 3) RGB array, got shape {image.shape}")
-    return image

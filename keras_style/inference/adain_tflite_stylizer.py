@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 
 import numpy as np
 
 from keras_style.errors import StyleError
-from keras_style.inference.adain_stylizer import STATISTICS, STYLE_ENCODE, STYLIZE, AdaINStylizer, _as_image
-from keras_style.inference.tflite_stylizer import _one_line, open_interpreter, pair_file_role, pair_paths
+from keras_style.checks import as_image, one_line
+from keras_style.inference.adain_stylizer import STATISTICS, STYLE_ENCODE, STYLIZE, AdaINStylizer, statistics_row
+from keras_style.inference.tflite_stylizer import (
+    open_interpreter,
+    pair_file_role,
+    pair_paths,
+    pair_spec_path,
+    preferred_pair,
+)
 from keras_style.native_logs import native_logs_filtered
 
 # File name suffix per quantization mode.
@@ -55,11 +61,7 @@ def is_pair_file(path: str | os.PathLike) -> bool:
 
 def preferred_pair_file(directory: str | os.PathLike) -> str | None:
     """The `style_encode` file of the float16 pair in `directory` (else of any pair), or None."""
-    directory = Path(directory)
-    candidates = sorted(p for p in directory.glob(f"*_{STYLE_ENCODE}_*.tflite") if is_pair_file(p))
-    fp16 = [p for p in candidates if p.name.endswith(f"_{QUANTIZE_SUFFIXES['float16']}.tflite")]
-    chosen = (fp16 or candidates or [None])[0]
-    return None if chosen is None else str(chosen)
+    return preferred_pair(directory, STYLE_ENCODE, is_pair_file, QUANTIZE_SUFFIXES["float16"])
 
 
 class AdaINTFLiteStylizer(AdaINStylizer):
@@ -135,17 +137,21 @@ class AdaINTFLiteStylizer(AdaINStylizer):
         finally:
             self._runners.pop(STYLE_ENCODE, None)
 
+    @classmethod
+    def from_spec(cls, spec) -> "AdaINTFLiteStylizer":
+        """Loads the pair a resolved `ModelSpec` names (either file may be named); for a
+        shipped model directory or name, the float16 pair is preferred."""
+        return cls(pair_spec_path(spec, preferred_pair_file), metadata=spec.metadata, name=spec.source)
+
     def encode_style(self, style: np.ndarray) -> np.ndarray:
-        style = _as_image(style, "style image")
+        style = as_image(style, "style image")
         return self._run(STYLE_ENCODE, style.shape, STATISTICS, style=style[None])
 
     def stylize_statistics(self, content, statistics, alpha=1.0):
-        from keras_style.inference.adain_stylizer import _statistics_row
-
-        content = _as_image(content, "content image")
+        content = as_image(content, "content image")
         out = self._run(
             STYLIZE, content.shape, "stylized", content=content[None],
-            style_statistics=_statistics_row(statistics), alpha=np.array([alpha], np.float32),
+            style_statistics=statistics_row(statistics), alpha=np.array([alpha], np.float32),
         )
         return out[0]
 
@@ -158,7 +164,7 @@ class AdaINTFLiteStylizer(AdaINStylizer):
                 out = runner(**feed)[output]
             except (ValueError, RuntimeError) as e:
                 raise StyleError(
-                    f"TFLite model '{self.paths[key]}' failed on a {shape[1]}x{shape[0]} image: {_one_line(e)}"
+                    f"TFLite model '{self.paths[key]}' failed on a {shape[1]}x{shape[0]} image: {one_line(e)}"
                 ) from None
         self._ran.add(key)
         return np.asarray(out, dtype=np.float32)  # already a copy of the output tensor

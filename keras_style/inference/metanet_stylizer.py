@@ -32,6 +32,7 @@ TensorFlow nor Keras.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Sequence
@@ -39,10 +40,20 @@ from typing import Any
 
 import numpy as np
 
+from keras_style import image_io
+from keras_style.checks import check_alpha, one_line
 from keras_style.errors import StyleError
 from keras_style.inference.stylizer import Stylizer
-from keras_style.inference.tflite_stylizer import _one_line, open_interpreter, pair_file_role, pair_paths
+from keras_style.inference.model_spec import read_metadata
 from keras_style.inference.saved_model_stylizer import load_saved_model
+from keras_style.inference.tflite_stylizer import (
+    open_interpreter,
+    pair_file_role,
+    pair_paths,
+    pair_spec_path,
+    preferred_pair,
+)
+from keras_style.inference.tiling import tile_starts
 from keras_style.native_logs import native_logs_filtered
 
 KIND = "metanet"
@@ -101,28 +112,7 @@ def is_pair_file(path: str | os.PathLike) -> bool:
 
 def preferred_pair_file(directory: str | os.PathLike) -> str | None:
     """The style_to_weights file of the float16 pair in `directory` (else of any pair), or None."""
-    from pathlib import Path
-
-    candidates = sorted(p for p in Path(directory).glob(f"*_{STYLE_TO_WEIGHTS}_*.tflite") if is_pair_file(p))
-    fp16 = [p for p in candidates if p.name.endswith(f"_{QUANTIZE_SUFFIXES['float16']}.tflite")]
-    chosen = (fp16 or candidates or [None])[0]
-    return None if chosen is None else str(chosen)
-
-
-def load_metanet_stylizer(spec) -> "MetaNetStylizer":
-    """Loads a resolved `keras_style.inference.ModelSpec` of kind "metanet".
-
-    A `.tflite` spec loads the pair it belongs to (either file may be named); for a
-    shipped model directory the float16 pair is preferred.
-    """
-    from pathlib import Path
-
-    if spec.format == "tflite":
-        path = spec.path
-        if not Path(spec.source).expanduser().is_file():  # a directory or name: pick the fp16 pair
-            path = preferred_pair_file(Path(spec.path).parent) or path
-        return MetaNetTFLiteStylizer(path, metadata=spec.metadata, name=spec.source)
-    return MetaNetSavedModelStylizer(spec.path, metadata=spec.metadata, name=spec.source)
+    return preferred_pair(directory, STYLE_TO_WEIGHTS, is_pair_file, QUANTIZE_SUFFIXES["float16"])
 
 
 def convex_weights(style_weights, count: int) -> np.ndarray:
@@ -257,8 +247,6 @@ class MetaNetStylizer(Stylizer):
 
     def resize_style(self, style: np.ndarray) -> np.ndarray:
         """`style` resized so its short side is `style_size` (the training scale)."""
-        from keras_style import image_io
-
         style = np.asarray(style, np.float32)
         if style.ndim != 3 or style.shape[-1] != 3 or min(style.shape[:2]) < 1:
             raise StyleError(f"a style image is (H, W, 3) RGB; got shape {style.shape}")
@@ -297,8 +285,6 @@ class MetaNetStylizer(Stylizer):
         content = np.asarray(content, np.float32)
         if not tile or max(content.shape[:2]) <= tile:
             return self.image_statistics(content)
-        from keras_style.inference.tiling import tile_starts
-
         height, width = content.shape[:2]
         vectors, areas = [], []
         # Abutting tiles (the last ones shifted back to fit, so some overlap slightly).
@@ -322,7 +308,7 @@ class MetaNetStylizer(Stylizer):
           tile: take the content's statistics on tiles of at most this side (the
             `--tile` size), pooled; None: on the whole image.
         """
-        alpha = _check_alpha(alpha)
+        alpha = check_alpha(alpha)
         style = self._check_style(style)
         if style.for_content:
             raise StyleError("this style was already prepared for one content image; pass the prepare_style result")
@@ -346,14 +332,14 @@ class MetaNetStylizer(Stylizer):
         style = self._check_style(style)
         if alpha is not None and float(alpha) != 1.0:
             if style.for_content:
-                if _check_alpha(alpha) != style.alpha:
+                if check_alpha(alpha) != style.alpha:
                     raise StyleError(
                         f"this style was prepared with alpha {style.alpha:g}; do not pass another alpha"
                     )
             else:
                 style = self.style_for_content(style, image, alpha)
         elif alpha is not None:
-            _check_alpha(alpha)
+            check_alpha(alpha)
         return super().stylize(image, style=style)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
@@ -391,8 +377,6 @@ class MetaNetSavedModelStylizer(MetaNetStylizer):
     backend = "saved_model"
 
     def __init__(self, path, metadata: dict | None = None, name: str | None = None, style_size: int | None = None):
-        from keras_style.inference.model_spec import read_metadata
-
         path = os.fspath(path)
         super().__init__(name or path, read_metadata(path) if metadata is None else metadata, style_size)
         self.path = path
@@ -480,6 +464,12 @@ class MetaNetTFLiteStylizer(MetaNetStylizer):
                 self._runners[key] = interpreter.get_signature_runner(key)
         self._first_run = True
 
+    @classmethod
+    def from_spec(cls, spec) -> "MetaNetTFLiteStylizer":
+        """Loads the pair a resolved `ModelSpec` names (either file may be named); for a
+        shipped model directory or name, the float16 pair is preferred."""
+        return cls(pair_spec_path(spec, preferred_pair_file), metadata=spec.metadata, name=spec.source)
+
     def _image_statistics(self, image):
         return self._run(IMAGE_STATISTICS, {IMAGE_INPUT: image})[STATISTICS_OUTPUT]
 
@@ -490,14 +480,12 @@ class MetaNetTFLiteStylizer(MetaNetStylizer):
         return self._run(STYLIZE_WITH_WEIGHTS, {CONTENT_INPUT: images, WEIGHTS_OUTPUT: weights})[STYLIZED_OUTPUT]
 
     def _run(self, key, inputs):
-        import contextlib
-
         # The first run creates the XNNPACK delegate, which logs a line.
         with native_logs_filtered() if self._first_run else contextlib.nullcontext():
             try:
                 outputs = self._runners[key](**{k: np.ascontiguousarray(v, np.float32) for k, v in inputs.items()})
             except (ValueError, RuntimeError) as e:
-                raise StyleError(f"TFLite MetaNet '{self.name}' failed in {key}: {_one_line(e)}") from None
+                raise StyleError(f"TFLite MetaNet '{self.name}' failed in {key}: {one_line(e)}") from None
         self._first_run = False
         return {k: np.array(v, np.float32) for k, v in outputs.items()}
 
@@ -509,13 +497,3 @@ def _batch(image) -> np.ndarray:
     if image.ndim != 4 or image.shape[0] != 1 or image.shape[-1] != 3 or min(image.shape[1:3]) < 1:
         raise StyleError(f"expected one (H, W, 3) RGB image, got shape {image.shape}")
     return np.ascontiguousarray(image)
-
-
-def _check_alpha(alpha) -> float:
-    try:
-        alpha = float(alpha)
-    except (TypeError, ValueError):
-        raise StyleError(f"alpha must be a number in [0, 1], got {alpha!r}") from None
-    if not 0.0 <= alpha <= 1.0:
-        raise StyleError(f"alpha must be in [0, 1], got {alpha:g}")
-    return alpha

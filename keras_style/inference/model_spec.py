@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import keras_style
+from keras_style import registry
 from keras_style.errors import StyleError
 
 if TYPE_CHECKING:
     from keras_style.inference.stylizer import Stylizer
-
-# Model kinds written to `keras_style.json` by the exporters.
-FIXED_STYLE_KINDS = ("fast_style",)
-ARBITRARY_STYLE_KINDS = ("adain", "metanet")
 
 METADATA_FILENAME = "keras_style.json"
 SAVED_MODEL_FILENAME = "saved_model.pb"
@@ -41,8 +39,6 @@ def shipped_models_dirs() -> list[Path]:
     env = os.environ.get(MODELS_ENV)
     if env:
         dirs.extend(Path(p).expanduser() for p in env.split(os.pathsep) if p)
-    import keras_style
-
     dirs.append(Path(keras_style.__file__).resolve().parents[1] / "saved_models")
     return dirs
 
@@ -82,30 +78,30 @@ class ModelSpec:
     @property
     def takes_style(self) -> bool:
         """Whether the model takes a style image at run time (AdaIN, MetaNet)."""
-        return self.kind in ARBITRARY_STYLE_KINDS
+        return self.kind in registry.names(lambda kind: kind.takes_style)
+
+    @property
+    def model_kind(self) -> registry.ModelKind:
+        """The registered kind (StyleError, one line, for an unknown one)."""
+        return registry.get(self.kind, self.source)
 
     def load(self) -> Stylizer:
-        """Loads the model (imports TensorFlow for a SavedModel)."""
-        if self.kind == "adain":
-            from keras_style.inference.adain_stylizer import load_adain_stylizer
+        """Loads the model with its kind's stylizer (imports TensorFlow for a SavedModel)."""
+        field = "tflite_stylizer" if self.format == "tflite" else "saved_model_stylizer"
+        return self.model_kind.part(field).from_spec(self)
 
-            return load_adain_stylizer(self)
-        if self.kind == "metanet":
-            from keras_style.inference.metanet_stylizer import load_metanet_stylizer
 
-            return load_metanet_stylizer(self)
-        if self.kind not in FIXED_STYLE_KINDS:
-            raise StyleError(
-                f"model '{self.source}' is of kind '{self.kind}', which this version of keras-style "
-                f"cannot run; supported: {', '.join(FIXED_STYLE_KINDS)}"
-            )
-        if self.format == "tflite":
-            from keras_style.inference.tflite_stylizer import TFLiteStylizer
+def load_stylizer(spec: str, format: str = "auto") -> Stylizer:
+    """Resolves `spec` (see `resolve_model`) and loads it as a `Stylizer`.
 
-            return TFLiteStylizer(self.path, metadata=self.metadata, name=self.source)
-        from keras_style.inference.saved_model_stylizer import SavedModelStylizer
+    A `.tflite` model runs on the LiteRT interpreter without importing
+    TensorFlow; a SavedModel imports TensorFlow.
 
-        return SavedModelStylizer(self.path, metadata=self.metadata, name=self.source)
+    Raises:
+      StyleError: the model cannot be found or loaded, or is of a kind this
+        version cannot run.
+    """
+    return resolve_model(spec, format).load()
 
 
 def resolve_model(spec: str, format: str = "auto") -> ModelSpec:
@@ -226,15 +222,9 @@ def _tflite_metadata(path: Path) -> dict:
     """Metadata for a `.tflite` file: `keras_style.json` beside it or in a sibling `saved_model/`."""
     metadata = read_metadata(path.parent) or read_metadata(path.parent / SHIPPED_SAVED_MODEL_DIR)
     if not metadata:
-        # A file of an AdaIN .tflite pair (PREFIX_style_encode_Q / PREFIX_stylize_Q), moved without its metadata.
-        from keras_style.inference.adain_tflite_stylizer import is_pair_file
-
-        if is_pair_file(path):
-            metadata = {"kind": "adain"}
-    if not metadata:
-        # A file of a MetaNet pair (PREFIX_style_to_weights_Q / PREFIX_stylize_with_weights_Q).
-        from keras_style.inference import metanet_stylizer
-
-        if metanet_stylizer.is_pair_file(path):
-            metadata = {"kind": "metanet"}
+        # One file of a kind's .tflite pair (e.g. PREFIX_style_encode_Q / PREFIX_stylize_Q), moved
+        # without its metadata: the kinds that name their files recognisably, in registration order.
+        for kind in registry.kinds():
+            if kind.has("tflite_pair_file") and kind.part("tflite_pair_file")(path):
+                return {"kind": kind.name}
     return metadata

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from keras_style.checks import one_line
 from keras_style.errors import StyleError
 from keras_style.inference.stylizer import Stylizer
-from keras_style.inference.tflite_stylizer import _one_line
 from keras_style.native_logs import native_logs_filtered
 
 FLOAT_SIGNATURE = "stylize_float"
@@ -32,7 +32,7 @@ def load_saved_model(path: str, name: str, alternative: str):
         try:
             return tf, tf.saved_model.load(path)
         except (OSError, ValueError, tf.errors.OpError) as e:
-            raise StyleError(f"cannot load SavedModel '{name}': {_one_line(e)}") from None
+            raise StyleError(f"cannot load SavedModel '{name}': {one_line(e)}") from None
 
 
 class SavedModelStylizer(Stylizer):

@@ -1,10 +1,9 @@
 """The runtime interface: a `Stylizer` turns one image into its stylized version.
 
-`load_stylizer(spec)` accepts a SavedModel directory, a `.tflite` file, or the
-name of a shipped model, and returns a `Stylizer` backed by TensorFlow
-(`SavedModelStylizer`) or by the LiteRT interpreter (`TFLiteStylizer`). This
-module imports neither, and a `.tflite` model runs without TensorFlow, so a
-one-image run starts in a fraction of a second.
+`keras_style.inference.load_stylizer(spec)` returns one, backed by TensorFlow
+(a SavedModel) or by the LiteRT interpreter (a `.tflite` file); each model kind
+registers its two stylizer classes in `keras_style.registry`. This module
+imports neither runtime, so a `.tflite` model runs without TensorFlow.
 
 Images everywhere are float32 numpy arrays of shape (H, W, 3), RGB, in
 [0, 255], as `keras_style.image_io` reads them.
@@ -25,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from keras_style.errors import StyleError
-from keras_style.inference.model_spec import resolve_model
 
 
 class Stylizer(abc.ABC):
@@ -46,6 +44,11 @@ class Stylizer(abc.ABC):
     def __init__(self, name: str, metadata: dict | None = None):
         self.name = name
         self.metadata = dict(metadata or {})
+
+    @classmethod
+    def from_spec(cls, spec) -> "Stylizer":
+        """Loads a resolved `keras_style.inference.ModelSpec` (path, metadata, name)."""
+        return cls(spec.path, metadata=spec.metadata, name=spec.source)
 
     @property
     def kind(self) -> str:
@@ -104,16 +107,3 @@ class Stylizer(abc.ABC):
 
     def __repr__(self):
         return f"{type(self).__name__}({self.name!r}, kind={self.kind!r})"
-
-
-def load_stylizer(spec: str, format: str = "auto") -> Stylizer:
-    """Resolves `spec` (see `resolve_model`) and loads it as a `Stylizer`.
-
-    A `.tflite` model runs on the LiteRT interpreter without importing
-    TensorFlow; a SavedModel imports TensorFlow.
-
-    Raises:
-      StyleError: the model cannot be found or loaded, or is of a kind this
-        version cannot run.
-    """
-    return resolve_model(spec, format).load()

@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from keras_style.checks import one_line
 from keras_style.errors import StyleError
 from keras_style.inference.stylizer import Stylizer
 from keras_style.native_logs import native_logs_filtered
@@ -97,7 +99,7 @@ class TFLiteStylizer(Stylizer):
                     out = self._interpreter.get_tensor(self._output_index)
             except (ValueError, RuntimeError) as e:
                 h, w = images.shape[1:3]
-                raise StyleError(f"TFLite model '{self.name}' failed on a {w}x{h} image: {_one_line(e)}") from None
+                raise StyleError(f"TFLite model '{self.name}' failed on a {w}x{h} image: {one_line(e)}") from None
         self._first_run = False
         return np.asarray(out, dtype=np.float32)  # already a copy of the output tensor
 
@@ -124,7 +126,7 @@ def open_interpreter(path: str, model_name: str, num_threads: int | None = None,
         try:
             return Interpreter(model_path=path, num_threads=num_threads or os.cpu_count())
         except (ValueError, RuntimeError, OSError) as e:
-            raise StyleError(f"cannot load TFLite model '{shown_as or model_name}': {_one_line(e)}") from None
+            raise StyleError(f"cannot load TFLite model '{shown_as or model_name}': {one_line(e)}") from None
 
 
 # Two-file models (AdaIN, MetaNet): PREFIX_<role>_<q>.tflite, <q> per quantization mode.
@@ -149,6 +151,24 @@ def pair_paths(output, quantize: str, suffixes: dict, roles: Sequence[str], defa
     return {role: f"{prefix}_{role}_{suffixes[quantize]}.tflite" for role in roles}
 
 
+def preferred_pair(directory, first_role: str, is_pair_file, preferred_suffix: str) -> str | None:
+    """The `first_role` file of the pair in `directory` whose name ends in `_<preferred_suffix>`
+    (else of any pair whose partner exists, by `is_pair_file`), or None."""
+    candidates = sorted(p for p in Path(directory).glob(f"*_{first_role}_*.tflite") if is_pair_file(p))
+    preferred = [p for p in candidates if p.name.endswith(f"_{preferred_suffix}.tflite")]
+    chosen = (preferred or candidates or [None])[0]
+    return None if chosen is None else str(chosen)
+
+
+def pair_spec_path(spec, preferred_pair_file) -> str:
+    """The file of a pair to load for a resolved `ModelSpec`: the one named, when a file was
+    named; for a shipped model directory or name, `preferred_pair_file(directory)` (the
+    float16 pair) if it finds one."""
+    if Path(spec.source).expanduser().is_file():
+        return spec.path
+    return preferred_pair_file(Path(spec.path).parent) or spec.path
+
+
 def pair_file_role(path, roles: Sequence[str]) -> tuple[str, str] | None:
     """(role, partner path) of a `.tflite` file named like one of a pair of `roles` (two),
     else None. The role is the one whose `_<role>` occurs last in the file name; the
@@ -163,7 +183,3 @@ def pair_file_role(path, roles: Sequence[str]) -> tuple[str, str] | None:
     other = roles[1] if role == roles[0] else roles[0]
     i = positions[role]
     return role, os.path.join(directory, name[:i] + f"_{other}" + name[i + len(role) + 1 :])
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:300] or type(error).__name__

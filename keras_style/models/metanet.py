@@ -2,8 +2,8 @@
 
 A MetaNet maps a style image's VGG statistics (`keras_style.metanet.
 style_statistics_vector`) to the weights of the generated convs of a
-`GeneratedTransformNet` (see `keras_style.models.generated_transform_net` for which
-convs and the weight-vector layout). Its structure follows the paper:
+`GeneratedTransformNet` (`keras_style.models.generated_transform_net` gives the
+convs and the weight-vector layout):
 
     statistics (N, 1920) --standardised per dimension-->            "input_normalization"
       Dense(14·H, ReLU)                                             "hidden"
@@ -13,58 +13,22 @@ convs and the weight-vector layout). Its structure follows the paper:
       --per conv: kernel rescaled to a fixed L2 norm,
         norm scale and offset capped by tanh--> w (N, P)            "weight_bounds"
 
-with H = `hidden_per_layer` (128 in the paper: 14·128 = 1792 hidden units). The heads
-are one `GroupedDense` layer, so head l provably sees only group l. Head l writes conv
-l's kernel and the scale and offset of the instance norm after it (where that layer's
-bias acts: see `keras_style.models.generated_transform_net`).
+with H = `hidden_per_layer` (128 in the paper). Head l writes conv l's kernel and
+the scale and offset of the instance norm after it (a `GroupedDense`: head l sees
+only group l).
 
-Shared part and style part. Head l's output is `z_l = b_l + W_l·h_l/sqrt(H)`: its bias
-b_l is the same for every style, W_l·h_l the style-dependent part. The biases start as
-an ordinary TransformNet (He-normal kernels, instance-norm scale 1 and offset 0), so
-the untrained MetaNet already generates a usable network and training begins where a
-fast-style model's does. The style part starts on the same order as the shared part
-(LeCun-normal head kernels times the gain: entries of std about sqrt(E[h²] / H), ~0.06
-for standardised statistics, against 0.06-0.17 for the He-normal kernels), so styles
-differ from the first step. The 1/sqrt(H) gain sets the pace of the
-style part: Adam moves every weight by about the learning rate per step whatever the
-gradient's size, and a head output sums H of them. With no gain the style part moved
-~H·lr per step, 10-50 times faster than the shared part: the demo runs of the earlier
-designs spun the kernels' directions around, ran the norm scales into their caps
-(80% of them by step 500) and drew saturated or washed-out grey pictures after 8000
-steps. A gain of 1/H slowed it to half the shared part's pace, and a 400-step test
-learned one grey picture for every style. 1/sqrt(H) lets the style part move a few
-times faster than the shared part (within a 20-step style block).
-
-Bounded weights. Every generated conv is followed by an instance norm, which cancels
-the kernel's scale: the loss has no gradient along it, and nothing holds the generated
-weights' size in place (the reference MetaNet's grew without bound). Here conv l's
-generated kernel is `w_l = n_l · z_l / ‖z_l‖` with the fixed norm `n_l = sqrt(2 ·
-out_channels_l)`, the expected norm of a He-initialised kernel, so the generated
-weights have a constant norm whatever the training does (every entry lies in [-n_l,
-n_l]). Because of the instance norm this changes nothing the network can express:
-it only fixes the free scale (weight normalisation, Salimans & Kingma 2016).
-
-Also considered, and measured in 200-step runs (crop 32, base 4): a bound `w = b_l ·
-tanh(z)`. It keeps the weights bounded, but Adam walks z along the loss's flat scale
-direction into tanh's saturated tails (mean |w| / b_l was 0.77 after 40 steps, 0.95
-after 200), where the kernels become sign patterns and the gradient vanishes. With the
-normalisation the free scale is moved to the raw head output z, where it only sets the
-effective step size. Training logs both norms, and `MetaNetConfig.weight_norm_penalty`
-can add an L2 penalty on z. The norms' scales and offsets do change the output, so they
-are not normalised but capped: gamma = 1 + 2·tanh(z/2) in (-1, 3), beta = 2·tanh(z/2)
-in (-2, 2) (`GeneratedWeightBounds`). The whole generated vector is therefore bounded:
-‖w‖² < Σ_l (n_l² + 10·C_l) for C_l output channels.
-
-Standardised input. The statistics of all styles share a large common part (every
-VGG channel mean is positive, and their sizes differ by channel far more than by
-style): with a fixed global scale, the hidden layer sees mostly that common part, and a
-2800-step demo run learned a near-constant MetaNet (the weight vectors of Starry Night,
-the Great Wave and Auvers agreed to 0.9%; every style gave the same picture). So the
-first layer is a `FeatureStandardization` whose per-dimension mean and standard
-deviation the trainer sets from the training styles' statistics
-(`MetaNet.set_statistics_normalization`, before the first step; they are
-non-trainable weights, saved and restored with the model). An unset MetaNet divides
-by the fixed `STATISTICS_SCALE` reciprocal instead, so it starts at about unit scale.
+Why it is built so (the measurements behind each choice are in docs/design_notes.md):
+* Shared and style parts: head l's bias is the style-independent network and starts
+  as an ordinary TransformNet, so training starts where a fast-style model's does;
+  the 1/sqrt(H) gain keeps the style part's Adam steps near the shared part's.
+* Bounded weights: an instance norm follows every generated conv, so the kernel's
+  scale is free; kernels are normalised to the He-initialisation norm
+  sqrt(2·out_channels) (weight normalisation) and norm scales/offsets are capped
+  (`GeneratedWeightBounds`), which bounds the whole generated vector.
+* Standardised input: all styles' statistics share a large common part, so the
+  first layer standardises each dimension with the training styles' mean and
+  deviation (`MetaNet.set_statistics_normalization`); unset, it divides by
+  `STATISTICS_SCALE`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ from typing import Callable, Sequence
 
 from keras_style import data
 from keras_style.errors import StyleError
+from keras_style.export.saved_model import check_export_dir
 from keras_style.training.task import TrainTask
+from keras_style.training.trainer import run_training
 
 # A resumed pipeline's seed moves by this per step, so it draws fresh data.
 CONTENT_SEED_STRIDE = 7919
@@ -91,16 +93,14 @@ class StyleLossTask(TrainTask):
 
 def train_task(
     make_task: Callable,
-    check_export_dir: Callable,
     trainer_config,
     strategy_name: str,
     export_dir: str | None,
     on_progress: Callable | None,
     overwrite_export: bool,
 ) -> dict:
-    """Checks `export_dir` (if any) before training, then runs `run_training`."""
-    from keras_style.training.trainer import run_training
-
+    """Checks `export_dir` (if any) before training, with the very check the export makes
+    (`keras_style.export.saved_model.check_export_dir`), then runs `run_training`."""
     if export_dir:
         check_export_dir(export_dir, overwrite_export)
     return run_training(

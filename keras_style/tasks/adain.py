@@ -34,9 +34,15 @@ from typing import Callable, Sequence
 
 from keras_style import data
 from keras_style.errors import StyleError
+from keras_style.export.adain import export_adain_model
 from keras_style.tasks._common import (
-    StyleLossTask, check_layer_weights, check_non_negative, first_sample_batch, layer_weight_map,
-    replica_batch_and_seed, train_task,
+    StyleLossTask,
+    check_layer_weights,
+    check_non_negative,
+    first_sample_batch,
+    layer_weight_map,
+    replica_batch_and_seed,
+    train_task,
 )
 
 # The layers the AdaIN encoder outputs (`adain_model.ENCODER_LAYERS`, kept here so
@@ -245,8 +251,6 @@ class AdaINTask(StyleLossTask):
 
     def export(self, model, export_dir: str, overwrite: bool = False, metadata: dict | None = None) -> str:
         """A serving SavedModel via `keras_style.export.adain`, recording the training settings."""
-        from keras_style.export.adain import export_adain_model
-
         training = {**dataclasses.asdict(self.config), **(metadata or {})}
         return export_adain_model(model, export_dir, overwrite=overwrite, extra_metadata={"training": training})
 
@@ -274,9 +278,7 @@ def train_adain(
     Returns:
       The last loop's metrics, {name: float}.
     """
-    from keras_style.export.saved_model import check_export_dir
-
     return train_task(
-        lambda: AdaINTask(config), check_export_dir, trainer_config, strategy_name, export_dir, on_progress,
+        lambda: AdaINTask(config), trainer_config, strategy_name, export_dir, on_progress,
         overwrite_export,
     )

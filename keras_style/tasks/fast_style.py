@@ -25,9 +25,16 @@ from typing import Callable, Sequence
 
 from keras_style import data, image_io
 from keras_style.errors import StyleError
+from keras_style.export.fast_style import export_fast_style_model
 from keras_style.tasks._common import (
-    StyleLossTask, check_loss_network, check_non_negative, check_pooling, first_sample_batch, layer_weight_map,
-    replica_batch_and_seed, train_task,
+    StyleLossTask,
+    check_loss_network,
+    check_non_negative,
+    check_pooling,
+    first_sample_batch,
+    layer_weight_map,
+    replica_batch_and_seed,
+    train_task,
 )
 
 DEFAULT_CONTENT_LAYERS = ("block2_conv2",)
@@ -51,14 +58,9 @@ class FastStyleConfig:
       base: channels of the TransformNet's first conv (8 ships small fast models; the
         paper's 32 costs ~16x the transform net's compute at inference).
       content_weight, style_weight, tv_weight: loss weights (see the module docstring).
-        The defaults were tuned by eye on Starry Night (crop 256, batch 4, base 8,
-        style_size 512, learning rate 1e-3): after 300 steps the samples are clearly
-        stylized (palette and stroke texture) and the content is recognisable, with
-        the weighted content term about twice the style term. Style weight 3 (near
-        Johnson's 5, whose loss normalisation this matches) or 1 buries the content
-        for the first hundreds of steps and leaves black, saturated blobs. The TV term
-        is ~0.1% of the loss: a light guard against pixel noise, which the samples did
-        not show.
+        The defaults keep the weighted content term about twice the style term, so
+        samples are stylized yet recognisable after a few hundred steps (how they were
+        tuned: docs/design_notes.md).
       content_layers, style_layers: VGG19 layers (Keras or reluB_I names).
       style_layer_weights: one weight per style layer; None weighs them equally.
       style_size: long side the style image is resized to before its Gram matrices are
@@ -218,8 +220,6 @@ class FastStyleTask(StyleLossTask):
         image and recording the training settings."""
         import os
 
-        from keras_style.export.fast_style import export_fast_style_model
-
         style_name = os.path.splitext(os.path.basename(self.config.style_image))[0]
         training = {**dataclasses.asdict(self.config), **(metadata or {})}
         return export_fast_style_model(
@@ -250,20 +250,6 @@ def train_fast_style(
       The last loop's metrics, {name: float}.
     """
     return train_task(
-        lambda: FastStyleTask(config), check_export_dir, trainer_config, strategy_name, export_dir, on_progress,
+        lambda: FastStyleTask(config), trainer_config, strategy_name, export_dir, on_progress,
         overwrite_export,
     )
-
-
-def check_export_dir(export_dir: str, overwrite: bool = False) -> None:
-    """Fails before training, not after it, if the export could not be written.
-
-    Raises:
-      StyleError: `export_dir` is a file, or a non-empty folder and not `overwrite`.
-    """
-    import os
-
-    if os.path.isfile(export_dir):
-        raise StyleError(f"export directory '{export_dir}' is a file; pass a directory")
-    if not overwrite and os.path.isdir(export_dir) and os.listdir(export_dir):
-        raise StyleError(f"export directory '{export_dir}' exists and is not empty; pass --overwrite to replace it")

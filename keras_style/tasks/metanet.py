@@ -38,12 +38,11 @@ from keras_style.tasks._common import (
     StyleLossTask, check_loss_network, check_non_negative, check_pooling, first_sample_batch, layer_weight_map,
     replica_batch_and_seed, train_task,
 )
+from keras_style.export.metanet import GENERATED_NET_LAYER, METANET_LAYER, export_metanet_model
 from keras_style.tasks.fast_style import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, MIN_CROP_SIZE
 
 NUM_SAMPLE_IMAGES = 3
 NUM_SAMPLE_STYLES = 2
-METANET_LAYER = "metanet"
-GENERATED_NET_LAYER = "generated_transform_net"
 # The MetaNet's input standardisation is estimated from at most this many style images.
 MAX_NORMALIZATION_STYLES = 1000
 # The style crops' seeds are offset from the content pipeline's, to keep them apart.
@@ -64,10 +63,8 @@ class MetaNetConfig:
       base: channels of the generated TransformNet's first conv.
       hidden_per_layer: MetaNet hidden units per generated conv (128 in the paper).
       content_weight, style_weight, tv_weight: loss weights (see the module docstring).
-        The style weight (0.2) is below the fast-style recipes' 0.5: with a new
-        style every 20 steps the style term drowned the content term at 0.5 (flat
-        grey pictures at step 800 of a demo run) and at 3.0 (high-contrast noise
-        with blown-out highlights instead of the photo).
+        The style weight (0.2) is below the fast-style recipes' 0.5, because the style
+        changes every few steps (how it was chosen: docs/design_notes.md).
       weight_norm_penalty: weight of an L2 penalty mean(z²) on the MetaNet heads' raw
         output z. The generated kernels themselves have fixed norms (`MetaNet`
         normalises each one), so they need no penalty; z's norm is the one free scale
@@ -384,8 +381,6 @@ class MetaNetTask(StyleLossTask):
         """A serving SavedModel via `keras_style.export.metanet` (the statistics come from
         a `config.network` VGG with `config.pooling`, as in training; style images are
         resized to `config.style_size` at run time, the scale they were trained at)."""
-        from keras_style.export.metanet import export_metanet_model
-
         c = self.config
         extractor = None
         loss_net = getattr(self, "loss_net", None)
@@ -429,9 +424,7 @@ def train_metanet(
     Returns:
       The last loop's metrics, {name: float}.
     """
-    from keras_style.tasks.fast_style import check_export_dir
-
     return train_task(
-        lambda: MetaNetTask(config), check_export_dir, trainer_config, strategy_name, export_dir, on_progress,
+        lambda: MetaNetTask(config), trainer_config, strategy_name, export_dir, on_progress,
         overwrite_export,
     )
