@@ -25,7 +25,9 @@ over --repeats calls after 2 warm-ups; whole = a one-image run, process start ->
 array ready (imports, load, style preparation, one image; no image decoding/encoding);
 peak RSS = ru_maxrss of the child; GFLOP per image where an analytic count exists
 (TransformNet, see fast_style_benchmark.py); "vs fast" = warm / fast style TFLite fp16's
-at the same size (same run).
+at the same size (same run); "vs float32" = warm / the same method's float32 row (same run).
+--precisions (default float32,mixed_bfloat16) gives Gatys and the fast-style and AdaIN
+SavedModels one row each (the bfloat16 SavedModels are `style_export --precision` copies).
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ _LABELS = {
 def define_flags():
     flags.DEFINE_list("sizes", ["256", "512", "1024"], "Square content sizes.")
     flags.DEFINE_list("methods", list(METHODS), f"Methods to run, from {', '.join(METHODS)}.")
+    flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "Precisions of the TensorFlow rows (Gatys and "
+                      "the fast-style and AdaIN SavedModels, as `style_export --precision` copies); TFLite rows are "
+                      "fp16 and MetaNet SavedModels float32 only.")
     flags.DEFINE_integer("repeats", 10, "Timed calls per measurement (after 2 warm-up calls).")
     flags.DEFINE_integer("style_size", 512, "Side of the square style image for AdaIN and MetaNet.")
     flags.DEFINE_integer("gatys_budget", 300, "Gatys evaluations a stylization is costed at (style_gatys's "
@@ -84,7 +89,8 @@ def gatys(args: dict) -> dict:
     content = rng.uniform(0.0, 255.0, (size, size, 3)).astype(np.float32)
     style = rng.uniform(0.0, 255.0, (size, size, 3)).astype(np.float32)
     stamps = []
-    config = gatys_lib.GatysConfig(image_size=size, iterations=args["evals"], weights=args["vgg_weights"])
+    config = gatys_lib.GatysConfig(image_size=size, iterations=args["evals"], weights=args["vgg_weights"],
+                                   precision=args.get("precision", "float32"))
     out = gatys_lib.stylize(content, [style], config, on_progress=lambda p: stamps.append(time.perf_counter()))
     ready = time.time()
     if not np.all(np.isfinite(out)):
@@ -94,12 +100,19 @@ def gatys(args: dict) -> dict:
             "eval_times": intervals.tolist()}
 
 
+def precision_copy(args: dict) -> dict:
+    """(child) `style_export --precision` of a SavedModel: {"path": the copy}."""
+    from keras_style.export.serving_precision import export_in_precision
+
+    return {"path": export_in_precision(args["saved_model"], args["export_dir"], args["precision"])}
+
+
 # --- Parent --------------------------------------------------------------------------------------
 
 
-def measure_gatys(size, evals, budget, vgg_weights, timeout_s=None) -> dict:
-    result = _bench.run_function("speed_report", "gatys", {"size": size, "evals": evals, "vgg_weights": vgg_weights},
-                                 timeout_s)
+def measure_gatys(size, evals, budget, vgg_weights, timeout_s=None, precision="float32") -> dict:
+    args = {"size": size, "evals": evals, "vgg_weights": vgg_weights, "precision": precision}
+    result = _bench.run_function("speed_report", "gatys", args, timeout_s)
     data = result.data
     measured = data["ready"] - result.start
     return {
@@ -139,22 +152,43 @@ def main(argv):
         if "metanet_saved_model" in methods:
             metanet = metanet_benchmark.prepare_models(work, ["saved_model"], base=FAST_BASE,
                                                        vgg_weights=FLAGS.vgg_weights, timeout_s=timeout)
+        precisions = list(FLAGS.precisions)
+        copies = {}  # (method, precision) -> the prepared entry whose "saved_model" file computes in it
+        for method, prepared in (("fast_saved_model", fast and fast["models"][0]), ("adain_saved_model", adain)):
+            if method not in methods:
+                continue
+            for precision in precisions:
+                if precision == "float32":
+                    copies[method, precision] = prepared
+                    continue
+                args = {"saved_model": prepared["files"]["saved_model"], "precision": precision,
+                        "export_dir": os.path.join(work, f"{method}_{precision}")}
+                path = _bench.run_function("speed_report", "precision_copy", args, timeout).data["path"]
+                copies[method, precision] = {**prepared, "files": {**prepared["files"], "saved_model": path}}
         for size in sizes:
             for method in methods:
-                print(f"  {method} {size}^2 ...", file=sys.stderr, flush=True)
-                if method == "gatys":
-                    r = measure_gatys(size, FLAGS.gatys_evals, FLAGS.gatys_budget, FLAGS.vgg_weights, timeout)
-                elif method.startswith("fast_"):
-                    fmt = "fp16" if method == "fast_tflite_fp16" else "saved_model"
-                    r = fast_style_benchmark.measure(fast["models"][0], fmt, size, repeats, timeout)
-                    r["gflop"] = gflop.get(size)
-                elif method == "adain_saved_model":
-                    r = adain_benchmark.measure(adain, "saved_model", size, style_size, repeats, timeout)
-                    r["note"] = f"style {style_size}^2 encoded once: {r['style_warm_s']:.3g} s warm"
-                else:
-                    r = metanet_benchmark.measure(metanet, "saved_model", size, style_size, repeats, timeout)
-                    r["note"] = f"weights generated once: {r['style_warm_s']:.3g} s warm"
-                results[(method, size)] = r
+                rows = precisions if method in ("gatys", "fast_saved_model", "adain_saved_model") else [None]
+                for precision in rows:
+                    print(f"  {method} {precision or ''} {size}^2 ...", file=sys.stderr, flush=True)
+                    if method == "gatys":
+                        r = measure_gatys(size, FLAGS.gatys_evals, FLAGS.gatys_budget, FLAGS.vgg_weights, timeout,
+                                          precision)
+                    elif method == "fast_saved_model":
+                        r = fast_style_benchmark.measure(copies[method, precision], "saved_model", size, repeats,
+                                                         timeout)
+                        r["gflop"] = gflop.get(size)
+                    elif method == "fast_tflite_fp16":
+                        r = fast_style_benchmark.measure(fast["models"][0], "fp16", size, repeats, timeout)
+                        r["gflop"] = gflop.get(size)
+                    elif method == "adain_saved_model":
+                        r = adain_benchmark.measure(copies[method, precision], "saved_model", size, style_size,
+                                                    repeats, timeout)
+                        r["note"] = f"style {style_size}^2 encoded once: {r['style_warm_s']:.3g} s warm"
+                    else:
+                        r = metanet_benchmark.measure(metanet, "saved_model", size, style_size, repeats, timeout)
+                        r["note"] = f"weights generated once: {r['style_warm_s']:.3g} s warm"
+                    r["precision"] = precision or ("fp16" if method == "fast_tflite_fp16" else "float32")
+                    results[(method, precision, size)] = r
     finally:
         if cleanup:
             shutil.rmtree(work, ignore_errors=True)
@@ -164,17 +198,20 @@ def main(argv):
           "warm-ups (model loaded, style prepared); whole = process start -> output ready; ~ = extrapolated")
     table = []
     for size in sizes:
-        reference = results.get(("fast_tflite_fp16", size), {}).get("warm_s")
-        for method in methods:
-            r = results[(method, size)]
+        reference = results.get(("fast_tflite_fp16", None, size), {}).get("warm_s")
+        for (method, precision, row_size), r in results.items():
+            if row_size != size:
+                continue
+            f32 = results.get((method, "float32", size), {}).get("warm_s") if precision else None
             whole = ("~" if r.get("estimated") else "") + _seconds(r["whole_s"])
             table.append([
-                _LABELS[method], str(size), _seconds(r["warm_s"]), whole, _bench.fmt(r["peak_rss_mb"], ".0f"),
-                _bench.fmt(r.get("gflop"), ".1f"),
-                _bench.fmt(r["warm_s"] / reference if reference else None, ".1f"), r.get("note", ""),
+                _LABELS[method], r["precision"], str(size), _seconds(r["warm_s"]), whole,
+                _bench.fmt(r["peak_rss_mb"], ".0f"), _bench.fmt(r.get("gflop"), ".1f"),
+                _bench.fmt(r["warm_s"] / reference if reference else None, ".1f"),
+                _bench.fmt(r["warm_s"] / f32 if f32 else None, ".2f"), r.get("note", ""),
             ])
-    _bench.print_table(["method", "size", "warm", "whole", "peak RSS MB", "GFLOP", "vs fast", "notes"], table,
-                       left=(0, 7))
+    _bench.print_table(["method", "precision", "size", "warm", "whole", "peak RSS MB", "GFLOP", "vs fast",
+                        "vs float32", "notes"], table, left=(0, 1, 9))
 
 
 def _seconds(value: float) -> str:

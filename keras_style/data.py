@@ -256,6 +256,117 @@ def flatten_alpha(image):
     return tf.cast(tf.round(tf.clip_by_value(flat, 0.0, 255.0)), tf.uint8)
 
 
+# How far into an encoded image `exif_orientation` looks for the Exif APP1 segment,
+# and how many bytes it reads (the marker's search window plus one whole APP1
+# segment, which is at most 64 KiB, so IFD0 always lies inside what is read).
+EXIF_SEARCH_BYTES = 65536
+_EXIF_READ_BYTES = 2 * 65536 + 16
+_EXIF_HEADER = (0x45, 0x78, 0x69, 0x66, 0x00, 0x00)  # b"Exif\0\0"
+_ORIENTATION_TAG = 0x0112
+
+
+def exif_orientation(data):
+    """The EXIF orientation (int32 scalar, 1 to 8) of one encoded image, in TensorFlow ops.
+
+    Graph-safe (no `tf.py_function`), for SavedModel signatures: reads a JPEG's
+    first "Exif\\0\\0" APP1 segment within its first 64 KiB, its TIFF header (byte
+    order "II" or "MM"), IFD0 and the 0x0112 (Orientation) entry, SHORT or LONG.
+    Every read is bounds-checked against the input and the APP1 segment: a
+    non-JPEG, a JPEG without Exif or without the tag, and a truncated or
+    malformed segment give 1 (no transform), never an error. A value outside
+    1..8 also gives 1, as `PIL.ImageOps.exif_transpose` ignores it.
+    """
+    import tensorflow as tf
+
+    data = tf.convert_to_tensor(data, tf.string)
+    head = tf.strings.substr(data, 0, _EXIF_READ_BYTES - 16)
+    raw = tf.cast(tf.io.decode_raw(head, tf.uint8), tf.int64)  # "" gives shape [0]
+    n = tf.size(raw, out_type=tf.int64)
+    # Zero padding to a fixed length: every gather below is clamped into it, and
+    # every value that matters is also checked against `limit`.
+    buf = tf.pad(raw, [[0, _EXIF_READ_BYTES - n]])
+    buf = tf.ensure_shape(buf, [_EXIF_READ_BYTES])
+
+    def byte(i):
+        return tf.gather(buf, tf.clip_by_value(i, 0, _EXIF_READ_BYTES - 1))
+
+    is_jpeg = (n >= 2) & tf.equal(buf[0], 0xFF) & tf.equal(buf[1], 0xD8)
+
+    # The APP1 marker (FF E1) and segment length sit just before "Exif\0\0".
+    start = 4
+    span = EXIF_SEARCH_BYTES - start
+    found = tf.equal(buf[start - 4 : start - 4 + span], 0xFF) & tf.equal(buf[start - 3 : start - 3 + span], 0xE1)
+    for k, value in enumerate(_EXIF_HEADER):
+        found &= tf.equal(buf[start + k : start + k + span], value)
+    has_exif = tf.reduce_any(found)
+    at = tf.argmax(tf.cast(found, tf.int32), output_type=tf.int64) + start
+    segment_end = at - 2 + byte(at - 2) * 256 + byte(at - 1)  # the length counts its own 2 bytes
+    limit = tf.minimum(n, segment_end)
+    tiff = at + len(_EXIF_HEADER)
+
+    little = tf.equal(byte(tiff), 0x49) & tf.equal(byte(tiff + 1), 0x49)
+    big = tf.equal(byte(tiff), 0x4D) & tf.equal(byte(tiff + 1), 0x4D)
+
+    def read16(i):
+        b0, b1 = byte(i), byte(i + 1)
+        return tf.where(little, b0 + b1 * 256, b0 * 256 + b1)
+
+    def read32(i):
+        b0, b1, b2, b3 = byte(i), byte(i + 1), byte(i + 2), byte(i + 3)
+        return tf.where(
+            little,
+            b0 + b1 * 256 + b2 * 65536 + b3 * 16777216,
+            b0 * 16777216 + b1 * 65536 + b2 * 256 + b3,
+        )
+
+    header_ok = is_jpeg & has_exif & (little | big) & (tiff + 8 <= limit) & tf.equal(read16(tiff + 2), 42)
+    ifd = tiff + read32(tiff + 4)
+    ifd_ok = header_ok & (ifd >= tiff + 8) & (ifd + 2 <= limit)
+    # Only the entries that lie wholly inside the segment (at most a 64 KiB segment's worth).
+    count = tf.where(ifd_ok, read16(ifd), 0)
+    count = tf.clip_by_value(tf.minimum(count, (limit - ifd - 2) // 12), 0, 65536 // 12)
+    entries = ifd + 2 + 12 * tf.range(count, dtype=tf.int64)
+    tags = read16(entries)
+    types = read16(entries + 2)
+    values = tf.where(tf.equal(types, 4), read32(entries + 8), read16(entries + 8))
+    match = tf.equal(tags, _ORIENTATION_TAG) & (tf.equal(types, 3) | tf.equal(types, 4))
+    # The last such entry, as Pillow keeps the last of a repeated tag.
+    last = tf.reduce_max(tf.where(match, tf.range(count, dtype=tf.int64), -1))
+    value = tf.reduce_max(tf.where(tf.equal(tf.range(count, dtype=tf.int64), last), values, 0))
+    orientation = tf.where(ifd_ok & (last >= 0) & (value >= 1) & (value <= 8), value, 1)
+    return tf.cast(orientation, tf.int32)
+
+
+def apply_exif_orientation(image, orientation):
+    """An (H, W, C) image turned upright as `PIL.ImageOps.exif_transpose` does.
+
+    `orientation` is an int scalar tensor (see `exif_orientation`): 2 mirrors
+    left-right, 3 rotates 180 degrees, 4 mirrors top-bottom, 5 transposes, 6
+    rotates 90 degrees clockwise, 7 transverses, 8 rotates 90 degrees
+    counter-clockwise; 1 and anything else leave the image as it is. Graph-safe.
+    """
+    import tensorflow as tf
+
+    image = tf.convert_to_tensor(image)
+
+    def transpose(x):
+        return tf.transpose(x, [1, 0, 2])
+
+    branches = [
+        lambda: image,  # 1
+        lambda: image[:, ::-1],  # 2: FLIP_LEFT_RIGHT
+        lambda: image[::-1, ::-1],  # 3: ROTATE_180
+        lambda: image[::-1],  # 4: FLIP_TOP_BOTTOM
+        lambda: transpose(image),  # 5: TRANSPOSE
+        lambda: transpose(image[::-1]),  # 6: ROTATE_270 (90 degrees clockwise)
+        lambda: transpose(image[::-1, ::-1]),  # 7: TRANSVERSE
+        lambda: transpose(image[:, ::-1]),  # 8: ROTATE_90 (90 degrees counter-clockwise)
+    ]
+    orientation = tf.cast(orientation, tf.int32)
+    index = tf.where((orientation >= 1) & (orientation <= 8), orientation - 1, 0)
+    return tf.switch_case(index, branches)
+
+
 def _tfds_images(name, split, data_dir, shuffle_files, seed, input_context):
     """The `image` feature of a prepared tfds dataset, never downloading."""
     import importlib_resources  # noqa: F401  (the installed etils needs it before tfds)

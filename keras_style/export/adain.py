@@ -10,7 +10,8 @@ Signatures (tensor names in quotes; every batch dimension is 1, H and W are free
 * `serving_default`: "content" uint8 [1, H, W, 3], "style" uint8 [1, Hs, Ws, 3],
   "alpha" float32 [1] -> "stylized" uint8 [1, H, W, 3]. One request, one image.
 * `stylize_bytes`: "content_bytes", "style_bytes" string [1] (JPEG / PNG / GIF /
-  BMP), "alpha" float32 [1] -> "stylized_bytes" string [1] (PNG).
+  BMP), "alpha" float32 [1] -> "stylized_bytes" string [1] (PNG). JPEGs are
+  turned upright by their EXIF orientation, as the commands do.
 * `style_encode`: "style" float32 [1, Hs, Ws, 3] in [0, 255] ->
   "style_statistics" float32 [1, 1024]: the relu4_1 channel means (512) then
   standard deviations (512). Compute it once per style; statistics of several
@@ -203,8 +204,10 @@ def _serving_functions(model, channels: int) -> dict:
         ), tf.float32)
 
     def decode_image(data):
-        # Alpha is composited onto white, as the commands do (not dropped).
+        # Turned upright by its EXIF orientation and alpha composited onto white, as
+        # the commands do (`keras_style.image_io.load_image`).
         image = tf.io.decode_image(data[0], channels=0, dtype=tf.uint8, expand_animations=False)
+        image = data_lib.apply_exif_orientation(image, data_lib.exif_orientation(data[0]))
         return tf.cast(data_lib.flatten_alpha(image), tf.float32)[None]
 
     def serving_default(content, style, alpha):

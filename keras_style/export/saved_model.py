@@ -180,8 +180,9 @@ def add_image_signatures(
     * `stylize_bytes`: `image_bytes` string [N] (encoded JPEG, PNG, GIF or
       BMP) -> `stylized_bytes` string [N] (PNG). Images are decoded one by one
       (`tf.map_fn`) and then stylized as one batch, so all images in one
-      request must have the same size. Grayscale becomes RGB; an alpha
-      channel is composited onto white. In TF Serving's REST API the inputs are
+      request must have the same size (after EXIF rotation). A JPEG is turned
+      upright by its EXIF orientation, as the commands do. Grayscale becomes
+      RGB; an alpha channel is composited onto white. In TF Serving's REST API the inputs are
       `{"b64": ...}` objects and the outputs come back base64-encoded.
 
     Args:
@@ -207,8 +208,10 @@ def add_image_signatures(
         return {IMAGES_OUTPUT: fn(images, *args)}
 
     def decode(data):
-        # Alpha is composited onto white, as the commands do (not dropped).
+        # Turned upright by its EXIF orientation and alpha composited onto white, as
+        # the commands do (`keras_style.image_io.load_image`).
         image = tf.io.decode_image(data, channels=0, dtype=tf.uint8, expand_animations=False)
+        image = data_lib.apply_exif_orientation(image, data_lib.exif_orientation(data))
         return tf.cast(data_lib.flatten_alpha(image), tf.float32)
 
     def stylize_bytes(image_bytes, *args):
