@@ -174,7 +174,8 @@ def test_malformed_exif_is_1():
     # Truncated inside the segment, whether or not the declared length is kept.
     for cut in range(8, len(payload)):
         if cut < len(payload) - 16:  # the orientation entry no longer fits
-            cases[f"truncated file at {cut}"] = b"\xff\xd8\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload[:cut]
+            app1 = b"\xff\xd8\xff\xe1" + struct.pack(">H", len(payload) + 2)
+            cases[f"truncated file at {cut}"] = app1 + payload[:cut]
             cases[f"short segment at {cut}"] = _with_app1(_jpeg(), payload[:cut])
     for name, data in cases.items():
         assert int(fn(data)) == 1, name
@@ -221,4 +222,36 @@ def test_stylize_bytes_rotates_like_the_commands(tmp_path):
     upright = np.asarray(Image.fromarray(stored).transpose(Image.Transpose.ROTATE_270))
     assert upright.shape == (WIDTH, HEIGHT, 3)
     expected = loaded.signatures["serving_default"](images=tf.constant(upright[None]))["stylized"].numpy()[0]
+    assert np.abs(stylized.astype(int) - expected.astype(int)).max() <= 2
+
+
+def test_adain_stylize_bytes_rotates_like_the_commands(tmp_path_factory):
+    import tensorflow as tf
+
+    from test_adain_export import shared_adain_saved_model
+
+    loaded = tf.saved_model.load(shared_adain_saved_model(tmp_path_factory))
+
+    def jpeg(orientation, seed, size):
+        buf = io.BytesIO()
+        pixels = np.random.default_rng(seed).integers(0, 256, size=(*size, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(buf, "JPEG", quality=95, exif=_exif_pillow(orientation))
+        return buf.getvalue()
+
+    content, style = jpeg(6, 1, (32, 48)), jpeg(8, 2, (40, 24))
+    alpha = tf.constant([1.0])
+    out = loaded.signatures["stylize_bytes"](
+        content_bytes=tf.constant([content]), style_bytes=tf.constant([style]), alpha=alpha
+    )["stylized_bytes"].numpy()
+    stylized = np.asarray(Image.open(io.BytesIO(out[0])).convert("RGB"))
+    assert stylized.shape == (48, 32, 3)  # content rotated: H and W swapped
+
+    def upright(data, method):
+        return np.asarray(Image.fromarray(tf.io.decode_jpeg(data, channels=3).numpy()).transpose(method))
+
+    expected = loaded.signatures["serving_default"](
+        content=tf.constant(upright(content, Image.Transpose.ROTATE_270)[None]),
+        style=tf.constant(upright(style, Image.Transpose.ROTATE_90)[None]),
+        alpha=alpha,
+    )["stylized"].numpy()[0]
     assert np.abs(stylized.astype(int) - expected.astype(int)).max() <= 2
