@@ -1,6 +1,8 @@
 """Shared pytest fixtures: real VGG19 weights, example images, subprocess runner."""
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -10,7 +12,9 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Precision copies of SavedModels (style_transfer --precision) go to a per-run folder,
 # shared with the commands the tests start, never to the user's ~/.cache.
-os.environ.setdefault("KERAS_STYLE_CACHE", tempfile.mkdtemp(prefix="keras_style_cache_"))
+if "KERAS_STYLE_CACHE" not in os.environ:
+    os.environ["KERAS_STYLE_CACHE"] = tempfile.mkdtemp(prefix="keras_style_cache_")
+    atexit.register(shutil.rmtree, os.environ["KERAS_STYLE_CACHE"], ignore_errors=True)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(REPO, "examples")
