@@ -9,6 +9,7 @@ import keras
 from keras_style import weights as weights_lib
 from keras_style.errors import StyleError
 from keras_style.layers.caffe_preprocessing import CaffePreprocessing
+from keras_style.models.base import FunctionalModel
 
 _RELU_ALIAS = re.compile(r"^(?:relu|conv)(\d)_(\d)$")
 
@@ -32,7 +33,7 @@ def vgg_layer_names(network: str = "vgg19") -> list[str]:
 
 
 @keras.saving.register_keras_serializable(package="keras_style")
-class VGGFeatureExtractor(keras.Model):
+class VGGFeatureExtractor(FunctionalModel):
     """Frozen VGG16/VGG19 returning the activations of chosen layers.
 
     Input: RGB float images in [0, 255], shape (N, H, W, 3), any size. Caffe
@@ -48,6 +49,8 @@ class VGGFeatureExtractor(keras.Model):
       weights: "auto" (cached, else fetched once; see `keras_style.weights`),
         "imagenet" (Keras' download), a Keras HDF5 weights file, or None (random).
     """
+
+    config_fields = (("layers", "feature_layers"), "network", "pooling", ("weights", "weights_source"))
 
     def __init__(self, layers, network="vgg19", pooling="avg", weights="auto", **kwargs):
         layers = list(layers)
@@ -91,16 +94,3 @@ class VGGFeatureExtractor(keras.Model):
             for name in all_names[: deepest + 1]:
                 self.get_layer(name).set_weights(list(loaded[name]))
         self.trainable = False
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "layers": self.feature_layers,
-            "network": self.network,
-            "pooling": self.pooling,
-            "weights": self.weights_source,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

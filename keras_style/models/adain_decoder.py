@@ -4,6 +4,7 @@ import keras
 
 from keras_style.layers.nearest_upsampling import NearestUpsampling2D
 from keras_style.layers.reflection_padding import ReflectionPadding2D
+from keras_style.models.base import FunctionalModel
 
 # relu4_1 activations of the Caffe VGG19 on [0, 255] images have an RMS of about
 # 1000 (760-1330 measured on the images in examples/). The paper's decoder reads a
@@ -19,7 +20,7 @@ INPUT_CHANNELS = 512
 
 
 @keras.saving.register_keras_serializable(package="keras_style")
-class AdaINDecoder(keras.Model):
+class AdaINDecoder(FunctionalModel):
     """Decoder of Huang & Belongie, "Arbitrary Style Transfer in Real-time with
     Adaptive Instance Normalization" (ICCV 2017): VGG19 up to relu4_1, mirrored.
 
@@ -51,6 +52,8 @@ class AdaINDecoder(keras.Model):
         **kwargs: `keras.Model` arguments such as `name` and `trainable`.
     """
 
+    config_fields = ()
+
     def __init__(self, **kwargs):
         kwargs.setdefault("name", "adain_decoder")
         def conv(x, name, filters, relu=True, dtype=None):
@@ -81,13 +84,3 @@ class AdaINDecoder(keras.Model):
             OUTPUT_SCALE, offset=OUTPUT_OFFSET, dtype="float32", name="output_scale"
         )(x)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-
-    def get_config(self):
-        # Not chained to super: a functional model's config is a layer graph,
-        # which the constructor cannot take.
-        return {"name": self.name, "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        # The functional default would return a plain keras.Model.
-        return cls(**config)

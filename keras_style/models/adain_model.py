@@ -8,6 +8,7 @@ from keras_style.layers.crop_to_reference import CropToReference
 from keras_style.layers.pad_to_multiple import PadToMultiple
 from keras_style.losses import mean_std
 from keras_style.models.adain_decoder import AdaINDecoder
+from keras_style.models.base import FunctionalModel
 from keras_style.vgg import VGGFeatureExtractor
 
 # relu1_1..relu4_1: the loss layers of the paper; relu4_1 is also the AdaIN layer.
@@ -68,7 +69,7 @@ class _AlphaBlend(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_style")
-class AdaINStyleTransfer(keras.Model):
+class AdaINStyleTransfer(FunctionalModel):
     """Arbitrary style transfer with adaptive instance normalisation: Huang &
     Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance
     Normalization" (ICCV 2017).
@@ -111,6 +112,8 @@ class AdaINStyleTransfer(keras.Model):
         epsilon: added to variances in AdaIN and the style statistics.
         **kwargs: `keras.Model` arguments such as `name`.
     """
+
+    config_fields = ("encoder_weights", "epsilon")
 
     def __init__(self, encoder_weights="auto", epsilon=1e-5, **kwargs):
         kwargs.setdefault("name", "adain_style_transfer")
@@ -217,18 +220,3 @@ class AdaINStyleTransfer(keras.Model):
         alpha = keras.Input(shape=(1,), name="alpha")
         outputs = self.stylize_from_statistics(content, mean, std, alpha, decoder)
         return keras.Model([content, mean, std, alpha], outputs, name="adain_stylize_from_statistics")
-
-    def get_config(self):
-        # Not chained to super: a functional model's config is a layer graph,
-        # which the constructor cannot take.
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "encoder_weights": self.encoder_weights,
-            "epsilon": self.epsilon,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        # The functional default would return a plain keras.Model.
-        return cls(**config)

@@ -44,6 +44,7 @@ from keras_style.layers.nearest_upsampling import NearestUpsampling2D
 from keras_style.layers.pad_to_multiple import PadToMultiple
 from keras_style.layers.reflection_padding import ReflectionPadding2D
 from keras_style.models import transform_net as transform_net_lib
+from keras_style.models.base import FunctionalModel
 from keras_style.models.transform_net import TransformNet
 
 # Convs of a TransformNet that keep ordinary, style-independent weights.
@@ -155,7 +156,7 @@ class WeightVectorSlice(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_style")
-class GeneratedTransformNet(keras.Model):
+class GeneratedTransformNet(FunctionalModel):
     """`TransformNet(base)` whose inner convs take their kernels from an input vector.
 
     Same graph as `keras_style.models.TransformNet` (rescale to [-1, 1], reflect-pad to
@@ -183,6 +184,8 @@ class GeneratedTransformNet(keras.Model):
         base: int, channels of the first conv (as `TransformNet`'s base).
         **kwargs: `keras.Model` arguments such as `name` and `trainable`.
     """
+
+    config_fields = ("base",)
 
     def __init__(self, base=8, **kwargs):
         base = _check_base(base)
@@ -253,15 +256,6 @@ class GeneratedTransformNet(keras.Model):
         if len(weights.shape) == 1:
             weights = ops.expand_dims(weights, 0)
         return super().call([images, weights], training=training, mask=mask)
-
-    def get_config(self):
-        # Not chained to super: a functional model's config is a layer graph (see
-        # TransformNet.get_config).
-        return {"name": self.name, "trainable": self.trainable, "base": self.base}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def to_transform_net(generated_net: GeneratedTransformNet, weight_vector, name=None) -> TransformNet:

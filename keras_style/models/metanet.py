@@ -41,6 +41,7 @@ from keras import ops
 
 from keras_style.errors import StyleError
 from keras_style.layers.feature_standardization import FeatureStandardization
+from keras_style.models.base import FunctionalModel
 from keras_style.models.generated_transform_net import (
     GeneratedTransformNet,
     num_generated_params,
@@ -268,7 +269,7 @@ class GeneratedWeightBounds(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_style")
-class MetaNet(keras.Model):
+class MetaNet(FunctionalModel):
     """Style statistics → weights of a `GeneratedTransformNet(base)` (Shen et al. 2018).
 
     Input: float32 `(N, 1920)` style statistics (`keras_style.metanet.
@@ -300,6 +301,8 @@ class MetaNet(keras.Model):
         hidden_per_layer: hidden units per generated conv (128 in the paper).
         **kwargs: `keras.Model` arguments such as `name` and `trainable`.
     """
+
+    config_fields = ("base", "hidden_per_layer")
 
     def __init__(self, base=8, hidden_per_layer=128, **kwargs):
         base = _positive_int(base, "MetaNet base")
@@ -364,16 +367,3 @@ class MetaNet(keras.Model):
         for name in ("input_normalization", "hidden", "hidden_groups", "head_gain", "heads"):
             x = self.get_layer(name)(x, training=training)
         return self.get_layer("weight_bounds")(x, training=training), x
-
-    def get_config(self):
-        # Not chained to super: a functional model's config is a layer graph.
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "base": self.base,
-            "hidden_per_layer": self.hidden_per_layer,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

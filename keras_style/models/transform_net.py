@@ -10,6 +10,7 @@ from keras_style.layers.instance_normalization import InstanceNormalization
 from keras_style.layers.nearest_upsampling import NearestUpsampling2D
 from keras_style.layers.pad_to_multiple import PadToMultiple
 from keras_style.layers.reflection_padding import ReflectionPadding2D
+from keras_style.models.base import FunctionalModel
 
 NUM_RESIDUAL_BLOCKS = 5
 # Two stride-2 convs: padded sizes must be multiples of 4 so the upsampled
@@ -21,7 +22,7 @@ _MIN_SIZE = 8
 
 
 @keras.saving.register_keras_serializable(package="keras_style")
-class TransformNet(keras.Model):
+class TransformNet(FunctionalModel):
     """Image transformation network of Johnson et al., "Perceptual Losses for
     Real-Time Style Transfer and Super-Resolution" (2016), with instance
     normalisation (Ulyanov et al. 2016) and reflection padding.
@@ -50,6 +51,8 @@ class TransformNet(keras.Model):
         base: int, number of channels of the first conv (32 in the paper).
         **kwargs: `keras.Model` arguments such as `name` and `trainable`.
     """
+
+    config_fields = ("base",)
 
     def __init__(self, base=32, **kwargs):
         if isinstance(base, bool) or not isinstance(base, numbers.Integral) or base < 1:
@@ -131,13 +134,3 @@ class TransformNet(keras.Model):
             ("conv_out", 9, b, 3, 1),
         ]
         return specs
-
-    def get_config(self):
-        # Not chained to super: a functional model's config is a layer graph,
-        # which the constructor cannot take (same as keras-hub Backbone).
-        return {"name": self.name, "trainable": self.trainable, "base": self.base}
-
-    @classmethod
-    def from_config(cls, config):
-        # The functional default would return a plain keras.Model.
-        return cls(**config)
