@@ -157,7 +157,7 @@ def policy_scope(policy: str) -> Iterator[str]:
     """
     import keras
 
-    name = resolve(policy) if canonical(policy) == AUTO else canonical(policy)
+    name = resolve(policy)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(name)
     try:

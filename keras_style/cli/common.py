@@ -228,22 +228,26 @@ def define_precision_flag(help_extra: str = ""):
     )
 
 
-def announce_precision(value: str, later: bool = False):
-    """Resolves a `--precision` value and prints the choice once on stderr.
+class PrecisionLine:
+    """A `--precision` value, resolved now and printed once on stderr by `announce()`.
 
-    Returns the policy name; with `later`, (policy name, a function that prints the line
-    when first called), for commands that validate more input before the work starts:
-    a user error then stays the only line.
+    Commands announce when the work starts, after their input checks, so that a user
+    error stays the only line.
     """
-    choice = precision.choose(value)
-    if not later:
-        print(choice.describe(), file=sys.stderr, flush=True)
-        return choice.policy
-    printed = []
 
-    def announce():
-        if not printed:
-            printed.append(True)
-            print(choice.describe(), file=sys.stderr, flush=True)
+    def __init__(self, value: str):
+        from keras_style import precision
 
-    return choice.policy, announce
+        self.choice = precision.choose(value)
+        self._printed = False
+
+    @property
+    def policy(self) -> str:
+        return self.choice.policy
+
+    def announce(self) -> str:
+        """Prints the choice (the first time only); returns the policy name."""
+        if not self._printed:
+            self._printed = True
+            print(self.choice.describe(), file=sys.stderr, flush=True)
+        return self.policy

@@ -77,13 +77,14 @@ def main(argv):
     bar = {}
 
     def on_progress(done, total, message):
-        announce_precision()  # after every check, when the work has started
+        precision_line.announce()  # after every check, when the work has started
         if "bar" not in bar:
             bar["bar"] = common.ProgressBar(total, label="evaluate")
         bar["bar"].update(done, message, force=True)
 
     config = _config()
-    config.precision, announce_precision = common.announce_precision(config.precision, later=True)
+    precision_line = common.PrecisionLine(config.precision)
+    config.precision = precision_line.policy
     result = evaluate(config, on_progress=on_progress)
     print(result["table"])
     print(

@@ -81,7 +81,7 @@ def main(argv):
     policy = precision.canonical(_PRECISION.value)
     if policy != precision.FLOAT32:
         if policy == precision.AUTO:
-            policy = common.announce_precision(policy)
+            policy = common.PrecisionLine(policy).announce()
         if _TFLITE.value or not _EXPORT_DIR.value:
             raise StyleError(f"--precision={_PRECISION.value} writes a SavedModel: pass --export_dir, not --tflite "
                              "(TFLite has no bfloat16 kernels; use --quantize=float16 for phones)")

@@ -112,12 +112,13 @@ def main(argv):
 
     from keras_style import gatys
 
-    config.precision, announce_precision = common.announce_precision(config.precision, later=True)
+    precision_line = common.PrecisionLine(config.precision)
+    config.precision = precision_line.policy
     stem, ext = os.path.splitext(_OUTPUT.value)
     bar = {}
 
     def on_progress(p: gatys.Progress):
-        announce_precision()  # after every check, when the optimisation has started
+        precision_line.announce()  # after every check, when the optimisation has started
         if p.stage not in bar:
             bar[p.stage] = common.ProgressBar(
                 p.total_evaluations, label=f"stage {p.stage + 1}/{p.num_stages} {p.size[1]}x{p.size[0]}"

@@ -160,7 +160,7 @@ def _in_precision(spec):
     """The SavedModel to run for --precision (a cached bfloat16 copy on CPUs with bfloat16 units)."""
     import dataclasses
 
-    policy = common.announce_precision(_PRECISION.value)
+    policy = common.PrecisionLine(_PRECISION.value).announce()
     path = serving_precision.precision_copy(spec.path, policy, log=lambda line: print(line, file=sys.stderr))
     if path == spec.path:
         return spec

@@ -356,14 +356,14 @@ def evaluate(
 
 
 def _run_pairs(config, pending, content_images, style_images, results, metrics, on_progress, total):
-    from keras_style import gatys
-
-    from keras_style import precision
+    from keras_style import gatys, precision
 
     gatys_config = config.gatys_config()
     gatys_config.precision = precision.resolve(gatys_config.precision)
     # The metrics' float32 network doubles as Gatys' loss network when Gatys runs in float32.
-    gatys_extractor = metrics.loss_extractor if gatys_config.precision == precision.FLOAT32 else None
+    gatys_extractor = metrics.loss_extractor
+    if gatys_config.precision != precision.FLOAT32 and any(p.method.kind == "gatys" for p in pending):
+        gatys_extractor = gatys.loss_network(gatys_config)
     references = {}
     done = total - len(pending)
     for pair in pending:
@@ -378,9 +378,6 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
 
         def run(method=method, content=content, style=style, prepared=prepared):
             if method.kind == "gatys":
-                nonlocal gatys_extractor
-                if gatys_extractor is None:
-                    gatys_extractor = gatys.loss_network(gatys_config)
                 return gatys.stylize(content, [style], gatys_config, extractor=gatys_extractor)
             return method.stylizer.stylize(content, style=prepared)
 
