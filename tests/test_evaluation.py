@@ -7,6 +7,7 @@ import csv
 import math
 import os
 import shutil
+import types
 
 import numpy as np
 import pytest
@@ -245,6 +246,59 @@ def test_a_killed_run_loses_only_the_pair_in_progress(tmp_path, fast_models, vgg
     result = evaluate(config)
     assert (result["new_pairs"], result["skipped_pairs"], len(calls)) == (1, 1, 1)
     assert (out / "results.csv").read_text().count("\n") == 3 and (out / "sheet_gatys.jpg").exists()
+
+
+def test_evaluate_scores_another_tools_outputs_from_a_folder(tmp_path, fast_models, vgg19_weights_path):
+    """`folder:DIR` puts images made outside the project in the same table: the output
+    for (content, style) is DIR/<content>__<style>.png, timings come from timings.csv."""
+    from keras_style import image_io
+    from keras_style.errors import StyleError
+    from keras_style.evaluation import evaluate, method_label
+    from keras_style.evaluation.evaluate import read_folder_output
+
+    content_stem = os.path.splitext(os.path.basename(CONTENT_IMAGE))[0]
+    style_stem = os.path.splitext(os.path.basename(STYLE_IMAGE))[0]
+    peer = tmp_path / "peer"
+    peer.mkdir()
+    content = image_io.load_image(CONTENT_IMAGE, max_size=SIZE)
+    style = image_io.load_image(STYLE_IMAGE, max_size=SIZE)
+    # The "other tool" returns the photo itself.
+    image_io.save_image(content, str(peer / f"{content_stem}__{style_stem}.png"))
+    spec = f"folder:{peer}"
+    assert method_label(spec) == "peer"
+
+    # A missing pair is refused before anything is written.
+    other = tmp_path / "styles2"
+    other.mkdir()
+    shutil.copy(STYLE_IMAGE_2, other)
+    with pytest.raises(StyleError, match="has no image for"):
+        evaluate(_config(tmp_path, fast_models, vgg19_weights_path, methods=[spec], style=str(other)))
+    assert not (tmp_path / "eval").exists()
+
+    (peer / "timings.csv").write_text(f"content,style,seconds,peak_rss_mib\n{content_stem},{style_stem},0.25,42\n")
+    result = evaluate(_config(tmp_path, fast_models, vgg19_weights_path, methods=[spec, fast_models[0]]))
+    with open(tmp_path / "eval" / "results.csv", newline="") as f:
+        rows = {r["method"]: r for r in csv.DictReader(f)}
+    row = rows["peer"]
+    assert (row["content"], row["style"], row["width"], row["height"]) == (content_stem, style_stem, "48", "48")
+    assert float(row["seconds"]) == 0.25 and float(row["peak_rss_mib"]) == 42
+    # The photo itself: coherent with itself (up to PNG rounding), and far from the style.
+    assert float(row["coherence"]) > 0.99
+    assert float(row["effectiveness"]) < 1.0  # an unstyled photo is far from the painting
+    assert (tmp_path / "eval" / "sheet_peer.jpg").stat().st_size > 0
+    assert [s["method"] for s in result["summary"]] == ["peer", "starry"]
+
+    # One pixel short (tools round sizes differently): resized to the content's size.
+    image_io.save_image(content[:-1], str(peer / f"{content_stem}__{style_stem}.png"), overwrite=True)
+    method = types.SimpleNamespace(folder=str(peer))
+    pair = types.SimpleNamespace(content=content_stem, style=style_stem)
+    assert read_folder_output(method, pair, content).shape == content.shape
+    del style
+
+    # Far from the content's size: refused, since the metrics compare at that size.
+    image_io.save_image(content[: SIZE // 2], str(peer / f"{content_stem}__{style_stem}.png"), overwrite=True)
+    with pytest.raises(StyleError, match="make the outputs at that size"):
+        evaluate(_config(tmp_path, fast_models, vgg19_weights_path, methods=[spec], output_dir=str(tmp_path / "e2")))
 
 
 def test_evaluate_arbitrary_inputs_fail_before_work(tmp_path, fast_models):

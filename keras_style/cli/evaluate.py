@@ -6,7 +6,10 @@ r"""style_evaluate: compare style-transfer methods on content × style images (E
 
 Writes eval/results.csv (one row per pair; a rerun resumes, skipping pairs
 already there), summary.csv, ec_scatter.png, loss_time.png and one contact
-sheet per method (sheet_<method>.jpg), and prints the summary table. Figures
+sheet per method (sheet_<method>.jpg), and prints the summary table.
+`--methods=folder:DIR` scores images another tool made for the same pairs
+(DIR/<content stem>__<style stem>.png, at --image_size; seconds and peak memory
+from DIR/timings.csv when it is there). Figures
 need matplotlib: pip install 'keras-style[eval]'. Metric definitions:
 keras_style/evaluation/metrics.py.
 """
@@ -31,7 +34,8 @@ _CONTENT = flags.DEFINE_string("content", None, "Content images: a directory, a 
 _STYLE = flags.DEFINE_string("style", None, "Style images: a directory, a glob, a file or a,b,c.")
 _METHODS = flags.DEFINE_list(
     "methods", list(_D.methods),
-    "Methods to compare: 'gatys' and/or models (SavedModel directory, .tflite file or shipped name).",
+    "Methods to compare: 'gatys', models (SavedModel directory, .tflite file or shipped name) and/or "
+    "'folder:DIR' (another tool's outputs, DIR/<content>__<style>.png; DIR/timings.csv optional).",
 )
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where results, figures and contact sheets go (created).")
 _SIZE = flags.DEFINE_integer("image_size", _D.image_size, "Long side of every image given to the methods.")

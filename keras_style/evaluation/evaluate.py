@@ -7,7 +7,8 @@
     print(result["table"])
 
 Methods: "gatys" runs `gatys.stylize` (GatysConfig with the evaluation's
-image_size, iterations and seed); anything else is a model spec for
+image_size, iterations and seed); "folder:DIR" scores images another tool made
+(see `read_folder_output`); anything else is a model spec for
 `keras_style.inference.load_stylizer`. Arbitrary-style models (AdaIN, MetaNet)
 get each style image (prepared once per style). A fixed-style model ignores the
 style images: it gets one row per content image, whose `style` is its own
@@ -64,6 +65,9 @@ from keras_style.evaluation.results_file import ResultsFile, row_key
 from keras_style.inference import resolve_model
 
 GATYS = "gatys"
+FOLDER_PREFIX = "folder:"
+# A folder method's optional record of how long the other tool took per pair.
+TIMINGS_CSV = "timings.csv"
 RESULTS_CSV = "results.csv"
 SUMMARY_CSV = "summary.csv"
 SCATTER_PNG = "ec_scatter.png"
@@ -79,7 +83,8 @@ class EvaluationConfig:
     Attributes:
       content: content images: a file, directory, glob or comma-separated list.
       style: style images, the same way.
-      methods: "gatys" and/or model specs (SavedModel dir, .tflite, shipped name).
+      methods: "gatys", model specs (SavedModel dir, .tflite, shipped name) and/or
+        "folder:DIR" (another tool's outputs, `DIR/<content>__<style>.png`).
       output_dir: where results go (created if missing).
       image_size: long side of every image given to the methods, in pixels.
       iterations: Gatys loss-and-gradient evaluations per image.
@@ -149,13 +154,15 @@ class EvaluationConfig:
 class _Method:
     spec: str
     label: str
-    kind: str  # "gatys", "fixed" or "arbitrary"
+    kind: str  # "gatys", "fixed", "arbitrary" or "folder"
     model_spec: object = None  # a resolved ModelSpec for models
     own_style: str = ""  # fixed-style models: the training style's name
     reference: str = ""  # fixed-style models: stem of the style used for E, or a file path, or ""
     stylizer: object = None
     prepared: dict = dataclasses.field(default_factory=dict)
     warmed_up: set = dataclasses.field(default_factory=set)  # image shapes already run once
+    folder: str = ""  # folder methods: the directory of outputs
+    timings: dict = dataclasses.field(default_factory=dict)  # folder methods: (content, style) -> row
 
 
 @dataclasses.dataclass
@@ -175,6 +182,8 @@ def method_label(spec: str) -> str:
     a SavedModel's directory name (its parent's, for NAME/saved_model), a .tflite stem."""
     if spec == GATYS:
         return GATYS
+    if spec.startswith(FOLDER_PREFIX):
+        spec = spec[len(FOLDER_PREFIX):]
     path = Path(spec.rstrip("/\\"))
     name = path.stem if path.suffix.lower() == ".tflite" else path.name
     if name == "saved_model" and path.parent.name:
@@ -205,6 +214,12 @@ def _resolve_methods(config: EvaluationConfig, styles: dict[str, str]) -> list[_
         labels.add(label)
         if spec == GATYS:
             methods.append(_Method(spec, label, "gatys"))
+            continue
+        if spec.startswith(FOLDER_PREFIX):
+            folder = spec[len(FOLDER_PREFIX):]
+            if not os.path.isdir(folder):
+                raise StyleError(f"method '{spec}': '{folder}' is not a directory of output images")
+            methods.append(_Method(spec, label, "folder", folder=folder, timings=read_timings(folder)))
             continue
         model = resolve_model(spec)
         if model.takes_style:
@@ -242,6 +257,59 @@ def _plan(methods: list[_Method], contents: Sequence[str], styles: dict[str, str
 def _output_path(output_dir: str, pair: _Pair) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", pair.style)
     return os.path.join(output_dir, OUTPUTS_DIR, pair.method.label, f"{pair.content}__{safe}.png")
+
+
+def folder_output_path(folder: str, content: str, style: str) -> str | None:
+    """The image another tool wrote for (content, style): `folder/<content>__<style>.<ext>`
+    (png, jpg, jpeg or webp; stems as the evaluation names them), or None."""
+    for extension in (".png", ".jpg", ".jpeg", ".webp"):
+        path = os.path.join(folder, f"{content}__{style}{extension}")
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def read_timings(folder: str) -> dict:
+    """`folder/timings.csv` as {(content, style): {"seconds": float, "peak_rss_mib": float}}.
+
+    The file is optional (columns content, style, seconds and optionally
+    peak_rss_mib); without it a folder method's time and memory stay blank.
+    """
+    path = os.path.join(folder, TIMINGS_CSV)
+    if not os.path.exists(path):
+        return {}
+    import csv
+
+    timings = {}
+    with open(path, newline="") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                timings[(row["content"], row["style"])] = {
+                    key: float(row[key]) for key in ("seconds", "peak_rss_mib") if row.get(key) not in (None, "")
+                }
+            except (KeyError, ValueError):
+                raise StyleError(f"{path}, line {line}: needs content, style and numeric seconds columns") from None
+    return timings
+
+
+def read_folder_output(method, pair, content: np.ndarray) -> np.ndarray:
+    """Another tool's output for `pair`, at the content image's size.
+
+    The other tool may round sizes differently (a 512-pixel long side of 683x1024
+    can come out 341 or 342 high), so an image within 2% (or one pixel) of the
+    content's size is resized to it; anything further off is refused, since the metrics compare
+    pixels and features at the content's size.
+    """
+    path = folder_output_path(method.folder, pair.content, pair.style)
+    image = image_io.load_image(path)
+    if image.shape[:2] != content.shape[:2]:
+        if any(abs(a - b) > max(1, 0.02 * b) for a, b in zip(image.shape[:2], content.shape[:2])):
+            raise StyleError(
+                f"'{path}' is {image.shape[1]}x{image.shape[0]}, the content image is "
+                f"{content.shape[1]}x{content.shape[0]} at --image_size; make the outputs at that size"
+            )
+        image = np.clip(image_io.resize_image(image, content.shape[:2]), 0.0, 255.0)
+    return image
 
 
 def evaluate(
@@ -302,10 +370,16 @@ def evaluate(
     for method in methods:
         if method.kind == "fixed" and method.reference and method.reference not in style_images:
             style_images[method.reference] = image_io.load_image(method.reference, **load)
+    for pair in pending:
+        if pair.method.kind == "folder" and folder_output_path(pair.method.folder, pair.content, pair.style) is None:
+            raise StyleError(
+                f"method '{pair.method.spec}' has no image for {pair.content} x {pair.style}; expected "
+                f"'{os.path.join(pair.method.folder, pair.content + '__' + pair.style + '.png')}'"
+            )
     # Load every model needed, and the metrics' VGG19, before computing (or writing)
     # anything: a bad model or missing weights fail fast.
     for method in dict.fromkeys(p.method for p in pending):
-        if method.kind != "gatys":
+        if method.kind in ("fixed", "arbitrary"):
             method.stylizer = method.model_spec.load()
     metrics = None
     if pending:
@@ -376,12 +450,14 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
                 method.prepared[pair.style] = method.stylizer.prepare_style([style])
             prepared = method.prepared[pair.style]
 
-        def run(method=method, content=content, style=style, prepared=prepared):
+        def run(method=method, content=content, style=style, prepared=prepared, pair=pair):
+            if method.kind == "folder":
+                return read_folder_output(method, pair, content)
             if method.kind == "gatys":
                 return gatys.stylize(content, [style], gatys_config, extractor=gatys_extractor)
             return method.stylizer.stylize(content, style=prepared)
 
-        if method.kind != "gatys" and content.shape not in method.warmed_up:
+        if method.kind in ("fixed", "arbitrary") and content.shape not in method.warmed_up:
             run()  # a new size traces and allocates: not what a steady-state image costs
             method.warmed_up.add(content.shape)
 
@@ -389,6 +465,10 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
             start = time.perf_counter()
             output = np.asarray(run(), np.float32)
             seconds = time.perf_counter() - start
+        peak_mib = memory.peak_mib
+        if method.kind == "folder":  # reading a file is not the other tool's cost
+            timing = method.timings.get((pair.content, pair.style), {})
+            seconds, peak_mib = timing.get("seconds", ""), timing.get("peak_rss_mib", "")
 
         reference_name = pair.style if method.kind != "fixed" else method.reference
         if reference_name and reference_name not in references:
@@ -406,7 +486,7 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
             "style_image": pair.style_image,
             **values,
             "seconds": seconds,
-            "peak_rss_mib": memory.peak_mib,
+            "peak_rss_mib": peak_mib,
             "width": output.shape[1],
             "height": output.shape[0],
             "image_size": config.image_size,
@@ -415,7 +495,8 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
         done += 1
         if on_progress:
             on_progress(done, total, f"{method.label} {pair.content} x {pair.style} "
-                        f"E {values['effectiveness']:.3g} C {values['coherence']:.3g} {seconds:.1f}s")
+                        f"E {values['effectiveness']:.3g} C {values['coherence']:.3g}"
+                        + (f" {seconds:.1f}s" if seconds != "" else ""))
 
 
 def _contact_sheet(config, method, pairs, content_images, style_images):
