@@ -32,14 +32,22 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Sequence
 
-from keras_style import data, image_io
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_style import data, image_io, losses
 from keras_style.errors import StyleError
+from keras_style.metanet import statistics_extractor, style_statistics_vector
+from keras_style.models.metanet import STATISTICS_LAYERS
+from keras_style.models.metanet_model import GENERATED_NET_LAYER, METANET_LAYER, MetaNetStyleTransfer
 from keras_style.tasks._common import (
     StyleLossTask, check_loss_network, check_non_negative, check_pooling, first_sample_batch, layer_weight_map,
     replica_batch_and_seed, train_task,
 )
-from keras_style.export.metanet import GENERATED_NET_LAYER, METANET_LAYER, export_metanet_model
+from keras_style.export.metanet import export_metanet_model
 from keras_style.tasks.fast_style import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, MIN_CROP_SIZE
+from keras_style.vgg import VGGFeatureExtractor
 
 NUM_SAMPLE_IMAGES = 3
 NUM_SAMPLE_STYLES = 2
@@ -143,11 +151,12 @@ class MetaNetConfig:
 class MetaNetTask(StyleLossTask):
     """Trains a `MetaNet` and the shared weights of a `GeneratedTransformNet`.
 
-    The model is a functional `keras.Model` ("metanet_style_transfer") with inputs
+    The model is a `MetaNetStyleTransfer` ("metanet_style_transfer") with inputs
     `[content (N, H, W, 3), style statistics (1, 1920)]` and the stylized images as
     output; its layers `"metanet"` (`MetaNet`) and `"generated_transform_net"`
-    (`GeneratedTransformNet`: conv1, conv_out and the instance norms are trained here)
-    hold every trainable weight.
+    (`GeneratedTransformNet`: conv1, its instance norm and conv_out are trained here)
+    hold every trainable weight. The frozen VGG nets live on the task, outside the
+    model and its checkpoints.
 
     Inputs: `(content batch (B, crop, crop, 3), style image (style_size, style_size, 3))`
     per step, one style for the whole batch (see the module docstring).
@@ -160,8 +169,6 @@ class MetaNetTask(StyleLossTask):
     """
 
     def __init__(self, config: MetaNetConfig):
-        import numpy as np
-
         config.validate()
         self.config = config
         self.global_batch_size = config.batch_size
@@ -177,12 +184,6 @@ class MetaNetTask(StyleLossTask):
 
     def build_model(self):
         """The MetaNet + generated TransformNet model; also builds the frozen VGG nets."""
-        import keras
-
-        from keras_style.models.generated_transform_net import GeneratedTransformNet
-        from keras_style.models.metanet import STATISTICS_DIM, STATISTICS_LAYERS, MetaNet
-        from keras_style.vgg import VGGFeatureExtractor
-
         c = self.config
         if c.seed is not None:
             keras.utils.set_random_seed(c.seed)
@@ -190,13 +191,9 @@ class MetaNetTask(StyleLossTask):
         layers = list(dict.fromkeys(self.style_layers + list(STATISTICS_LAYERS) + self.content_layers))
         self.loss_net = VGGFeatureExtractor(layers, name="loss_net", **vgg)
         self.content_net = VGGFeatureExtractor(self.content_layers, name="content_net", **vgg)
-        metanet = MetaNet(base=c.base, hidden_per_layer=c.hidden_per_layer, name=METANET_LAYER)
-        generated_net = GeneratedTransformNet(base=c.base, name=GENERATED_NET_LAYER)
-        metanet.set_statistics_normalization(*self.style_statistics_normalization())
-        content = keras.Input(shape=(None, None, 3), name="content")
-        statistics = keras.Input(shape=(STATISTICS_DIM,), name="style_statistics")
-        outputs = generated_net([content, metanet(statistics)])
-        return keras.Model([content, statistics], outputs, name="metanet_style_transfer")
+        model = MetaNetStyleTransfer(base=c.base, hidden_per_layer=c.hidden_per_layer)
+        model.metanet.set_statistics_normalization(*self.style_statistics_normalization())
+        return model
 
     def style_statistics_normalization(self):
         """(mean, std), each (1920,): the MetaNet's input standardisation.
@@ -210,11 +207,6 @@ class MetaNetTask(StyleLossTask):
         zero, and dividing by it blew the MetaNet's input up to ~1e6 (raw weight norm
         3e9 within 20 steps in a one-style test run).
         """
-        import numpy as np
-        import tensorflow as tf
-
-        from keras_style.metanet import style_statistics_vector
-
         c = self.config
         files = list(self.style_files)
         if len(files) > MAX_NORMALIZATION_STYLES:
@@ -237,8 +229,6 @@ class MetaNetTask(StyleLossTask):
 
     def build_optimizer(self):
         """Adam."""
-        import keras
-
         return keras.optimizers.Adam(learning_rate=self.config.learning_rate)
 
     # Inputs.
@@ -248,8 +238,6 @@ class MetaNetTask(StyleLossTask):
 
         Block b = step // style_change_every; see the module docstring.
         """
-        import tensorflow as tf
-
         block = tf.cast(block, tf.int64)
         count = tf.constant(len(self.style_files), tf.int64)
         epoch = block // count
@@ -264,8 +252,6 @@ class MetaNetTask(StyleLossTask):
 
     def style_dataset(self, step: int = 0):
         """Per-step style images from `step` on: (style_size, style_size, 3) float32."""
-        import tensorflow as tf
-
         c = self.config
         files = tf.constant(self.style_files)
         every = c.style_change_every
@@ -285,8 +271,6 @@ class MetaNetTask(StyleLossTask):
     def build_inputs(self, input_context=None, step: int = 0):
         """(content batch, style image) per step, per replica; every replica gets the
         same style (it depends only on the seed and the step)."""
-        import tensorflow as tf
-
         c = self.config
         batch, seed = replica_batch_and_seed(c, input_context, step)
         content = data.image_dataset(
@@ -299,11 +283,6 @@ class MetaNetTask(StyleLossTask):
 
     def style_targets(self, style):
         """(statistics (1, 1920), {style layer: Gram (C, C)}) of one style image."""
-        import tensorflow as tf
-
-        from keras_style import losses
-        from keras_style.metanet import style_statistics_vector
-
         features = self.loss_net(tf.expand_dims(tf.convert_to_tensor(style, tf.float32), 0))
         statistics = style_statistics_vector(features)
         grams = {n: losses.gram_matrix(features[n])[0] for n in self.style_layers}
@@ -311,10 +290,6 @@ class MetaNetTask(StyleLossTask):
 
     def compute_losses(self, model, content, style):
         """(generated images, metrics) for a content batch and one style image."""
-        import tensorflow as tf
-
-        from keras_style import losses
-
         c = self.config
         statistics, style_grams = self.style_targets(style)
         content_targets = self.content_net(content)
@@ -353,8 +328,6 @@ class MetaNetTask(StyleLossTask):
 
     def sample_images(self, model):
         """Fixed content crops stylized with the first style files, plus the crops and styles."""
-        import tensorflow as tf
-
         c = self.config
         if self._samples is None:
             content = first_sample_batch(c.content_data, c, NUM_SAMPLE_IMAGES)
@@ -387,8 +360,6 @@ class MetaNetTask(StyleLossTask):
         if loss_net is not None:
             # The statistics network gets the loss network's very weights (whatever their
             # source), so the export computes the statistics the MetaNet trained on.
-            from keras_style.metanet import statistics_extractor
-
             extractor = statistics_extractor(network=c.network, pooling=c.pooling, weights=None)
             for layer in extractor.layers:
                 if layer.weights:
