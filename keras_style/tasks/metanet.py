@@ -32,22 +32,20 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Sequence
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from keras_style import data, image_io, losses
+from keras_style import data, image_io
 from keras_style.errors import StyleError
-from keras_style.metanet import statistics_extractor, style_statistics_vector
-from keras_style.models.metanet import STATISTICS_LAYERS
-from keras_style.models.metanet_model import GENERATED_NET_LAYER, METANET_LAYER, MetaNetStyleTransfer
 from keras_style.tasks._common import (
     StyleLossTask, check_loss_network, check_non_negative, check_pooling, first_sample_batch, layer_weight_map,
     replica_batch_and_seed, train_task,
 )
-from keras_style.export.metanet import export_metanet_model
+from keras_style.export.metanet import GENERATED_NET_LAYER, METANET_LAYER, export_metanet_model
 from keras_style.tasks.fast_style import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, MIN_CROP_SIZE
-from keras_style.vgg import VGGFeatureExtractor
+
+# TensorFlow, Keras and the modules that load them are imported inside the methods: the
+# CLI validates a config through this module, and a bad setting must be reported as one
+# line before TensorFlow loads (and logs).
 
 NUM_SAMPLE_IMAGES = 3
 NUM_SAMPLE_STYLES = 2
@@ -184,6 +182,12 @@ class MetaNetTask(StyleLossTask):
 
     def build_model(self):
         """The MetaNet + generated TransformNet model; also builds the frozen VGG nets."""
+        import keras
+
+        from keras_style.models.metanet import STATISTICS_LAYERS
+        from keras_style.models.metanet_model import MetaNetStyleTransfer
+        from keras_style.vgg import VGGFeatureExtractor
+
         c = self.config
         if c.seed is not None:
             keras.utils.set_random_seed(c.seed)
@@ -207,6 +211,10 @@ class MetaNetTask(StyleLossTask):
         zero, and dividing by it blew the MetaNet's input up to ~1e6 (raw weight norm
         3e9 within 20 steps in a one-style test run).
         """
+        import tensorflow as tf
+
+        from keras_style.metanet import style_statistics_vector
+
         c = self.config
         files = list(self.style_files)
         if len(files) > MAX_NORMALIZATION_STYLES:
@@ -229,6 +237,8 @@ class MetaNetTask(StyleLossTask):
 
     def build_optimizer(self):
         """Adam."""
+        import keras
+
         return keras.optimizers.Adam(learning_rate=self.config.learning_rate)
 
     # Inputs.
@@ -238,6 +248,8 @@ class MetaNetTask(StyleLossTask):
 
         Block b = step // style_change_every; see the module docstring.
         """
+        import tensorflow as tf
+
         block = tf.cast(block, tf.int64)
         count = tf.constant(len(self.style_files), tf.int64)
         epoch = block // count
@@ -252,6 +264,8 @@ class MetaNetTask(StyleLossTask):
 
     def style_dataset(self, step: int = 0):
         """Per-step style images from `step` on: (style_size, style_size, 3) float32."""
+        import tensorflow as tf
+
         c = self.config
         files = tf.constant(self.style_files)
         every = c.style_change_every
@@ -271,6 +285,8 @@ class MetaNetTask(StyleLossTask):
     def build_inputs(self, input_context=None, step: int = 0):
         """(content batch, style image) per step, per replica; every replica gets the
         same style (it depends only on the seed and the step)."""
+        import tensorflow as tf
+
         c = self.config
         batch, seed = replica_batch_and_seed(c, input_context, step)
         content = data.image_dataset(
@@ -283,6 +299,11 @@ class MetaNetTask(StyleLossTask):
 
     def style_targets(self, style):
         """(statistics (1, 1920), {style layer: Gram (C, C)}) of one style image."""
+        import tensorflow as tf
+
+        from keras_style import losses
+        from keras_style.metanet import style_statistics_vector
+
         features = self.loss_net(tf.expand_dims(tf.convert_to_tensor(style, tf.float32), 0))
         statistics = style_statistics_vector(features)
         grams = {n: losses.gram_matrix(features[n])[0] for n in self.style_layers}
@@ -290,6 +311,10 @@ class MetaNetTask(StyleLossTask):
 
     def compute_losses(self, model, content, style):
         """(generated images, metrics) for a content batch and one style image."""
+        import tensorflow as tf
+
+        from keras_style import losses
+
         c = self.config
         statistics, style_grams = self.style_targets(style)
         content_targets = self.content_net(content)
@@ -328,6 +353,8 @@ class MetaNetTask(StyleLossTask):
 
     def sample_images(self, model):
         """Fixed content crops stylized with the first style files, plus the crops and styles."""
+        import tensorflow as tf
+
         c = self.config
         if self._samples is None:
             content = first_sample_batch(c.content_data, c, NUM_SAMPLE_IMAGES)
@@ -360,6 +387,8 @@ class MetaNetTask(StyleLossTask):
         if loss_net is not None:
             # The statistics network gets the loss network's very weights (whatever their
             # source), so the export computes the statistics the MetaNet trained on.
+            from keras_style.metanet import statistics_extractor
+
             extractor = statistics_extractor(network=c.network, pooling=c.pooling, weights=None)
             for layer in extractor.layers:
                 if layer.weights:
