@@ -13,7 +13,7 @@ from keras_style import image_io
 from keras_style import metanet as metanet_lib
 from keras_style.errors import StyleError
 from keras_style.layers import ConditionalInstanceNormalization, InputKernelConv2D
-from keras_style.models import GeneratedTransformNet, MetaNet, TransformNet
+from keras_style.models import GeneratedTransformNet, MetaNet, MetaNetStyleTransfer, TransformNet
 from keras_style.models.generated_transform_net import (
     num_generated_params,
     split_weight_vector,
@@ -455,6 +455,7 @@ def test_train_step_on_solid_content_is_finite(style_dir, styles):
 
     task = MetaNetTask(_config(style_dir))
     model = task.build_model()
+    assert isinstance(model, MetaNetStyleTransfer)
     optimizer = task.build_optimizer()
     content = tf.constant(np.full((2, 32, 32, 3), 90.0, "float32"))
     style = tf.constant(image_io.resize_image(styles[0], (32, 32)))

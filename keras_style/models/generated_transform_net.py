@@ -6,7 +6,7 @@ vector holding the weights of every *generated* conv, and `GeneratedTransformNet
 runs with them. This module also defines that vector's layout, which both models
 share:
 
-* the generated convs are every conv of `TransformNet.conv_layer_specs(base)` except
+* the generated convs are every conv of `transform_graph.conv_layer_specs(base)` except
   the first (`conv1`) and the last (`conv_out`), which are ordinary weights shared by
   all styles: `conv2, conv3, res1_conv1, res1_conv2, ..., res5_conv2, up1_conv,
   up2_conv` (14 layers);
@@ -37,13 +37,8 @@ from keras import ops
 
 from keras_style.errors import StyleError
 from keras_style.layers.conditional_instance_normalization import ConditionalInstanceNormalization
-from keras_style.layers.crop_to_reference import CropToReference
 from keras_style.layers.input_kernel_conv2d import InputKernelConv2D
-from keras_style.layers.instance_normalization import InstanceNormalization
-from keras_style.layers.nearest_upsampling import NearestUpsampling2D
-from keras_style.layers.pad_to_multiple import PadToMultiple
-from keras_style.layers.reflection_padding import ReflectionPadding2D
-from keras_style.models import transform_net as transform_net_lib
+from keras_style.models import transform_graph
 from keras_style.models.base import FunctionalModel
 from keras_style.models.transform_net import TransformNet
 
@@ -72,10 +67,10 @@ def _check_base(base):
 
 
 def generated_conv_specs(base=8):
-    """The `TransformNet.conv_layer_specs(base)` entries whose kernels are generated,
+    """The `transform_graph.conv_layer_specs(base)` entries whose kernels are generated,
     in weight-vector order: every conv except `conv1` and `conv_out`."""
     base = _check_base(base)
-    return [spec for spec in TransformNet.conv_layer_specs(base) if spec[0] not in SHARED_CONVS]
+    return [spec for spec in transform_graph.conv_layer_specs(base) if spec.name not in SHARED_CONVS]
 
 
 def weight_layout(base=8):
@@ -159,7 +154,8 @@ class WeightVectorSlice(keras.layers.Layer):
 class GeneratedTransformNet(FunctionalModel):
     """`TransformNet(base)` whose inner convs take their kernels from an input vector.
 
-    Same graph as `keras_style.models.TransformNet` (rescale to [-1, 1], reflect-pad to
+    The graph of `keras_style.models.TransformNet` (`transform_graph.transform_graph`
+    with a conv and a norm factory of its own: rescale to [-1, 1], reflect-pad to
     a multiple of 4 (at least 8), reflection padding before every conv, instance
     norms, 5 residual blocks, nearest x2 upsampling, `127.5 * (1 + tanh)` output,
     crop back), with the same layer names, but the 14 convs listed by
@@ -189,63 +185,31 @@ class GeneratedTransformNet(FunctionalModel):
 
     def __init__(self, base=8, **kwargs):
         base = _check_base(base)
-        specs = {spec[0]: spec for spec in TransformNet.conv_layer_specs(base)}
         slots = {slot.name: slot for slot in weight_layout(base)}
         num_params = num_generated_params(base)
-        used = []
 
         images = keras.Input(shape=(None, None, 3), name="image")
         weights = keras.Input(shape=(num_params,), name="weights")
 
-        def conv(x, name, norm=True, relu=True):
-            """Reflect-pad + conv (+ IN (+ ReLU)), as TransformNet builds it."""
-            _, kernel_size, in_channels, out_channels, stride = specs[name]
-            if x.shape[-1] != in_channels:
-                raise AssertionError(f"{name}: spec expects {in_channels} input channels")
-            used.append(name)
-            x = ReflectionPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
-            slot = slots.get(name)
-            if slot is not None:
-                kernel = WeightVectorSlice(slot.offset, slot.kernel_shape, name=f"{name}_kernel")(weights)
-                x = InputKernelConv2D(strides=stride, padding="valid", name=name)([x, kernel])
-            else:
-                # conv_out is the only TransformNet conv with a bias (no norm follows it).
-                x = keras.layers.Conv2D(
-                    out_channels, kernel_size, strides=stride, padding="valid",
-                    use_bias=name == "conv_out", name=name,
-                )(x)
-            if norm and slot is not None:
-                gamma_offset = slot.offset + slot.kernel_entries
-                gamma = WeightVectorSlice(gamma_offset, (slot.channels,), name=f"{name}_gamma")(weights)
-                beta = WeightVectorSlice(gamma_offset + slot.channels, (slot.channels,), name=f"{name}_beta")(weights)
-                x = ConditionalInstanceNormalization(name=f"{name}_norm")([x, gamma, beta])
-            elif norm:
-                x = InstanceNormalization(name=f"{name}_norm")(x)
-            if relu:
-                x = keras.layers.ReLU(name=f"{name}_relu")(x)
-            return x
+        def conv(x, spec, use_bias):
+            """A generated conv reads its kernel from `weights`; conv1 and conv_out are ordinary."""
+            slot = slots.get(spec.name)
+            if slot is None:
+                return transform_graph.standard_conv(x, spec, use_bias)
+            kernel = WeightVectorSlice(slot.offset, slot.kernel_shape, name=f"{spec.name}_kernel")(weights)
+            return InputKernelConv2D(strides=spec.stride, padding="valid", name=spec.name)([x, kernel])
 
-        x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(images)
-        x = PadToMultiple(
-            transform_net_lib._SIZE_MULTIPLE, min_size=transform_net_lib._MIN_SIZE, name="pad_to_multiple"
-        )(x)
-        x = conv(x, "conv1")
-        x = conv(x, "conv2")
-        x = conv(x, "conv3")
-        for i in range(1, transform_net_lib.NUM_RESIDUAL_BLOCKS + 1):
-            y = conv(x, f"res{i}_conv1")
-            y = conv(y, f"res{i}_conv2", relu=False)
-            x = keras.layers.Add(name=f"res{i}_add")([x, y])
-        for i in (1, 2):
-            x = NearestUpsampling2D(2, name=f"up{i}_upsample")(x)
-            x = conv(x, f"up{i}_conv")
-        x = conv(x, "conv_out", norm=False, relu=False)
-        x = keras.layers.Activation("tanh", dtype="float32", name="output_tanh")(x)
-        x = keras.layers.Rescaling(127.5, offset=127.5, dtype="float32", name="output_scale")(x)
-        outputs = CropToReference(dtype="float32", name="crop_to_input")([x, images])
-        if used != list(specs):
-            raise AssertionError(f"graph convs {used} differ from conv_layer_specs")
+        def norm(x, spec):
+            """A generated conv's norm reads gamma and beta from `weights`; conv1's has its own."""
+            slot = slots.get(spec.name)
+            if slot is None:
+                return transform_graph.instance_norm(x, spec)
+            gamma_offset = slot.offset + slot.kernel_entries
+            gamma = WeightVectorSlice(gamma_offset, (slot.channels,), name=f"{spec.name}_gamma")(weights)
+            beta = WeightVectorSlice(gamma_offset + slot.channels, (slot.channels,), name=f"{spec.name}_beta")(weights)
+            return ConditionalInstanceNormalization(name=f"{spec.name}_norm")([x, gamma, beta])
 
+        outputs = transform_graph.transform_graph(images, base, conv_fn=conv, norm_fn=norm)
         super().__init__(inputs=[images, weights], outputs=outputs, **kwargs)
         self.base = base
         self.num_generated_params = num_params

@@ -32,6 +32,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Sequence
 
+import numpy as np
+
 from keras_style import data, image_io
 from keras_style.errors import StyleError
 from keras_style.tasks._common import (
@@ -40,6 +42,10 @@ from keras_style.tasks._common import (
 )
 from keras_style.export.metanet import GENERATED_NET_LAYER, METANET_LAYER, export_metanet_model
 from keras_style.tasks.fast_style import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, MIN_CROP_SIZE
+
+# TensorFlow, Keras and the modules that load them are imported inside the methods: the
+# CLI validates a config through this module, and a bad setting must be reported as one
+# line before TensorFlow loads (and logs).
 
 NUM_SAMPLE_IMAGES = 3
 NUM_SAMPLE_STYLES = 2
@@ -143,11 +149,12 @@ class MetaNetConfig:
 class MetaNetTask(StyleLossTask):
     """Trains a `MetaNet` and the shared weights of a `GeneratedTransformNet`.
 
-    The model is a functional `keras.Model` ("metanet_style_transfer") with inputs
+    The model is a `MetaNetStyleTransfer` ("metanet_style_transfer") with inputs
     `[content (N, H, W, 3), style statistics (1, 1920)]` and the stylized images as
     output; its layers `"metanet"` (`MetaNet`) and `"generated_transform_net"`
-    (`GeneratedTransformNet`: conv1, conv_out and the instance norms are trained here)
-    hold every trainable weight.
+    (`GeneratedTransformNet`: conv1, its instance norm and conv_out are trained here)
+    hold every trainable weight. The frozen VGG nets live on the task, outside the
+    model and its checkpoints.
 
     Inputs: `(content batch (B, crop, crop, 3), style image (style_size, style_size, 3))`
     per step, one style for the whole batch (see the module docstring).
@@ -160,8 +167,6 @@ class MetaNetTask(StyleLossTask):
     """
 
     def __init__(self, config: MetaNetConfig):
-        import numpy as np
-
         config.validate()
         self.config = config
         self.global_batch_size = config.batch_size
@@ -179,8 +184,8 @@ class MetaNetTask(StyleLossTask):
         """The MetaNet + generated TransformNet model; also builds the frozen VGG nets."""
         import keras
 
-        from keras_style.models.generated_transform_net import GeneratedTransformNet
-        from keras_style.models.metanet import STATISTICS_DIM, STATISTICS_LAYERS, MetaNet
+        from keras_style.models.metanet import STATISTICS_LAYERS
+        from keras_style.models.metanet_model import MetaNetStyleTransfer
         from keras_style.vgg import VGGFeatureExtractor
 
         c = self.config
@@ -190,13 +195,9 @@ class MetaNetTask(StyleLossTask):
         layers = list(dict.fromkeys(self.style_layers + list(STATISTICS_LAYERS) + self.content_layers))
         self.loss_net = VGGFeatureExtractor(layers, name="loss_net", **vgg)
         self.content_net = VGGFeatureExtractor(self.content_layers, name="content_net", **vgg)
-        metanet = MetaNet(base=c.base, hidden_per_layer=c.hidden_per_layer, name=METANET_LAYER)
-        generated_net = GeneratedTransformNet(base=c.base, name=GENERATED_NET_LAYER)
-        metanet.set_statistics_normalization(*self.style_statistics_normalization())
-        content = keras.Input(shape=(None, None, 3), name="content")
-        statistics = keras.Input(shape=(STATISTICS_DIM,), name="style_statistics")
-        outputs = generated_net([content, metanet(statistics)])
-        return keras.Model([content, statistics], outputs, name="metanet_style_transfer")
+        model = MetaNetStyleTransfer(base=c.base, hidden_per_layer=c.hidden_per_layer)
+        model.metanet.set_statistics_normalization(*self.style_statistics_normalization())
+        return model
 
     def style_statistics_normalization(self):
         """(mean, std), each (1920,): the MetaNet's input standardisation.
@@ -210,7 +211,6 @@ class MetaNetTask(StyleLossTask):
         zero, and dividing by it blew the MetaNet's input up to ~1e6 (raw weight norm
         3e9 within 20 steps in a one-style test run).
         """
-        import numpy as np
         import tensorflow as tf
 
         from keras_style.metanet import style_statistics_vector
