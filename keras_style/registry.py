@@ -4,9 +4,8 @@ Every exported SavedModel names its kind in `keras_style.json`; the commands,
 `load_stylizer`, `style_batch`, `style_export` and the serving-precision copies
 look the kind up here instead of branching on its name. A kind registers, in
 one `register(ModelKind(...))` call, its Keras model class, training task,
-exporter, stylizers (SavedModel and TFLite) and what it can do (take a style
-image at run time, be converted to TFLite by a kind-specific exporter, be
-rebuilt in another precision).
+exporter (SavedModel and TFLite), stylizers (SavedModel and TFLite) and what
+it can do (take a style image at run time, be rebuilt in another precision).
 
 Parts are named as "module:attribute" strings and imported on first use:
 this module imports neither TensorFlow nor Keras, so `import keras_style`
@@ -35,11 +34,11 @@ class ModelKind:
       takes_style: whether the model takes style images at run time (arbitrary style).
       model: the Keras model class.
       task: the training function (`train_...`).
-      exporter: the SavedModel export function (`export_..._model`).
+      exporter: the `keras_style.export.base.Exporter` subclass: `Exporter(model).export(dir)` writes
+        the SavedModel, `Exporter().export_tflite(saved_model, tflite, quantize, ...)` its `.tflite`
+        file(s) (`style_export --tflite`).
       saved_model_stylizer: the `Stylizer` class for its SavedModel (`from_spec(spec)` loads it).
       tflite_stylizer: the `Stylizer` class for its `.tflite` file(s).
-      tflite_exporter: a `style_export_...(saved_model, tflite, quantize, ...)` for kinds whose
-        TFLite export is not the single-file default ("" = the default).
       tflite_pair_file: a predicate `(path) -> bool` that recognises one of the kind's `.tflite`
         files when no `keras_style.json` is near it ("" = not recognisable by name).
       transfer: the `style_transfer` style-flag handler, `transfer_from_flags(spec, ...)`
@@ -55,7 +54,6 @@ class ModelKind:
     exporter: str = ""
     saved_model_stylizer: str = ""
     tflite_stylizer: str = ""
-    tflite_exporter: str = ""
     tflite_pair_file: str = ""
     transfer: str = ""
     serving_rebuilder: str = ""
@@ -138,7 +136,7 @@ register(ModelKind(
     takes_style=False,
     model="keras_style.models.transform_net:TransformNet",
     task="keras_style.tasks.fast_style:train_fast_style",
-    exporter="keras_style.export.fast_style:export_fast_style_model",
+    exporter="keras_style.export.fast_style:FastStyleExporter",
     saved_model_stylizer="keras_style.inference.saved_model_stylizer:SavedModelStylizer",
     tflite_stylizer="keras_style.inference.tflite_stylizer:TFLiteStylizer",
     serving_rebuilder="keras_style.export.serving_precision:rebuild_fast_style",
@@ -148,10 +146,9 @@ register(ModelKind(
     takes_style=True,
     model="keras_style.models.adain_model:AdaINStyleTransfer",
     task="keras_style.tasks.adain:train_adain",
-    exporter="keras_style.export.adain:export_adain_model",
+    exporter="keras_style.export.adain:AdaINExporter",
     saved_model_stylizer="keras_style.inference.adain_stylizer:AdaINSavedModelStylizer",
     tflite_stylizer="keras_style.inference.adain_tflite_stylizer:AdaINTFLiteStylizer",
-    tflite_exporter="keras_style.export.adain:style_export_adain",
     tflite_pair_file="keras_style.inference.adain_tflite_stylizer:is_pair_file",
     transfer="keras_style.cli.adain_transfer:transfer_from_flags",
     serving_rebuilder="keras_style.export.serving_precision:rebuild_adain",
@@ -161,10 +158,9 @@ register(ModelKind(
     takes_style=True,
     model="keras_style.models.metanet:MetaNet",
     task="keras_style.tasks.metanet:train_metanet",
-    exporter="keras_style.export.metanet:export_metanet_model",
+    exporter="keras_style.export.metanet:MetaNetExporter",
     saved_model_stylizer="keras_style.inference.metanet_stylizer:MetaNetSavedModelStylizer",
     tflite_stylizer="keras_style.inference.metanet_stylizer:MetaNetTFLiteStylizer",
-    tflite_exporter="keras_style.export.metanet:style_export_metanet",
     tflite_pair_file="keras_style.inference.metanet_stylizer:is_pair_file",
     transfer="keras_style.cli.metanet_transfer:transfer_from_flags",
 ))

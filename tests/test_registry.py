@@ -61,8 +61,8 @@ def test_unknown_kind_in_a_model_is_refused_on_load(tmp_path):
 
 
 def test_missing_part_is_one_line():
-    with pytest.raises(StyleError, match="model kind 'fast_style' has no tflite exporter"):
-        registry.get("fast_style").part("tflite_exporter")
+    with pytest.raises(StyleError, match="model kind 'fast_style' has no tflite pair file"):
+        registry.get("fast_style").part("tflite_pair_file")
 
 
 class _InvertStylizer(Stylizer):

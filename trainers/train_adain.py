@@ -109,11 +109,11 @@ def main(argv):
     )
     training.report_done(metrics, _T.model_dir.value, _T.export_dir.value)
     if _TFLITE.value and os.path.isfile(os.path.join(_T.export_dir.value, "saved_model.pb")):  # the chief exported
-        from keras_style.export.adain import style_export_adain
+        from keras_style.export.adain import AdaINExporter
 
-        style_export_adain(
-            _T.export_dir.value, _tflite_dir(), "float16", overwrite=_T.overwrite.value, print_fn=training.log
-        )
+        AdaINExporter().export_tflite(
+            _T.export_dir.value, _tflite_dir(), "float16", overwrite=_T.overwrite.value
+        ).report(print_fn=training.log)
     return 0
 
 

@@ -5,25 +5,31 @@
     convert_saved_model_to_tflite("exports/starry_night/saved_model",
                                   "exports/starry_night/starry_night_fp16.tflite", quantize="float16")
 
-TensorFlow is imported when a function is called, not on import.
+Every kind exports through one flow, `keras_style.export.base.Exporter` (subclasses
+`FastStyleExporter`, `AdaINExporter`, `MetaNetExporter`). TensorFlow is imported when a
+function is called, not on import.
 """
 
-from keras_style.export.fast_style import export_fast_style_model
+from keras_style.export.base import Exporter, ExportResult
+from keras_style.export.fast_style import FastStyleExporter, export_fast_style_model
 from keras_style.export.saved_model import (
-    add_image_signatures,
     atomic_export_dir,
     check_export_dir,
     export_image_model,
+    image_signatures,
 )
 from keras_style.export.tflite import QUANTIZE_MODES, convert_saved_model_to_tflite, parity_check
 
 __all__ = [
+    "ExportResult",
+    "Exporter",
+    "FastStyleExporter",
     "QUANTIZE_MODES",
-    "add_image_signatures",
     "atomic_export_dir",
     "check_export_dir",
     "convert_saved_model_to_tflite",
     "export_fast_style_model",
     "export_image_model",
+    "image_signatures",
     "parity_check",
 ]

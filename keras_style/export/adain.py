@@ -47,16 +47,14 @@ would need representative content, style and statistics triples.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Sequence
 
 import numpy as np
 
 from keras_style import data as data_lib
-from keras_style import files
 from keras_style.errors import StyleError
-from keras_style.export import saved_model, tflite
+from keras_style.export import base, saved_model, tflite
 from keras_style.inference.adain_stylizer import (
     AdaINSavedModelStylizer,
     STATISTICS,
@@ -66,11 +64,8 @@ from keras_style.inference.adain_stylizer import (
 )
 from keras_style.inference.adain_tflite_stylizer import (
     AdaINTFLiteStylizer,
-    QUANTIZE_SUFFIXES,
     tflite_pair_paths,
 )
-from keras_style.inference.model_spec import SAVED_MODEL_FILENAME, read_metadata
-from keras_style.native_logs import native_logs_filtered
 
 KIND = "adain"
 SERVING_DEFAULT = saved_model.SERVING_DEFAULT
@@ -122,62 +117,78 @@ def export_adain_model(
       StyleError: `model` is not an AdaIN model, or `export_dir` is unusable or
         exists (without `overwrite`).
     """
-    import keras
-    import tensorflow as tf
+    return AdaINExporter(model).export(export_dir, overwrite, extra_metadata)
 
-    from keras_style.models.adain_model import AdaINStyleTransfer
 
-    if not isinstance(model, AdaINStyleTransfer):
-        raise StyleError(f"export_adain_model needs an AdaINStyleTransfer, got {type(model).__name__}")
-    saved_model.check_export_dir(export_dir, overwrite)  # before tracing, which takes seconds
-    channels = int(model.decoder.input_shape[-1])
-    functions = _serving_functions(model, channels)
+class AdaINExporter(base.Exporter):
+    """An AdaIN model: the five signatures of the module docstring; a TFLite pair
+    (`style_encode`, `stylize`) checked end to end on a content and a style image."""
 
-    image = [1, None, None, 3]
-    alpha = tf.TensorSpec([1], tf.float32, name="alpha")
-    statistics = tf.TensorSpec([1, 2 * channels], tf.float32, name=STATISTICS)
-    archive = keras.export.ExportArchive()  # not track(model): see saved_model.export_image_model
-    archive.add_endpoint(
-        SERVING_DEFAULT, functions["serving_default"],
-        input_signature=[tf.TensorSpec(image, tf.uint8, name="content"), tf.TensorSpec(image, tf.uint8, name="style"),
-                         alpha],
-    )
-    archive.add_endpoint(
-        STYLIZE_BYTES, functions["stylize_bytes"],
-        input_signature=[tf.TensorSpec([1], tf.string, name="content_bytes"),
-                         tf.TensorSpec([1], tf.string, name="style_bytes"), alpha],
-    )
-    archive.add_endpoint(
-        STYLE_ENCODE, functions["style_encode"], input_signature=[tf.TensorSpec(image, tf.float32, name="style")]
-    )
-    archive.add_endpoint(
-        STYLIZE, functions["stylize"],
-        input_signature=[tf.TensorSpec(image, tf.float32, name="content"), statistics, alpha],
-    )
-    archive.add_endpoint(
-        STYLIZE_MASKED, functions["stylize_masked"],
-        input_signature=[
-            tf.TensorSpec(image, tf.float32, name="content"),
-            tf.TensorSpec([None, 2 * channels], tf.float32, name=STATISTICS),
-            tf.TensorSpec([1, None, None, None], tf.float32, name="masks"),
-            tf.TensorSpec([None], tf.float32, name="style_weights"),
-            alpha,
-        ],
-    )
-    metadata = saved_model.base_metadata(
-        KIND,
-        model_class=type(model).__name__,
-        epsilon=model.epsilon,
-        statistics_size=2 * channels,
-        statistics_layout=f"relu4_1 channel means [0:{channels}], standard deviations [{channels}:{2 * channels}]",
-        signatures=dict(_SIGNATURE_DOCS),
-        tflite_signatures=list(TFLITE_SIGNATURES),
-        **(extra_metadata or {}),
-    )
-    with saved_model.atomic_export_dir(export_dir, overwrite) as tmp, saved_model.quiet_tf_logging():
-        saved_model.write_archive(archive, tmp)
-        saved_model.write_metadata(tmp, metadata)
-    return os.path.abspath(os.fspath(export_dir))
+    kind = KIND
+    title = "an AdaIN"
+    refused_quantize = {"int8": (
+        "--quantize=int8 (full-integer) is not supported for AdaIN models; use float16 or dynamic "
+        "(dynamic-range int8 weights)"
+    )}
+    parity_inputs = ("content", "style")
+
+    def __init__(self, model=None):
+        if model is not None:
+            from keras_style.models.adain_model import AdaINStyleTransfer
+
+            if not isinstance(model, AdaINStyleTransfer):
+                raise StyleError(f"export_adain_model needs an AdaINStyleTransfer, got {type(model).__name__}")
+        super().__init__(model)
+
+    @property
+    def channels(self) -> int:
+        return int(self.model.decoder.input_shape[-1])
+
+    def signatures(self):
+        import tensorflow as tf
+
+        functions = _serving_functions(self.model, self.channels)
+        image = [1, None, None, 3]
+        alpha = tf.TensorSpec([1], tf.float32, name="alpha")
+        statistics = tf.TensorSpec([1, 2 * self.channels], tf.float32, name=STATISTICS)
+        return {
+            SERVING_DEFAULT: (functions["serving_default"], [
+                tf.TensorSpec(image, tf.uint8, name="content"), tf.TensorSpec(image, tf.uint8, name="style"), alpha]),
+            STYLIZE_BYTES: (functions["stylize_bytes"], [
+                tf.TensorSpec([1], tf.string, name="content_bytes"), tf.TensorSpec([1], tf.string, name="style_bytes"),
+                alpha]),
+            STYLE_ENCODE: (functions["style_encode"], [tf.TensorSpec(image, tf.float32, name="style")]),
+            STYLIZE: (functions["stylize"], [tf.TensorSpec(image, tf.float32, name="content"), statistics, alpha]),
+            STYLIZE_MASKED: (functions["stylize_masked"], [
+                tf.TensorSpec(image, tf.float32, name="content"),
+                tf.TensorSpec([None, 2 * self.channels], tf.float32, name=STATISTICS),
+                tf.TensorSpec([1, None, None, None], tf.float32, name="masks"),
+                tf.TensorSpec([None], tf.float32, name="style_weights"),
+                alpha,
+            ]),
+        }
+
+    def metadata(self):
+        channels = self.channels
+        return {
+            "model_class": type(self.model).__name__,
+            "epsilon": self.model.epsilon,
+            "statistics_size": 2 * channels,
+            "statistics_layout":
+                f"relu4_1 channel means [0:{channels}], standard deviations [{channels}:{2 * channels}]",
+            "signatures": dict(_SIGNATURE_DOCS),
+            "tflite_signatures": list(TFLITE_SIGNATURES),
+        }
+
+    def tflite_files(self, output, quantize):
+        return [base.TFLiteFile(key, path, (key,)) for key, path in tflite_pair_paths(output, quantize).items()]
+
+    def parity(self, saved_model_dir, staged, content, style):
+        result = parity_check_pair(saved_model_dir, staged[STYLE_ENCODE], staged[STYLIZE], [content], [style])
+        details = (f"stylize alone max abs diff {result['stylize_max_abs_diff']:.4g}, "
+                   f"mean abs diff {result['stylize_mean_abs_diff']:.4g}; "
+                   f"style statistics max rel diff {result['statistics_max_rel_diff']:.3g}")
+        return base.Parity(result["max_abs_diff"], result["mean_abs_diff"], result, details)
 
 
 def _serving_functions(model, channels: int) -> dict:
@@ -280,13 +291,7 @@ def convert_adain_to_tflite(
     Raises:
       StyleError: bad arguments, not an AdaIN SavedModel, or a failed conversion.
     """
-    paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
-    staged = _convert_staged(saved_model_dir, paths, quantize)
-    try:
-        files.publish_files(staged, paths, overwrite)
-    finally:
-        _remove(staged.values())
-    return paths
+    return AdaINExporter().convert_tflite(saved_model_dir, output, quantize, overwrite)
 
 
 def parity_check_pair(
@@ -339,85 +344,3 @@ def parity_check_pair(
         "mean_abs_diff": e2e_sum / count,
         "num_images": len(contents),
     }
-
-
-def style_export_adain(
-    saved_model_dir: str,
-    output: str,
-    quantize: str = "float16",
-    overwrite: bool = False,
-    parity_image: str | None = None,
-    parity_style: str | None = None,
-    parity_size: int = 256,
-    max_abs_diff: float | None = None,
-    print_fn=print,
-) -> dict:
-    """`style_export` for an AdaIN SavedModel: the TFLite pair, parity-checked.
-
-    The pair is converted to hidden files beside the outputs and moved into place
-    only after the parity check passed (`max_abs_diff`, end to end, 0..255 scale),
-    so a failure writes nothing. Parity content: `parity_image`, else the
-    repository's first example photo, else a synthetic image; style:
-    `parity_style`, else the first example style image, else a synthetic one.
-
-    Returns:
-      {"paths": {...}, "parity": parity_check_pair's dict}.
-    """
-    paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
-    content, content_name = tflite.parity_input(parity_image, "content", parity_size, seed=0)
-    style, style_name = tflite.parity_input(parity_style, "styles", parity_size, seed=1)
-    staged = _convert_staged(saved_model_dir, paths, quantize)
-    try:
-        result = parity_check_pair(saved_model_dir, staged[STYLE_ENCODE], staged[STYLIZE], [content], [style])
-        tflite.check_parity_limit(result["max_abs_diff"], max_abs_diff, quantize)
-        sizes = {key: os.path.getsize(path) / 1e6 for key, path in staged.items()}
-        files.publish_files(staged, paths, overwrite)
-    finally:
-        _remove(staged.values())
-    tflite.report_written({key: paths[key] for key in TFLITE_SIGNATURES}, sizes, quantize, "signature {}")
-    print_fn(
-        f"parity ({quantize}) vs SavedModel, content {content_name}, style {style_name}: "
-        f"end to end max abs diff {result['max_abs_diff']:.4g}, mean {result['mean_abs_diff']:.4g} (0..255); "
-        f"stylize alone max {result['stylize_max_abs_diff']:.4g}, mean {result['stylize_mean_abs_diff']:.4g}; "
-        f"style statistics max rel diff {result['statistics_max_rel_diff']:.3g}"
-    )
-    return {"paths": paths, "parity": result}
-
-
-def _check_pair_paths(saved_model_dir, output, quantize: str, overwrite: bool) -> dict[str, str]:
-    if quantize == "int8":
-        raise StyleError(
-            "--quantize=int8 (full-integer) is not supported for AdaIN models; use float16 or dynamic "
-            "(dynamic-range int8 weights)"
-        )
-    if quantize not in QUANTIZE_SUFFIXES:
-        raise StyleError(f"unknown quantization '{quantize}'; use one of {', '.join(QUANTIZE_SUFFIXES)}")
-    directory = os.fspath(saved_model_dir)
-    if not os.path.isfile(os.path.join(directory, SAVED_MODEL_FILENAME)):
-        raise StyleError(f"'{directory}' is not a SavedModel directory (no {SAVED_MODEL_FILENAME}); export one first")
-    kind = read_metadata(directory).get("kind")
-    if kind != KIND:
-        raise StyleError(f"SavedModel '{directory}' is of kind '{kind}', not an AdaIN model")
-    return tflite.check_pair_paths(tflite_pair_paths(output, quantize), overwrite)
-
-
-def _convert_staged(saved_model_dir, paths: dict[str, str], quantize: str) -> dict[str, str]:
-    """Converts each signature to a hidden file beside its final path."""
-    with native_logs_filtered():
-        import tensorflow  # noqa: F401  (first import: its native start-up lines are filtered)
-
-    staged = {}
-    try:
-        for key in TFLITE_SIGNATURES:
-            staged[key] = tflite.staging_path(paths[key])
-            tflite.convert_saved_model_to_tflite(saved_model_dir, staged[key], quantize=quantize, signature_keys=[key])
-    except BaseException:
-        _remove(staged.values())
-        raise
-    return staged
-
-
-def _remove(paths) -> None:
-    for path in list(paths):
-        with contextlib.suppress(OSError):
-            os.unlink(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from keras_style.errors import StyleError
-from keras_style.export import saved_model
+from keras_style.export import base, saved_model, tflite
 
 KIND = "fast_style"
 
@@ -55,19 +55,42 @@ def export_fast_style_model(
       StyleError: the model does not take RGB images, or `export_dir` is
         unusable or exists (without `overwrite`).
     """
-    import keras
+    exporter = FastStyleExporter(model, style_name=style_name)
+    return exporter.export(export_dir, overwrite, extra_metadata)
 
-    if not isinstance(model, keras.Model):
-        raise StyleError(f"export_fast_style_model needs a Keras model, got {type(model).__name__}")
-    inputs = getattr(model, "inputs", None) or []
-    if len(inputs) != 1 or tuple(inputs[0].shape)[-1:] != (3,) or len(inputs[0].shape) != 4:
-        shapes = [tuple(i.shape) for i in inputs]
-        raise StyleError(f"a fast-style model takes one (N, H, W, 3) image input; this one takes {shapes}")
-    metadata = saved_model.base_metadata(
-        KIND,
-        base=getattr(model, "base", None),
-        style=style_name,
-        model_class=type(model).__name__,
-        **(extra_metadata or {}),
-    )
-    return saved_model.export_image_model(model, export_dir, metadata, overwrite=overwrite)
+
+class FastStyleExporter(base.Exporter):
+    """A fixed-style image-to-image model: the three image signatures, one `.tflite` file.
+
+    Args:
+      model: see `export_fast_style_model`; None to convert a SavedModel only.
+      style_name: recorded in the metadata.
+    """
+
+    kind = KIND
+    title = "a fast-style"
+    accepts_unlabelled = True  # exported before keras_style.json existed
+
+    def __init__(self, model=None, style_name: str | None = None):
+        if model is not None:
+            import keras
+
+            if not isinstance(model, keras.Model):
+                raise StyleError(f"export_fast_style_model needs a Keras model, got {type(model).__name__}")
+            inputs = getattr(model, "inputs", None) or []
+            if len(inputs) != 1 or tuple(inputs[0].shape)[-1:] != (3,) or len(inputs[0].shape) != 4:
+                shapes = [tuple(i.shape) for i in inputs]
+                raise StyleError(f"a fast-style model takes one (N, H, W, 3) image input; this one takes {shapes}")
+        super().__init__(model)
+        self.style_name = style_name
+
+    def signatures(self):
+        return saved_model.image_signatures(lambda images: self.model(images, training=False))
+
+    def metadata(self):
+        return {"base": getattr(self.model, "base", None), "style": self.style_name,
+                "model_class": type(self.model).__name__}
+
+    def parity(self, saved_model_dir, staged, content):
+        result = tflite.parity_check(saved_model_dir, staged["model"], [content])
+        return base.Parity(result["max_abs_diff"], result["mean_abs_diff"], result)

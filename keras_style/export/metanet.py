@@ -40,15 +40,13 @@ TensorFlow is imported inside the functions.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Sequence
 
 import numpy as np
 
 from keras_style.errors import StyleError
-from keras_style import files
-from keras_style.export import saved_model, tflite
+from keras_style.export import base, saved_model, tflite
 from keras_style.export.fast_style import export_fast_style_model
 from keras_style.inference.metanet_stylizer import (
     CONTENT_INPUT,
@@ -66,7 +64,6 @@ from keras_style.inference.metanet_stylizer import (
     WEIGHTS_OUTPUT,
     tflite_pair_paths,
 )
-from keras_style.inference.model_spec import read_metadata
 
 KIND = "metanet"
 # The two layers of the training model (`MetaNetTask.build_model()`), found here by name.
@@ -75,7 +72,6 @@ GENERATED_NET_LAYER = "generated_transform_net"
 SHARED_WEIGHTS_COLLECTION = "generated_net_weights"
 STYLE_HALF_SIGNATURES = (STYLE_TO_WEIGHTS, IMAGE_STATISTICS, STATISTICS_TO_WEIGHTS)
 TRANSFORM_HALF_SIGNATURES = (STYLIZE_WITH_WEIGHTS,)
-TFLITE_QUANTIZE_MODES = ("none", "float16", "dynamic")
 
 INT8_MESSAGE = (
     "full-integer int8 cannot run a MetaNet: TFLite's int8 conv needs constant filters (it checks "
@@ -167,116 +163,124 @@ def export_metanet_model(
       StyleError: not a MetaNet model, or `export_dir` unusable or existing (without
         `overwrite`).
     """
-    import keras
-    import tensorflow as tf
+    exporter = MetaNetExporter(model, network, pooling, vgg_weights=vgg_weights, extractor=extractor,
+                               style_size=style_size)
+    return exporter.export(export_dir, overwrite, extra_metadata)
 
-    from keras_style.metanet import statistics_extractor, style_statistics_vector
-    from keras_style.models.metanet import STATISTICS_DIM, STATISTICS_LAYERS
 
-    metanet, generated_net = metanet_parts(model)
-    if network != "vgg19":
-        raise StyleError(f"a MetaNet's statistics come from vgg19, not '{network}'")
-    saved_model.check_export_dir(export_dir, overwrite)  # before building VGG and tracing
-    if extractor is None:
-        extractor = statistics_extractor(network=network, pooling=pooling, weights=vgg_weights)
-    base = generated_net.base
-    num_params = generated_net.num_generated_params
+class MetaNetExporter(base.Exporter):
+    """A MetaNet: the five signatures of the module docstring, the transform net's shared
+    weights as a variable collection; a TFLite pair (the style half, the transform half)
+    checked half by half and end to end on a content and a style image.
 
-    def statistics_of(image):
-        return style_statistics_vector(extractor(image, training=False))
+    Args: see `export_metanet_model`; `model` None to convert a SavedModel only.
+    """
 
-    def weights_of(statistics):
-        # GeneratedWeightBounds is written to be float16-safe, so the TFLite models
-        # convert the MetaNet as is.
-        return metanet(statistics, training=False)
+    kind = KIND
+    title = "a MetaNet"
+    refused_quantize = {"int8": INT8_MESSAGE}
+    parity_inputs = ("content", "style")
 
-    def stylize(content, weights):
-        return generated_net([content, weights], training=False)
+    def __init__(self, model=None, network: str = "vgg19", pooling: str = "max", *,
+                 vgg_weights: str | None = "auto", extractor=None, style_size: int | None = None):
+        if model is not None:
+            model = metanet_parts(model)
+            if network != "vgg19":
+                raise StyleError(f"a MetaNet's statistics come from vgg19, not '{network}'")
+        super().__init__(model)
+        self.network, self.pooling, self.vgg_weights = network, pooling, vgg_weights
+        self.extractor = extractor
+        self.style_size = style_size
 
-    image_spec = [None, None, None, 3]
-    one_image = [1, None, None, 3]
-    archive = keras.export.ExportArchive()
-    # Not `archive.track(...)`: the endpoints track the variables they use (as
-    # tf.Variables), and tracking the models adds their Keras variable wrappers, which
-    # the checkpoint saves a second time (twice the size on disk).
-    archive.add_variable_collection(SHARED_WEIGHTS_COLLECTION, [_tf_variable(v) for v in generated_net.weights])
-    archive.add_endpoint(
-        STYLE_TO_WEIGHTS,
-        lambda style: {WEIGHTS_OUTPUT: weights_of(statistics_of(style))},
-        input_signature=[tf.TensorSpec(one_image, tf.float32, name=STYLE_INPUT)],
-    )
-    archive.add_endpoint(
-        STYLIZE_WITH_WEIGHTS,
-        lambda content, weights: {STYLIZED_OUTPUT: stylize(content, weights)},
-        input_signature=[
-            tf.TensorSpec(image_spec, tf.float32, name=CONTENT_INPUT),
-            tf.TensorSpec([1, num_params], tf.float32, name=WEIGHTS_OUTPUT),
-        ],
-    )
-    archive.add_endpoint(
-        IMAGE_STATISTICS,
-        lambda image: {STATISTICS_OUTPUT: statistics_of(image)},
-        input_signature=[tf.TensorSpec(one_image, tf.float32, name=IMAGE_INPUT)],
-    )
-    archive.add_endpoint(
-        STATISTICS_TO_WEIGHTS,
-        lambda statistics: {WEIGHTS_OUTPUT: weights_of(statistics)},
-        input_signature=[tf.TensorSpec([1, STATISTICS_DIM], tf.float32, name=STATISTICS_OUTPUT)],
-    )
+    def signatures(self):
+        import tensorflow as tf
 
-    def serving_default(content, style):
-        weights = weights_of(statistics_of(tf.cast(style, tf.float32)))
-        stylized = stylize(tf.cast(content, tf.float32), weights)
-        return {STYLIZED_OUTPUT: tf.cast(tf.round(tf.clip_by_value(stylized, 0.0, 255.0)), tf.uint8)}
+        from keras_style.metanet import statistics_extractor, style_statistics_vector
+        from keras_style.models.metanet import STATISTICS_DIM
 
-    archive.add_endpoint(
-        saved_model.SERVING_DEFAULT,
-        serving_default,
-        input_signature=[
-            tf.TensorSpec(image_spec, tf.uint8, name=CONTENT_INPUT),
-            tf.TensorSpec(one_image, tf.uint8, name=STYLE_INPUT),
-        ],
-    )
+        metanet, generated_net = self.model
+        extractor = self.extractor or statistics_extractor(
+            network=self.network, pooling=self.pooling, weights=self.vgg_weights)
 
-    metadata = saved_model.base_metadata(
-        KIND,
-        base=base,
-        num_generated_params=num_params,
-        hidden_per_layer=metanet.hidden_per_layer,
-        network=network,
-        pooling=pooling,
-        statistics_layers=list(STATISTICS_LAYERS),
-        statistics_dim=STATISTICS_DIM,
-        style_size=int(style_size or DEFAULT_STYLE_SIZE),
-        model_class="MetaNet",
-        shared_weights=[_relative_path(v) for v in generated_net.weights],
-        signatures={
-            saved_model.SERVING_DEFAULT: "content uint8 [N,H,W,3], style uint8 [1,H,W,3] -> stylized uint8",
-            STYLE_TO_WEIGHTS: f"style float32 [1,H,W,3] in [0,255] -> weights float32 [1,{num_params}]",
-            STYLIZE_WITH_WEIGHTS: f"content float32 [N,H,W,3], weights float32 [1,{num_params}] -> stylized float32",
-            IMAGE_STATISTICS: f"image float32 [1,H,W,3] -> statistics float32 [1,{STATISTICS_DIM}]",
-            STATISTICS_TO_WEIGHTS: f"statistics float32 [1,{STATISTICS_DIM}] -> weights float32 [1,{num_params}]",
-        },
-        **(extra_metadata or {}),
-    )
-    with saved_model.atomic_export_dir(export_dir, overwrite) as tmp, saved_model.quiet_tf_logging():
-        saved_model.write_archive(archive, tmp)
-        saved_model.write_metadata(tmp, metadata)
-    return os.path.abspath(os.fspath(export_dir))
+        def statistics_of(image):
+            return style_statistics_vector(extractor(image, training=False))
+
+        def weights_of(statistics):
+            # GeneratedWeightBounds is written to be float16-safe, so the TFLite models
+            # convert the MetaNet as is.
+            return metanet(statistics, training=False)
+
+        def stylize(content, weights):
+            return generated_net([content, weights], training=False)
+
+        def serving_default(content, style):
+            weights = weights_of(statistics_of(tf.cast(style, tf.float32)))
+            stylized = stylize(tf.cast(content, tf.float32), weights)
+            return {STYLIZED_OUTPUT: tf.cast(tf.round(tf.clip_by_value(stylized, 0.0, 255.0)), tf.uint8)}
+
+        image_spec = [None, None, None, 3]
+        one_image = [1, None, None, 3]
+        return {
+            STYLE_TO_WEIGHTS: (lambda style: {WEIGHTS_OUTPUT: weights_of(statistics_of(style))},
+                               [tf.TensorSpec(one_image, tf.float32, name=STYLE_INPUT)]),
+            STYLIZE_WITH_WEIGHTS: (lambda content, weights: {STYLIZED_OUTPUT: stylize(content, weights)}, [
+                tf.TensorSpec(image_spec, tf.float32, name=CONTENT_INPUT),
+                tf.TensorSpec([1, generated_net.num_generated_params], tf.float32, name=WEIGHTS_OUTPUT),
+            ]),
+            IMAGE_STATISTICS: (lambda image: {STATISTICS_OUTPUT: statistics_of(image)},
+                               [tf.TensorSpec(one_image, tf.float32, name=IMAGE_INPUT)]),
+            STATISTICS_TO_WEIGHTS: (lambda statistics: {WEIGHTS_OUTPUT: weights_of(statistics)},
+                                    [tf.TensorSpec([1, STATISTICS_DIM], tf.float32, name=STATISTICS_OUTPUT)]),
+            saved_model.SERVING_DEFAULT: (serving_default, [
+                tf.TensorSpec(image_spec, tf.uint8, name=CONTENT_INPUT),
+                tf.TensorSpec(one_image, tf.uint8, name=STYLE_INPUT),
+            ]),
+        }
+
+    def variable_collections(self):
+        # As tf.Variables: the Keras wrappers would be saved a second time (twice the size on disk).
+        return {SHARED_WEIGHTS_COLLECTION: [_tf_variable(v) for v in self.model[1].weights]}
+
+    def metadata(self):
+        from keras_style.models.metanet import STATISTICS_DIM, STATISTICS_LAYERS
+
+        metanet, generated_net = self.model
+        num_params = generated_net.num_generated_params
+        return {
+            "base": generated_net.base,
+            "num_generated_params": num_params,
+            "hidden_per_layer": metanet.hidden_per_layer,
+            "network": self.network,
+            "pooling": self.pooling,
+            "statistics_layers": list(STATISTICS_LAYERS),
+            "statistics_dim": STATISTICS_DIM,
+            "style_size": int(self.style_size or DEFAULT_STYLE_SIZE),
+            "model_class": "MetaNet",
+            "shared_weights": [_relative_path(v) for v in generated_net.weights],
+            "signatures": {
+                saved_model.SERVING_DEFAULT: "content uint8 [N,H,W,3], style uint8 [1,H,W,3] -> stylized uint8",
+                STYLE_TO_WEIGHTS: f"style float32 [1,H,W,3] in [0,255] -> weights float32 [1,{num_params}]",
+                STYLIZE_WITH_WEIGHTS:
+                    f"content float32 [N,H,W,3], weights float32 [1,{num_params}] -> stylized float32",
+                IMAGE_STATISTICS: f"image float32 [1,H,W,3] -> statistics float32 [1,{STATISTICS_DIM}]",
+                STATISTICS_TO_WEIGHTS:
+                    f"statistics float32 [1,{STATISTICS_DIM}] -> weights float32 [1,{num_params}]",
+            },
+        }
+
+    def tflite_files(self, output, quantize):
+        halves = {STYLE_TO_WEIGHTS: STYLE_HALF_SIGNATURES, STYLIZE_WITH_WEIGHTS: TRANSFORM_HALF_SIGNATURES}
+        return [base.TFLiteFile(role, path, halves[role]) for role, path in tflite_pair_paths(output, quantize).items()]
+
+    def parity(self, saved_model_dir, staged, content, style):
+        result = metanet_parity_check(saved_model_dir, staged[STYLIZE_WITH_WEIGHTS], [content], [style])
+        details = (f"stylize_with_weights alone max abs diff {result['transform_max_abs_diff']:.4g}, "
+                   f"mean abs diff {result['transform_mean_abs_diff']:.4g}; "
+                   f"weights rel diff {result['weights_rel_diff']:.3g}")
+        return base.Parity(result["end_to_end_max_abs_diff"], result["end_to_end_mean_abs_diff"], result, details)
 
 
 # --- Reading an exported MetaNet -------------------------------------------------------------
-
-
-def _metanet_metadata(saved_model_dir) -> dict:
-    path = tflite.check_saved_model(saved_model_dir)
-    metadata = read_metadata(path)
-    if metadata.get("kind") != KIND:
-        raise StyleError(
-            f"'{path}' is not a MetaNet SavedModel (its keras_style.json says kind "
-            f"'{metadata.get('kind', 'none')}'); export one with export_metanet_model"
-        )
-    return metadata
 
 
 def load_generated_net(saved_model_dir: str | os.PathLike, loaded=None):
@@ -293,7 +297,7 @@ def load_generated_net(saved_model_dir: str | os.PathLike, loaded=None):
 
     from keras_style.models.generated_transform_net import GeneratedTransformNet
 
-    metadata = _metanet_metadata(saved_model_dir)
+    metadata = MetaNetExporter().read_saved_model(saved_model_dir)
     if loaded is None:
 
         loaded = tflite.load_saved_model(os.fspath(saved_model_dir))
@@ -350,7 +354,7 @@ def extract_style_model(
     from keras_style.models.generated_transform_net import to_transform_net
 
     saved_model.check_export_dir(export_dir, overwrite)
-    metadata = _metanet_metadata(saved_model_dir)
+    metadata = MetaNetExporter().read_saved_model(saved_model_dir)
     stylizer = MetaNetSavedModelStylizer(saved_model_dir, metadata=metadata, style_size=style_size)
     if isinstance(style_images, np.ndarray) and style_images.ndim == 3:
         style_images = [style_images]
@@ -392,85 +396,7 @@ def convert_metanet_to_tflite(
     Returns:
       {"style_to_weights": path, "stylize_with_weights": path}.
     """
-    paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
-    with _staged_pair(saved_model_dir, paths, quantize) as staged:
-        files.publish_files(staged, paths, overwrite)
-    return paths
-
-
-def style_export_metanet(
-    saved_model_dir: str,
-    output: str,
-    quantize: str = "float16",
-    overwrite: bool = False,
-    parity_image: str | None = None,
-    parity_style: str | None = None,
-    parity_size: int = 256,
-    max_abs_diff: float | None = None,
-    print_fn=print,
-) -> dict:
-    """`style_export` for a MetaNet SavedModel: the TFLite pair, parity-checked.
-
-    The pair is converted into a hidden folder beside the outputs and moved into place
-    only after the parity check passed (`max_abs_diff`, end to end, 0..255 scale), so a
-    failure writes nothing. Parity content: `parity_image`, else the repository's first
-    example photo, else a synthetic image; style: `parity_style`, else the first
-    example style image, else a synthetic one (both resized to `parity_size` on their
-    long side).
-
-    Returns:
-      {"paths": {...}, "parity": metanet_parity_check's dict}.
-    """
-    paths = _check_pair_paths(saved_model_dir, output, quantize, overwrite)
-    content, content_name = tflite.parity_input(parity_image, "content", parity_size, seed=0)
-    style, style_name = tflite.parity_input(parity_style, "styles", parity_size, seed=1)
-    with _staged_pair(saved_model_dir, paths, quantize) as staged:
-        result = metanet_parity_check(saved_model_dir, staged[STYLIZE_WITH_WEIGHTS], [content], [style])
-        tflite.check_parity_limit(result["end_to_end_max_abs_diff"], max_abs_diff, quantize)
-        sizes = {role: os.path.getsize(path) / 1e6 for role, path in staged.items()}
-        files.publish_files(staged, paths, overwrite)
-    tflite.report_written(paths, sizes, quantize)
-    print_fn(
-        f"parity ({quantize}) vs SavedModel, content {content_name}, style {style_name}: "
-        f"end to end max abs diff {result['end_to_end_max_abs_diff']:.4g}, "
-        f"mean {result['end_to_end_mean_abs_diff']:.4g} (0..255); "
-        f"stylize_with_weights alone max {result['transform_max_abs_diff']:.4g}, "
-        f"mean {result['transform_mean_abs_diff']:.4g}; weights rel diff {result['weights_rel_diff']:.3g}"
-    )
-    return {"paths": paths, "parity": result}
-
-
-def _check_pair_paths(saved_model_dir, output, quantize: str, overwrite: bool) -> dict[str, str]:
-
-    if quantize == "int8":
-        raise StyleError(INT8_MESSAGE)
-    if quantize not in TFLITE_QUANTIZE_MODES:
-        raise StyleError(
-            f"unknown quantization '{quantize}' for a MetaNet; use one of {', '.join(TFLITE_QUANTIZE_MODES)}"
-        )
-    _metanet_metadata(saved_model_dir)
-    return tflite.check_pair_paths(tflite_pair_paths(output, quantize), overwrite)
-
-
-@contextlib.contextmanager
-def _staged_pair(saved_model_dir, paths: dict[str, str], quantize: str):
-    """Converts both halves into a hidden folder beside the outputs (same file names, so
-    the staged files form a pair); yields {role: staged path}; removes the folder."""
-    import shutil
-    import tempfile
-
-
-    directory = os.path.dirname(os.path.abspath(paths[STYLE_TO_WEIGHTS]))
-    tmp = tempfile.mkdtemp(prefix=".metanet_tflite_", dir=directory)
-    try:
-        staged = {}
-        halves = ((STYLE_TO_WEIGHTS, STYLE_HALF_SIGNATURES), (STYLIZE_WITH_WEIGHTS, TRANSFORM_HALF_SIGNATURES))
-        for role, keys in halves:
-            staged[role] = os.path.join(tmp, os.path.basename(paths[role]))
-            tflite.convert_saved_model_to_tflite(saved_model_dir, staged[role], quantize=quantize, signature_keys=keys)
-        yield staged
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return MetaNetExporter().convert_tflite(saved_model_dir, output, quantize, overwrite)
 
 
 def metanet_parity_check(

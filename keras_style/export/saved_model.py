@@ -4,12 +4,13 @@
   the target and rename it into place, so TF Serving (which watches model
   directories) never sees a half-written model, and a failed export leaves
   nothing behind.
-* `add_image_signatures`: the three serving signatures every style model has
-  (uint8 `serving_default`, float32 `stylize_float`, encoded-bytes
-  `stylize_bytes`), built from one float function, with optional extra inputs
-  (a style image, alpha, a style-statistics vector) for AdaIN / MetaNet.
-* `export_image_model`: the whole export, with a `keras_style.json` metadata
-  file that `keras_style.inference` reads.
+* `image_signatures`: the three serving signatures an image-to-image model
+  has (uint8 `serving_default`, float32 `stylize_float`, encoded-bytes
+  `stylize_bytes`), built from one float function, with optional extra inputs.
+* `write_saved_model`: signatures + `keras_style.json` metadata (what
+  `keras_style.inference` reads), written atomically; what every exporter
+  (`keras_style.export.base.Exporter`) ends with.
+* `export_image_model`: the two together, for any image-to-image Keras model.
 
 TensorFlow is imported inside the functions, so importing this module is cheap.
 """
@@ -21,7 +22,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import keras_style
@@ -39,6 +40,9 @@ IMAGES_OUTPUT = "stylized"
 BYTES_OUTPUT = "stylized_bytes"
 
 METADATA_FORMAT_VERSION = 1
+
+# A serving signature: its Python function and the `tf.TensorSpec`s of its inputs, in order.
+Signature = tuple[Callable[..., Any], Sequence[Any]]
 
 
 def check_export_dir(export_dir: str | os.PathLike, overwrite: bool = False) -> str:
@@ -166,12 +170,11 @@ def base_metadata(kind: str, **fields: Any) -> dict:
     return metadata
 
 
-def add_image_signatures(
-    archive,
+def image_signatures(
     fn: Callable[..., Any],
     extra_inputs: Mapping[str, Any] | None = None,
-) -> None:
-    """Adds the three image signatures to a `keras.export.ExportArchive`.
+) -> dict[str, Signature]:
+    """The three image signatures of an image-to-image model, for `write_saved_model`.
 
     * `serving_default`: `images` uint8 [N, H, W, 3] -> `stylized` uint8
       (rounded and clipped to [0, 255]).
@@ -186,7 +189,6 @@ def add_image_signatures(
       `{"b64": ...}` objects and the outputs come back base64-encoded.
 
     Args:
-      archive: the ExportArchive, already tracking the model(s) `fn` uses.
       fn: `fn(images, *extras)`: float32 [N, H, W, 3] in [0, 255] (and the
         extra inputs, in order) -> float32 [N, H, W, 3].
       extra_inputs: ordered name -> `tf.TensorSpec` of further inputs that
@@ -224,9 +226,49 @@ def add_image_signatures(
     uint8_images = tf.TensorSpec(image_shape, tf.uint8, name=IMAGES_INPUT)
     float_images = tf.TensorSpec(image_shape, tf.float32, name=IMAGES_INPUT)
     encoded = tf.TensorSpec([None], tf.string, name=BYTES_INPUT)
-    archive.add_endpoint(SERVING_DEFAULT, serving_default, input_signature=[uint8_images, *extras])
-    archive.add_endpoint(STYLIZE_FLOAT, stylize_float, input_signature=[float_images, *extras])
-    archive.add_endpoint(STYLIZE_BYTES, stylize_bytes, input_signature=[encoded, *extras])
+    return {
+        SERVING_DEFAULT: (serving_default, [uint8_images, *extras]),
+        STYLIZE_FLOAT: (stylize_float, [float_images, *extras]),
+        STYLIZE_BYTES: (stylize_bytes, [encoded, *extras]),
+    }
+
+
+def write_saved_model(
+    export_dir: str | os.PathLike,
+    signatures: Mapping[str, Signature],
+    metadata: Mapping[str, Any],
+    overwrite: bool = False,
+    variable_collections: Mapping[str, Sequence[Any]] | None = None,
+) -> str:
+    """Traces `signatures` and writes them, with `keras_style.json`, as a SavedModel.
+
+    The SavedModel is written beside `export_dir` and renamed into place
+    (`atomic_export_dir`). The endpoints track the tf.Variables they use; the
+    models are not tracked as well, since that saves every weight a second time
+    (their Keras variable wrappers), doubling the SavedModel on disk.
+
+    Args:
+      export_dir: the SavedModel directory to create.
+      signatures: name -> (function, input `tf.TensorSpec`s).
+      metadata: written to `export_dir/keras_style.json`; include `kind`.
+      overwrite: replace an existing SavedModel at `export_dir`.
+      variable_collections: name -> variables saved as a named collection
+        (e.g. weights a client rebuilds a network from).
+
+    Returns:
+      The absolute path of the SavedModel directory.
+    """
+    import keras
+
+    archive = keras.export.ExportArchive()
+    for name, variables in (variable_collections or {}).items():
+        archive.add_variable_collection(name, list(variables))
+    for name, (fn, input_signature) in signatures.items():
+        archive.add_endpoint(name, fn, input_signature=list(input_signature))
+    with atomic_export_dir(export_dir, overwrite) as tmp, quiet_tf_logging():
+        write_archive(archive, tmp)
+        write_metadata(tmp, metadata)
+    return os.path.abspath(os.fspath(export_dir))
 
 
 def export_image_model(
@@ -245,29 +287,19 @@ def export_image_model(
       metadata: written to `export_dir/keras_style.json`; include `kind`.
       fn: `fn(images, *extras) -> images`, by default
         `model(images, training=False)`.
-      extra_inputs: see `add_image_signatures`.
+      extra_inputs: see `image_signatures`.
       overwrite: replace an existing SavedModel at `export_dir`.
 
     Returns:
       The absolute path of the SavedModel directory.
     """
-    import keras
-
     check_export_dir(export_dir, overwrite)  # before tracing, which takes seconds
     if fn is None:
 
         def fn(images, *args):
             return model(images, *args, training=False)
 
-    # No `archive.track(model)`: the endpoints track the tf.Variables they use, and
-    # tracking the model as well saves every weight a second time (its Keras
-    # variable wrappers), doubling the SavedModel on disk.
-    archive = keras.export.ExportArchive()
-    add_image_signatures(archive, fn, extra_inputs)
-    with atomic_export_dir(export_dir, overwrite) as tmp:
-        write_archive(archive, tmp)
-        write_metadata(tmp, metadata)
-    return os.path.abspath(os.fspath(export_dir))
+    return write_saved_model(export_dir, image_signatures(fn, extra_inputs), metadata, overwrite)
 
 
 @contextlib.contextmanager

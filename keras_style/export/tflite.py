@@ -354,24 +354,27 @@ def staged_file(path: str | os.PathLike):
 
 def report_file(path: str, size_mb: float, quantize: str, result: dict, image_name: str | None = None) -> None:
     """Prints the "wrote" line (stderr) and the `parity_check` line (stdout) of a one-file export."""
+    report_written({"model": path}, {"model": size_mb}, quantize)
+    print(parity_line(quantize, result["max_abs_diff"], result["mean_abs_diff"], image_name))
+
+
+def report_written(paths: dict[str, str], sizes: dict[str, float], quantize: str, roles: bool = False) -> None:
+    """Prints a "wrote PATH (SIZE MB, QUANTIZE[, ROLE])" line per file to stderr."""
     import sys
 
-    print(f"wrote {path} ({size_mb:.2f} MB, {quantize})", file=sys.stderr)
-    on = f" on {image_name}" if image_name else ""
-    print(
-        f"parity ({quantize}) vs SavedModel{on}: max abs diff {result['max_abs_diff']:.4g}, "
-        f"mean abs diff {result['mean_abs_diff']:.4g} (0..255 scale)"
-    )
+    for role, path in paths.items():
+        role_text = f", {role}" if roles else ""
+        print(f"wrote {path} ({sizes[role]:.2f} MB, {quantize}{role_text})", file=sys.stderr)
 
 
-# Shared by the two-file exports (AdaIN and MetaNet pairs).
-
-
-def check_pair_paths(paths: dict[str, str], overwrite: bool = False) -> dict[str, str]:
-    """Checks each output of a pair ({role: path}) with `check_tflite_path`; returns `paths`."""
-    for path in paths.values():
-        check_tflite_path(path, overwrite)
-    return paths
+def parity_line(quantize: str, max_abs_diff: float, mean_abs_diff: float, inputs: str | None = None,
+                scope: str = "", details: str = "") -> str:
+    """The one-line parity report every export prints: "parity (Q) vs SavedModel on INPUTS:
+    [SCOPE ]max abs diff X, mean abs diff Y (0..255 scale)[; DETAILS]"."""
+    on = f" on {inputs}" if inputs else ""
+    more = f"; {details}" if details else ""
+    return (f"parity ({quantize}) vs SavedModel{on}: {scope}max abs diff {max_abs_diff:.4g}, "
+            f"mean abs diff {mean_abs_diff:.4g} (0..255 scale){more}")
 
 
 def check_parity_limit(max_diff: float, max_abs_diff: float | None, quantize: str) -> None:
@@ -383,30 +386,42 @@ def check_parity_limit(max_diff: float, max_abs_diff: float | None, quantize: st
         )
 
 
-def report_written(paths: dict[str, str], sizes: dict[str, float], quantize: str, label: str = "{}") -> None:
-    """Prints a "wrote" line per file to stderr; `label` formats each role."""
-    import sys
+def _example_images(examples: str) -> list:
+    """The repository's examples/<examples>/*.jpg (none in an installed wheel)."""
+    from pathlib import Path
 
-    for role, path in paths.items():
-        print(f"wrote {path} ({sizes[role]:.2f} MB, {quantize}, {label.format(role)})", file=sys.stderr)
+    folder = Path(__file__).resolve().parents[2] / "examples" / examples
+    return sorted(folder.glob("*.jpg")) if folder.is_dir() else []
+
+
+def _synthetic_image(size: int, seed: int) -> np.ndarray:
+    """Smooth colour gradients plus noise and edges: exercises the whole value range."""
+    rng = np.random.default_rng(seed)
+    h, w = max(16, size * 3 // 4), max(16, size)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    image = np.stack([255 * x / w, 255 * y / h, 127.5 + 127.5 * np.sin(x / (5 + seed) + y / 11)], axis=-1)
+    image[h // 3 : h // 2, w // 4 : w // 2] = 255.0
+    return np.clip(image + rng.normal(0, 12, image.shape), 0, 255).astype(np.float32)
 
 
 def parity_input(path: str | None, examples: str, size: int, seed: int):
     """(image, name): `path` at long side `size`, else the repository's first
     examples/<examples> image, else a synthetic one."""
-    from pathlib import Path
-
     if path:
         return image_io.load_image(path, max_size=size), path
-    folder = Path(__file__).resolve().parents[2] / "examples" / examples
-    found = sorted(folder.glob("*.jpg")) if folder.is_dir() else []
+    found = _example_images(examples)
     if found:
         return image_io.load_image(found[0], max_size=size), found[0].name
-    rng = np.random.default_rng(seed)
-    h, w = max(16, size * 3 // 4), max(16, size)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    image = np.stack([255 * x / w, 255 * y / h, 127.5 + 127.5 * np.sin(x / (5 + seed) + y / 11)], axis=-1)
-    return np.clip(image + rng.normal(0, 12, image.shape), 0, 255).astype(np.float32), f"synthetic {size}px image"
+    return _synthetic_image(size, seed), f"synthetic {size}px image"
+
+
+def representative_inputs(spec: str | None, size: int) -> list[np.ndarray]:
+    """int8 calibration images at long side `size`: `spec` (file, directory, glob or a,b),
+    else the repository's example content photos, else eight synthetic images."""
+    paths = image_io.list_images(spec) if spec else _example_images("content")
+    if paths:
+        return [image_io.load_image(p, max_size=size) for p in paths]
+    return [_synthetic_image(size, seed) for seed in range(8)]
 
 
 @contextlib.contextmanager
