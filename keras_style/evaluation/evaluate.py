@@ -378,7 +378,7 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
 
         def run(method=method, content=content, style=style, prepared=prepared):
             if method.kind == "gatys":
-                return gatys.stylize(content, [style], gatys_config, extractor=gatys_extractor)
+                return gatys.stylize(gatys_extractor, content, [style], config=gatys_config)
             return method.stylizer.stylize(content, style=prepared)
 
         if method.kind != "gatys" and content.shape not in method.warmed_up:

@@ -57,14 +57,14 @@ from keras_style import data as data_lib
 from keras_style import files
 from keras_style.errors import StyleError
 from keras_style.export import saved_model, tflite
-from keras_style.inference.adain_stylizer import (
+from keras_style.inference.adain import (
     AdaINSavedModelStylizer,
     STATISTICS,
     STYLE_ENCODE,
     STYLIZE,
     STYLIZE_MASKED,
 )
-from keras_style.inference.adain_tflite_stylizer import (
+from keras_style.inference.adain import (
     AdaINTFLiteStylizer,
     QUANTIZE_SUFFIXES,
     tflite_pair_paths,

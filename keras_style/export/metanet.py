@@ -50,7 +50,7 @@ from keras_style.errors import StyleError
 from keras_style import files
 from keras_style.export import saved_model, tflite
 from keras_style.export.fast_style import export_fast_style_model
-from keras_style.inference.metanet_stylizer import (
+from keras_style.inference.metanet import (
     CONTENT_INPUT,
     DEFAULT_STYLE_SIZE,
     IMAGE_INPUT,
