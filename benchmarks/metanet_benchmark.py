@@ -74,8 +74,7 @@ def prepare(args: dict) -> dict:
 
     from keras_style.export.metanet import convert_metanet_to_tflite, export_metanet_model
     from keras_style.inference import resolve_model
-    from keras_style.models import GeneratedTransformNet, MetaNet
-    from keras_style.tasks.metanet import GENERATED_NET_LAYER, METANET_LAYER
+    from keras_style.models.metanet_model import MetaNetStyleTransfer
 
     folder = os.path.join(args["work_dir"], "metanet")
     if args.get("model"):
@@ -84,7 +83,7 @@ def prepare(args: dict) -> dict:
             raise SystemExit(f"--model {args['model']} is of kind '{spec.kind}', not metanet")
         saved = os.path.abspath(spec.path)
         base, hidden = int(spec.metadata["base"]), int(spec.metadata["hidden_per_layer"])
-        metanet = MetaNet(base=base, hidden_per_layer=hidden)  # only to count its parameters
+        metanet = MetaNetStyleTransfer(base=base, hidden_per_layer=hidden).metanet  # only to count its parameters
         os.makedirs(folder, exist_ok=True)
         # Metadata beside the .tflite files, so the runtime reads the model's style size.
         with open(os.path.join(folder, "keras_style.json"), "w") as f:
@@ -92,13 +91,8 @@ def prepare(args: dict) -> dict:
     else:
         base, hidden = args["base"], args["hidden_per_layer"]
         keras.utils.set_random_seed(0)
-        # What MetaNetTask.build_model() returns, without its loss networks.
-        metanet = MetaNet(base=base, hidden_per_layer=hidden, name=METANET_LAYER)
-        generated_net = GeneratedTransformNet(base=base, name=GENERATED_NET_LAYER)
-        content = keras.Input(shape=(None, None, 3), name="content")
-        statistics = keras.Input(shape=(1920,), name="style_statistics")
-        model = keras.Model([content, statistics], generated_net([content, metanet(statistics)]),
-                            name="metanet_style_transfer")
+        model = MetaNetStyleTransfer(base=base, hidden_per_layer=hidden)  # what MetaNetTask trains
+        metanet = model.metanet
         saved = export_metanet_model(model, os.path.join(folder, "saved_model"), overwrite=True,
                                      vgg_weights=args["vgg_weights"], style_size=args["style_size"])
     files, sizes = {}, {}

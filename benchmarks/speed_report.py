@@ -91,7 +91,7 @@ def gatys(args: dict) -> dict:
     stamps = []
     config = gatys_lib.GatysConfig(image_size=size, iterations=args["evals"], weights=args["vgg_weights"],
                                    precision=args.get("precision", "float32"))
-    out = gatys_lib.stylize(content, [style], config, on_progress=lambda p: stamps.append(time.perf_counter()))
+    out = gatys_lib.stylize(None, content, [style], config=config, on_progress=lambda p: stamps.append(time.perf_counter()))
     ready = time.time()
     if not np.all(np.isfinite(out)):
         raise RuntimeError("Gatys output is not finite")

@@ -17,7 +17,6 @@ them; `model` is a `keras_style.models.adain_model.AdaINStyleTransfer`.
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -142,6 +141,7 @@ def stylize(
     model,
     content: np.ndarray,
     styles: Sequence[np.ndarray],
+    *,
     style_weights: Sequence[float] | None = None,
     alpha: float = 1.0,
     masks: Sequence[np.ndarray] | None = None,

@@ -156,7 +156,7 @@ def _match_mean_std(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
 def _apply_matrix(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.shape[-1:] != (3,):
-        raise ValueError(f"expected a (..., 3) colour array, got shape {image.shape}")
+        raise StyleError(f"expected a (..., 3) colour array, got shape {image.shape}")
     dtype = np.result_type(image.dtype, np.float32)
     return (image.astype(np.float64) @ matrix.T).astype(dtype)
 
@@ -164,7 +164,7 @@ def _apply_matrix(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 def _as_rgb(image: np.ndarray, name: str) -> np.ndarray:
     image = np.asarray(image, dtype=np.float64)
     if image.ndim != 3 or image.shape[-1] != 3:
-        raise ValueError(f"{name} must be an (H, W, 3) image, got shape {image.shape}")
+        raise StyleError(f"{name} must be an (H, W, 3) image, got shape {image.shape}")
     return image
 
 

@@ -6,7 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
-from keras_style import image_io
+from keras_style import checks, image_io
+from keras_style.errors import StyleError
 
 
 def _fit(image: np.ndarray, cell: int) -> np.ndarray:
@@ -22,9 +23,14 @@ def _fit(image: np.ndarray, cell: int) -> np.ndarray:
 
 def contact_sheet(rows: Sequence[Sequence[np.ndarray | None]], cell: int = 256, gap: int = 4) -> np.ndarray:
     """Lays out `rows` of images (float (H, W, 3) in [0, 255]; None leaves a blank cell)
-    as one float32 image, each image fitted into a `cell` x `cell` square."""
+    as one float32 image, each image fitted into a `cell` x `cell` square.
+
+    Raises:
+      StyleError: no images, or one that is not an (H, W, 3) array.
+    """
     if not rows or not any(rows):
-        raise ValueError("no images for the contact sheet")
+        raise StyleError("no images for the contact sheet")
+    rows = [[None if image is None else checks.as_image(image, "contact sheet image") for image in row] for row in rows]
     columns = max(len(r) for r in rows)
     sheet = np.full((len(rows) * (cell + gap) + gap, columns * (cell + gap) + gap, 3), 255.0, np.float32)
     for i, row in enumerate(rows):

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 import scipy.optimize
 
-from keras_style import color, image_io, losses, precision as precision_lib
+from keras_style import checks, color, image_io, losses, precision as precision_lib
 from keras_style.errors import StyleError
 
 DEFAULT_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
@@ -252,28 +252,43 @@ def loss_network(config: GatysConfig):
 
 
 def stylize(
+    model,
     content: np.ndarray,
     styles: Sequence[np.ndarray],
-    config: GatysConfig,
+    *,
+    style_weights: Sequence[float] | None = None,
+    config: GatysConfig | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-    extractor=None,
 ) -> np.ndarray:
     """Optimises an image to match `content`'s features and the `styles`' Gram matrices.
 
     Args:
+      model: the VGG loss network, a `VGGFeatureExtractor` for the config's layers
+        (`loss_network(config)`, built when None, computing in `config.precision`;
+        a given one keeps its own dtype policy).
       content: float (H, W, 3) RGB in [0, 255], any size (resized to each stage size).
-      styles: one or more style images, same format; blended by `config.style_blend_weights`.
-      config: the settings; validated here.
+      styles: one or more style images, same format (a single image is accepted too).
+      style_weights: one blend weight per style (normalised to sum 1); None:
+        `config.style_blend_weights`, else equal.
+      config: the settings (None: `GatysConfig()`); validated here.
       on_progress: called after every evaluation with a `Progress`.
-      extractor: a ready `VGGFeatureExtractor` for the config's layers (built if None,
-        computing in `config.precision`; a given one keeps its own dtype policy).
 
     Returns:
       The stylized image, float32 (h, w, 3) in [0, 255], long side = last stage size.
+
+    Raises:
+      StyleError: bad images, weights or settings.
     """
     import tensorflow as tf
 
+    config = GatysConfig() if config is None else config
+    if style_weights is not None:
+        config = dataclasses.replace(config, style_blend_weights=list(style_weights))
     config.validate()
+    content = checks.as_image(content, "content image")
+    if isinstance(styles, np.ndarray) and styles.ndim == 3:
+        styles = [styles]
+    styles = [checks.as_image(s, f"style image {k + 1}") for k, s in enumerate(styles)]
     if not styles:
         raise StyleError("no style images given")
     blend = list(config.style_blend_weights or [1.0] * len(styles))
@@ -283,8 +298,7 @@ def stylize(
         raise StyleError("style blend weights sum to zero")
     blend = [w / sum(blend) for w in blend]
 
-    if extractor is None:
-        extractor = loss_network(config)
+    extractor = loss_network(config) if model is None else model
     rng = np.random.default_rng(config.seed)
     tf.random.set_seed(config.seed)
 

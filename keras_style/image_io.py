@@ -158,7 +158,7 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         raise ValueError(f"resize target must be at least 1x1, got {size}")
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 3:
-        raise ValueError(f"expected an (H, W, C) image, got shape {image.shape}")
+        raise StyleError(f"expected an (H, W, C) image, got shape {image.shape}")
     if image.shape[:2] == (height, width):
         return image.copy()
     channels = [

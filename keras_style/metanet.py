@@ -3,7 +3,7 @@
     from keras_style import metanet
     extractor = metanet.statistics_extractor()          # frozen VGG19, 4 layers
     weights = metanet.generate_weights(meta, extractor, [starry, wave], [0.7, 0.3])
-    out = metanet.stylize(generated_net, weights, content)
+    out = metanet.stylize(model, content, [starry, wave], style_weights=[0.7, 0.3], extractor=extractor)
 
 Style statistics: for each of VGG19's `block1_conv2, block2_conv2, block3_conv3,
 block4_conv3` (relu1_2, relu2_2, relu3_3, relu4_3: the VGG19 layers that carry the
@@ -26,12 +26,16 @@ from typing import Sequence
 
 import numpy as np
 
+from keras_style import checks
 from keras_style.errors import StyleError
-from keras_style.inference.metanet_stylizer import convex_weights
-from keras_style.inference.metanet_stylizer import mix_statistics as _mix_statistics
+from keras_style.inference.metanet import convex_weights
+from keras_style.inference.metanet import mix_statistics as _mix_statistics
 from keras_style.models.metanet import STATISTICS_DIM, STATISTICS_LAYERS
+from keras_style.models.metanet_model import GENERATED_NET_LAYER, METANET_LAYER
 
 __all__ = [
+    "GENERATED_NET_LAYER",
+    "METANET_LAYER",
     "STATISTICS_DIM",
     "STATISTICS_LAYERS",
     "generate_weights",
@@ -139,60 +143,59 @@ def generate_weights(metanet, extractor, style_images, style_weights=None) -> np
 
 
 def stylize(
-    generated_net,
-    weights_vector,
+    model,
     content,
-    alpha: float = 1.0,
+    styles,
     *,
-    metanet=None,
+    style_weights=None,
+    alpha: float = 1.0,
     extractor=None,
-    style_stats=None,
 ) -> np.ndarray:
-    """Stylizes content images with a generated network; returns float32 [0, 255].
+    """Renders `content` in the style (or mix) of `styles` with a trained MetaNet.
 
-    `alpha` in [0, 1] is the style strength, taken in statistics space: the network
-    used for a content image c is the MetaNet's answer to
-    `alpha · s_style + (1 - alpha) · s(c)`, where s(c) are the content image's own
-    statistics. alpha = 1 is the style itself (`weights_vector` is used as given);
-    alpha = 0 asks for the network of the content's own "style", which re-renders the
-    image in its own colours and textures (not an identity: it is what the MetaNet
-    learnt to draw for those statistics). With alpha < 1 each content image gets its
-    own weights (it has its own statistics), so images run one at a time, and
-    `metanet`, `extractor` and the style's statistics (`style_statistics(...)`,
-    passed as `style_stats`) are required; `weights_vector` is then not
-    used and may be None.
+    The MetaNet generates the transform net's filters for the styles' statistics
+    (mixed by `style_weights`, see `generate_weights`), and the transform net runs
+    with them. `alpha` in [0, 1] is the style strength, taken in statistics space:
+    the filters are the MetaNet's answer to `alpha · s_style + (1 - alpha) · s(c)`,
+    where s(c) are the content image's own statistics. alpha = 0 asks for the
+    network of the content's own "style", which re-renders the image in its own
+    colours and textures (not an identity: it is what the MetaNet learnt to draw for
+    those statistics).
 
     Args:
-      generated_net: a `GeneratedTransformNet`.
-      weights_vector: (P,) or (1, P) weights for the style (`generate_weights`).
-      content: (H, W, 3) or (N, H, W, 3) RGB float [0, 255]; any size.
+      model: the combined MetaNet model, with sublayers `METANET_LAYER` (the MetaNet)
+        and `GENERATED_NET_LAYER` (the `GeneratedTransformNet`), as
+        `MetaNetTask.build_model()` returns.
+      content: float (H, W, 3) RGB in [0, 255], any size.
+      styles: one (Hs, Ws, 3) RGB float [0, 255] style image or a list of them, used
+        at their given sizes.
+      style_weights: one non-negative weight per style (normalised to sum 1); None: equal.
       alpha: style strength in [0, 1].
-      metanet, extractor, style_stats: see above (alpha < 1 only).
+      extractor: the VGG statistics extractor (`statistics_extractor()`, built when None).
 
     Returns:
-      float32 numpy, the shape of `content`.
+      float32 (H, W, 3) RGB, clipped to [0, 255].
+
+    Raises:
+      StyleError: bad images, weights or alpha, or a model without the two sublayers.
     """
     import tensorflow as tf
 
-    alpha = float(alpha)
-    if not 0.0 <= alpha <= 1.0:
-        raise StyleError(f"alpha must be in [0, 1], got {alpha:g}")
-    batch = _as_batch(content)
-    if alpha == 1.0:
-        if weights_vector is None:
-            raise StyleError("a weights vector is required (see generate_weights)")
-        weights = tf.reshape(tf.convert_to_tensor(weights_vector, tf.float32), (1, -1))
-        out = np.asarray(generated_net([tf.constant(batch), weights], training=False))
-    else:
-        if metanet is None or extractor is None or style_stats is None:
-            raise StyleError("alpha < 1 needs the metanet, the extractor and the style's statistics")
-        style_vector = np.asarray(style_stats, "float32").reshape(1, STATISTICS_DIM)
-        outs = []
-        for image in batch:
-            own = np.asarray(style_statistics_vector(extractor(image[None])))
-            mixed = mix_statistics([style_vector, own], [alpha, 1.0 - alpha])
-            weights = metanet(mixed, training=False)
-            outs.append(np.asarray(generated_net([tf.constant(image[None]), weights], training=False))[0])
-        out = np.stack(outs)
-    return out if np.ndim(content) == 4 else out[0]
-
+    alpha = checks.check_alpha(alpha)
+    content = checks.as_image(content, "content image")
+    try:
+        metanet, generated_net = model.get_layer(METANET_LAYER), model.get_layer(GENERATED_NET_LAYER)
+    except (AttributeError, ValueError):
+        raise StyleError(
+            f"metanet.stylize needs a MetaNet model with sublayers '{METANET_LAYER}' and "
+            f"'{GENERATED_NET_LAYER}' (MetaNetTask.build_model()), got {type(model).__name__}"
+        ) from None
+    if extractor is None:
+        extractor = statistics_extractor()
+    statistics = style_statistics(extractor, styles, style_weights)
+    if alpha != 1.0:
+        own = np.asarray(style_statistics_vector(extractor(content[None])))
+        statistics = mix_statistics([statistics, own], [alpha, 1.0 - alpha])
+    weights = metanet(statistics, training=False)
+    out = np.asarray(generated_net([tf.constant(content[None]), weights], training=False))[0]
+    return np.clip(out, 0.0, 255.0).astype(np.float32)

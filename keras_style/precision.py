@@ -30,7 +30,6 @@ FLOAT32 = "float32"
 MIXED_BFLOAT16 = "mixed_bfloat16"
 MIXED_FLOAT16 = "mixed_float16"
 PRECISIONS = (AUTO, FLOAT32, MIXED_BFLOAT16, MIXED_FLOAT16)
-POLICIES = (FLOAT32, MIXED_BFLOAT16, MIXED_FLOAT16)
 
 # Short names accepted wherever a precision is given (flags, configs).
 _ALIASES = {"bfloat16": MIXED_BFLOAT16, "bf16": MIXED_BFLOAT16, "float16": MIXED_FLOAT16, "fp16": MIXED_FLOAT16,

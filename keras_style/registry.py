@@ -137,8 +137,8 @@ register(ModelKind(
     model="keras_style.models.transform_net:TransformNet",
     task="keras_style.tasks.fast_style:train_fast_style",
     exporter="keras_style.export.fast_style:FastStyleExporter",
-    saved_model_stylizer="keras_style.inference.saved_model_stylizer:SavedModelStylizer",
-    tflite_stylizer="keras_style.inference.tflite_stylizer:TFLiteStylizer",
+    saved_model_stylizer="keras_style.inference.fast_style:FastStyleSavedModelStylizer",
+    tflite_stylizer="keras_style.inference.fast_style:FastStyleTFLiteStylizer",
     serving_rebuilder="keras_style.export.serving_precision:rebuild_fast_style",
 ))
 register(ModelKind(
@@ -147,20 +147,20 @@ register(ModelKind(
     model="keras_style.models.adain_model:AdaINStyleTransfer",
     task="keras_style.tasks.adain:train_adain",
     exporter="keras_style.export.adain:AdaINExporter",
-    saved_model_stylizer="keras_style.inference.adain_stylizer:AdaINSavedModelStylizer",
-    tflite_stylizer="keras_style.inference.adain_tflite_stylizer:AdaINTFLiteStylizer",
-    tflite_pair_file="keras_style.inference.adain_tflite_stylizer:is_pair_file",
+    saved_model_stylizer="keras_style.inference.adain:AdaINSavedModelStylizer",
+    tflite_stylizer="keras_style.inference.adain:AdaINTFLiteStylizer",
+    tflite_pair_file="keras_style.inference.adain:is_pair_file",
     transfer="keras_style.cli.adain_transfer:transfer_from_flags",
     serving_rebuilder="keras_style.export.serving_precision:rebuild_adain",
 ))
 register(ModelKind(
     name="metanet",
     takes_style=True,
-    model="keras_style.models.metanet:MetaNet",
+    model="keras_style.models.metanet_model:MetaNetStyleTransfer",
     task="keras_style.tasks.metanet:train_metanet",
     exporter="keras_style.export.metanet:MetaNetExporter",
-    saved_model_stylizer="keras_style.inference.metanet_stylizer:MetaNetSavedModelStylizer",
-    tflite_stylizer="keras_style.inference.metanet_stylizer:MetaNetTFLiteStylizer",
-    tflite_pair_file="keras_style.inference.metanet_stylizer:is_pair_file",
+    saved_model_stylizer="keras_style.inference.metanet:MetaNetSavedModelStylizer",
+    tflite_stylizer="keras_style.inference.metanet:MetaNetTFLiteStylizer",
+    tflite_pair_file="keras_style.inference.metanet:is_pair_file",
     transfer="keras_style.cli.metanet_transfer:transfer_from_flags",
 ))

@@ -25,7 +25,7 @@ TILE = ["--tile=32", "--tile_overlap=8"]
 # Runs style_transfer counting the AdaIN stylizer's calls; prints them as JSON at exit.
 _COUNTING = """
 import atexit, json, sys
-from keras_style.inference import adain_stylizer as m
+from keras_style.inference import adain as m
 counts = {"prepare_style": 0, "encode_style": 0, "stylize_statistics": 0}
 def counting(cls, name):
     original = getattr(cls, name)

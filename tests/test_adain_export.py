@@ -54,7 +54,7 @@ def shared_adain_saved_model(tmp_path_factory):
 def shared_adain_tflite(tmp_path_factory, quantize="float16"):
     """{"style_encode": path, "stylize": path} of the session's TFLite pair, beside the SavedModel."""
     from keras_style.export.adain import convert_adain_to_tflite
-    from keras_style.inference.adain_tflite_stylizer import tflite_pair_paths
+    from keras_style.inference.adain import tflite_pair_paths
 
     saved_model = shared_adain_saved_model(tmp_path_factory)
     directory = os.path.dirname(saved_model) + os.sep
@@ -267,14 +267,14 @@ def test_masked_signature_is_the_python_feature_space_blend(model, saved_model_d
 def test_saved_model_stylizer_mixes_statistics_and_checks_inputs(model, saved_model_dir, images):
     from keras_style import adain
     from keras_style.inference import load_stylizer
-    from keras_style.inference.adain_stylizer import AdaINSavedModelStylizer
+    from keras_style.inference.adain import AdaINSavedModelStylizer
 
     content, style_a, style_b = images
     stylizer = load_stylizer(saved_model_dir)
     assert isinstance(stylizer, AdaINSavedModelStylizer) and stylizer.takes_style and stylizer.kind == "adain"
-    prepared = stylizer.prepare_style([style_a, style_b], weights=[3, 1], alpha=0.5)
+    prepared = stylizer.prepare_style([style_a, style_b], weights=[3, 1])
     assert prepared.statistics.shape == (1, 1024) and prepared.weights == (0.75, 0.25)
-    ours = stylizer.stylize(content, style=prepared)
+    ours = stylizer.stylize(content, style=prepared, alpha=0.5)
     reference = adain.stylize(model, content, [style_a, style_b], style_weights=[3, 1], alpha=0.5)
     np.testing.assert_allclose(np.clip(ours, 0, 255), reference, atol=0.1)
     with pytest.raises(StyleError, match="give style images"):
@@ -308,7 +308,7 @@ def test_export_refuses_existing_dir_and_non_adain_models(model, saved_model_dir
 
 
 def test_pair_file_names(tmp_path):
-    from keras_style.inference.adain_tflite_stylizer import pair_role, tflite_pair_paths
+    from keras_style.inference.adain import pair_role, tflite_pair_paths
 
     assert tflite_pair_paths(str(tmp_path), "float16") == {
         "style_encode": str(tmp_path / "adain_style_encode_fp16.tflite"),

@@ -317,7 +317,7 @@ import atexit, sys
 from keras_style.cli import adain_transfer
 adain_transfer.AUTO_TILE_BUDGET_MB = 160.01  # the .tflite pair's fixed part: tiles for any image
 adain_transfer.MIN_AUTO_TILE = 48
-from keras_style.inference.adain_tflite_stylizer import AdaINTFLiteStylizer
+from keras_style.inference.adain import AdaINTFLiteStylizer
 calls = []
 original = AdaINTFLiteStylizer.stylize_statistics
 def counting(self, content, *args, **kwargs):
@@ -350,7 +350,7 @@ def test_adain_tiles_automatically_without_tile_flag(tmp_path, tile_flags, tiles
 
 def test_adain_tflite_frees_its_style_encoder_after_prepare_style():
     from keras_style.inference import load_stylizer
-    from keras_style.inference.adain_stylizer import STYLE_ENCODE
+    from keras_style.inference.adain import STYLE_ENCODE
 
     stylizer = load_stylizer("adain", "tflite")
     style = image_io.load_image(STYLE_IMAGE, max_size=48)

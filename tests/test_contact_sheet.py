@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from keras_style.contact_sheet import contact_sheet
+from keras_style.errors import StyleError
 
 
 def test_layout_and_fit():
@@ -17,5 +18,5 @@ def test_layout_and_fit():
 
 
 def test_empty():
-    with pytest.raises(ValueError):
+    with pytest.raises(StyleError):
         contact_sheet([])

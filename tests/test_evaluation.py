@@ -93,7 +93,7 @@ def test_effectiveness_rises_after_a_short_gatys_run(images, style_metrics):
     assert abs(unstyled["coherence"] - 1.0) <= 1e-6
 
     config = gatys.GatysConfig(image_size=SIZE, iterations=5, style_weight=1e4, weights=None)
-    output = gatys.stylize(content, [style], config, extractor=style_metrics.loss_extractor)
+    output = gatys.stylize(style_metrics.loss_extractor, content, [style], config=config)
     styled = style_metrics.evaluate(content, output, reference)
     # Measured: E about -1.0 for the content, 0.6 after 5 evaluations.
     assert styled["effectiveness"] > unstyled["effectiveness"] + 0.5

@@ -40,7 +40,7 @@ def test_short_run_lowers_the_loss(images):
     content, style = images
     reports = []
     config = gatys.GatysConfig(image_size=64, iterations=30)
-    out = gatys.stylize(content, [style], config, on_progress=reports.append)
+    out = gatys.stylize(None, content, [style], config=config, on_progress=reports.append)
     assert out.shape == (64, 64, 3) and out.dtype == np.float32
     assert out.min() >= 0 and out.max() <= 255
     first, last = reports[0], reports[-1]
@@ -60,10 +60,10 @@ def test_blending_multiscale_noise_init_and_colour(images):
         scales=[32, 48], iterations=3, init="noise", style_blend_weights=[0.7, 0.3],
         preserve_color="luminance", seed=3, **SMALL,
     )
-    out = gatys.stylize(content, [style, style2], config, on_progress=lambda p: stages.append((p.stage, p.size)))
+    out = gatys.stylize(None, content, [style, style2], config=config, on_progress=lambda p: stages.append((p.stage, p.size)))
     assert out.shape == (48, 48, 3)
     assert {s for s, _ in stages} == {0, 1} and (32, 32) in {size for _, size in stages}
-    again = gatys.stylize(content, [style, style2], config)
+    again = gatys.stylize(None, content, [style, style2], config=config)
     np.testing.assert_allclose(out, again, atol=1e-3)  # seeded: reproducible
 
 
@@ -119,4 +119,4 @@ def test_style_scale_limit_allows_large_images_and_numpy_weights():
 def test_blend_weight_count_must_match(images):
     content, style = images
     with pytest.raises(StyleError, match="2 style blend weights for 1 style images"):
-        gatys.stylize(content, [style], gatys.GatysConfig(style_blend_weights=[1, 1], image_size=32))
+        gatys.stylize(None, content, [style], config=gatys.GatysConfig(style_blend_weights=[1, 1], image_size=32))

@@ -44,7 +44,7 @@ def models_dir(tmp_path, monkeypatch, saved_model_dir, tflite_path):
 def test_tflite_path_never_imports_tensorflow(tflite_path):
     code = (
         "import sys, numpy as np\n"
-        "from keras_style.inference import tflite_stylizer, load_stylizer\n"
+        "from keras_style.inference import adain, fast_style, metanet, tflite, load_stylizer\n"
         f"s = load_stylizer({tflite_path!r})\n"
         "out = s.stylize(np.full((9, 14, 3), 80, np.float32))\n"
         "assert out.shape == (9, 14, 3), out.shape\n"
@@ -78,7 +78,7 @@ def test_fixed_style_model_rejects_style_inputs(tflite_stylizer):
         tflite_stylizer.prepare_style([np.zeros((8, 8, 3), np.float32)])
     with pytest.raises(StyleError, match="fixed-style model"):
         tflite_stylizer.stylize(np.zeros((8, 8, 3), np.float32), style=object())
-    with pytest.raises(ValueError, match=r"expected an \(H, W, 3\) image"):
+    with pytest.raises(StyleError, match=r"must be an \(H, W, 3\) RGB array"):
         tflite_stylizer.stylize(np.zeros((8, 8), np.float32))
 
 

@@ -347,22 +347,34 @@ def test_generate_weights_mixes_statistics(metanet, extractor, styles):
             metanet_lib.generate_weights(metanet, extractor, styles, bad)
 
 
+class _Halves:
+    """The two halves under the names the MetaNet task gives them, as `metanet_lib.stylize`
+    looks them up (`model.get_layer`)."""
+
+    def __init__(self, metanet, generated_net):
+        self.layers = {metanet_lib.METANET_LAYER: metanet, metanet_lib.GENERATED_NET_LAYER: generated_net}
+
+    def get_layer(self, name):
+        return self.layers[name]
+
+
 def test_stylize_alpha(metanet, generated_net, extractor, styles):
     stats = metanet_lib.style_statistics(extractor, styles[0])
     weights = _np(metanet(stats))
     content = image_io.load_image(os.path.join(CONTENT_DIR, "pypi_000_astronaut.jpg"), max_size=24)
-    full = metanet_lib.stylize(generated_net, weights, content)
+    model = _Halves(metanet, generated_net)
+    full = metanet_lib.stylize(model, content, styles[0], extractor=extractor)
     assert full.shape == content.shape
     np.testing.assert_allclose(full, _np(generated_net([tf.constant(content[None]), tf.constant(weights)]))[0], atol=1e-4)
-    kwargs = dict(metanet=metanet, extractor=extractor, style_stats=stats)
-    np.testing.assert_allclose(metanet_lib.stylize(generated_net, None, content, 1.0 - 1e-9, **kwargs), full, atol=1e-2)
-    own = metanet_lib.stylize(generated_net, None, content[None], 0.0, **kwargs)
+    kwargs = dict(extractor=extractor)
+    np.testing.assert_allclose(metanet_lib.stylize(model, content, styles[0], alpha=1.0 - 1e-9, **kwargs), full, atol=1e-2)
+    own = metanet_lib.stylize(model, content, styles[0], alpha=0.0, **kwargs)
     own_weights = _np(metanet(_np(metanet_lib.style_statistics_vector(extractor(content[None])))))
-    np.testing.assert_allclose(own[0], metanet_lib.stylize(generated_net, own_weights, content), atol=1e-4)
+    np.testing.assert_allclose(own, _np(generated_net([tf.constant(content[None]), tf.constant(own_weights)]))[0], atol=1e-4)
     with pytest.raises(StyleError, match="alpha"):
-        metanet_lib.stylize(generated_net, weights, content, 1.5)
+        metanet_lib.stylize(model, content, styles[0], alpha=1.5, **kwargs)
     with pytest.raises(StyleError, match="needs"):
-        metanet_lib.stylize(generated_net, weights, content, 0.5)
+        metanet_lib.stylize(generated_net, content, styles[0], alpha=0.5, **kwargs)
 
 
 # Training task.

@@ -100,7 +100,7 @@ def _load(path):
 
 @pytest.fixture(scope="module")
 def stylizer(work):
-    from keras_style.inference.metanet_stylizer import MetaNetSavedModelStylizer
+    from keras_style.inference.metanet import MetaNetSavedModelStylizer
 
     return MetaNetSavedModelStylizer(work["saved_model"])
 

@@ -43,24 +43,20 @@ END_TO_END_MEAN = {"float16": 0.5, "dynamic": 8.0}
 
 
 def build_task_model(base=BASE, hidden=HIDDEN, seed=SEED):
-    """A model shaped like `MetaNetTask.build_model()`'s (layers "metanet" and
-    "generated_transform_net"), with random weights and non-trivial instance norms."""
+    """A `MetaNetStyleTransfer` as `MetaNetTask.build_model()` makes it, with random
+    weights and non-trivial instance norms."""
     import keras
 
-    from keras_style.models import GeneratedTransformNet, MetaNet
-    from keras_style.tasks.metanet import GENERATED_NET_LAYER, METANET_LAYER
+    from keras_style.models.metanet_model import MetaNetStyleTransfer
 
     keras.utils.set_random_seed(seed)
-    metanet = MetaNet(base=base, hidden_per_layer=hidden, name=METANET_LAYER)
-    generated_net = GeneratedTransformNet(base=base, name=GENERATED_NET_LAYER)
+    model = MetaNetStyleTransfer(base=base, hidden_per_layer=hidden, name="metanet_model")
     rng = np.random.default_rng(seed + 1)
-    for layer in generated_net.layers:
+    for layer in model.generated_net.layers:
         if layer.name.endswith("_norm") and layer.weights:  # conv1_norm (the others are generated)
             gamma, beta = layer.get_weights()
             layer.set_weights([1.0 + 0.2 * rng.normal(size=gamma.shape), 0.2 * rng.normal(size=beta.shape)])
-    content = keras.Input(shape=(None, None, 3), name="content")
-    statistics = keras.Input(shape=(1920,), name="style_statistics")
-    return keras.Model([content, statistics], generated_net([content, metanet(statistics)]), name="metanet_model")
+    return model
 
 
 def shared_metanet_saved_model(tmp_path_factory):
@@ -76,7 +72,7 @@ def shared_metanet_saved_model(tmp_path_factory):
 def shared_metanet_tflite(tmp_path_factory, quantize="float16"):
     """{role: path} of the session's TFLite pair for `quantize`."""
     from keras_style.export.metanet import convert_metanet_to_tflite
-    from keras_style.inference.metanet_stylizer import tflite_pair_paths
+    from keras_style.inference.metanet import tflite_pair_paths
 
     saved_model = shared_metanet_saved_model(tmp_path_factory)
     prefix = tmp_path_factory.getbasetemp() / "shared_metanet" / "metanet"
@@ -118,7 +114,7 @@ def loaded(saved_model_dir):
 
 @pytest.fixture(scope="module")
 def stylizer(saved_model_dir):
-    from keras_style.inference.metanet_stylizer import MetaNetSavedModelStylizer
+    from keras_style.inference.metanet import MetaNetSavedModelStylizer
 
     return MetaNetSavedModelStylizer(saved_model_dir)
 
@@ -386,11 +382,8 @@ def test_alpha_follows_the_library(model, stylizer, extractor):
     style = stylizer.resize_style(style_images()[0])
     content = photos(40)[1]
     prepared = stylizer.prepare_style([style])
-    kwargs = dict(metanet=model.get_layer("metanet"), extractor=extractor,
-                  style_stats=metanet_lib.style_statistics(extractor, style))
-    generated_net = model.get_layer("generated_transform_net")
     for alpha in (0.0, 0.4):
-        expected = metanet_lib.stylize(generated_net, None, content, alpha, **kwargs)
+        expected = metanet_lib.stylize(model, content, style, alpha=alpha, extractor=extractor)
         np.testing.assert_allclose(stylizer.stylize(content, style=prepared, alpha=alpha), expected, atol=1e-2)
     full = stylizer.stylize(content, style=prepared)
     np.testing.assert_array_equal(stylizer.stylize(content, style=prepared, alpha=1.0), full)
@@ -407,7 +400,7 @@ def test_tiles_reuse_weights_generated_once(stylizer):
     """--tile: the filters are generated once per run (once more per image for alpha < 1),
     never per tile; with alpha the content statistics come from the tiles, pooled."""
     from keras_style.cli.metanet_transfer import MetaNetTransfer
-    from keras_style.inference.metanet_stylizer import IMAGE_STATISTICS, STATISTICS_TO_WEIGHTS, STYLIZE_WITH_WEIGHTS
+    from keras_style.inference.metanet import IMAGE_STATISTICS, STATISTICS_TO_WEIGHTS, STYLIZE_WITH_WEIGHTS
     from keras_style.inference.tiling import tile_starts
 
     content = photos(64)[0]  # 64 x 64 -> 3 x 3 tiles of 28 with overlap 8
@@ -431,7 +424,7 @@ def test_tiles_reuse_weights_generated_once(stylizer):
 
 
 def test_pooled_tile_statistics_are_exact_moments():
-    from keras_style.inference.metanet_stylizer import STATISTICS_CHANNELS, pool_statistics
+    from keras_style.inference.metanet import STATISTICS_CHANNELS, pool_statistics
 
     rng = np.random.default_rng(0)
     parts = [[rng.gamma(2.0, 20.0, (n, c)) for c in STATISTICS_CHANNELS] for n in (30, 50, 20)]
@@ -470,7 +463,7 @@ def test_standalone_extraction_equals_stylize_with_weights(model, saved_model_di
 def test_task_export_uses_the_training_vgg(tmp_path):
     """MetaNetTask.export copies its loss network's weights into the statistics network
     (here a random VGG: rebuilding it from `weights` would give other statistics)."""
-    from keras_style.inference.metanet_stylizer import MetaNetSavedModelStylizer
+    from keras_style.inference.metanet import MetaNetSavedModelStylizer
     from keras_style.metanet import style_statistics_vector
     from keras_style.tasks.metanet import MetaNetConfig, MetaNetTask
 

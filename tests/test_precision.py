@@ -76,7 +76,7 @@ def test_library_calls_leave_the_global_policy_alone(vgg19_weights_path):
     content = image_io.load_image(CONTENT_IMAGE, max_size=40)
     style = image_io.load_image(STYLE_IMAGE, max_size=40)
     before = keras.config.dtype_policy().name
-    gatys.stylize(content, [style], gatys.GatysConfig(image_size=40, iterations=2, precision="mixed_bfloat16"))
+    gatys.stylize(None, content, [style], config=gatys.GatysConfig(image_size=40, iterations=2, precision="mixed_bfloat16"))
     assert keras.config.dtype_policy().name == before
 
 
@@ -106,7 +106,7 @@ def test_gatys_in_bfloat16_reaches_the_float32_loss(vgg19_weights_path):
     content = image_io.load_image(CONTENT_IMAGE, max_size=64)
     style = image_io.load_image(STYLE_IMAGE, max_size=64)
     results = {
-        p: gatys.stylize(content, [style], gatys.GatysConfig(image_size=64, iterations=100, precision=p))
+        p: gatys.stylize(None, content, [style], config=gatys.GatysConfig(image_size=64, iterations=100, precision=p))
         for p in ("float32", "mixed_bfloat16")
     }
     config = gatys.GatysConfig(image_size=64, precision="float32")

@@ -97,7 +97,7 @@ def main(argv):
     training.check_export(_T)
     if _TFLITE.value:
         from keras_style.export import tflite
-        from keras_style.inference.adain_tflite_stylizer import tflite_pair_paths
+        from keras_style.inference.adain import tflite_pair_paths
 
         for path in tflite_pair_paths(_tflite_dir(), "float16").values():
             if os.path.isdir(os.path.dirname(path)):

@@ -132,7 +132,7 @@ def main(argv):
             path = f"{stem}_s{p.stage + 1}_{p.evaluation:05d}{ext}"
             image_io.save_image(p.image(), path, overwrite=_OVERWRITE.value)
 
-    result = gatys.stylize(content, styles, config, on_progress=on_progress)
+    result = gatys.stylize(gatys.loss_network(config), content, styles, config=config, on_progress=on_progress)
     image_io.save_image(result, _OUTPUT.value, overwrite=_OVERWRITE.value)
     print(f"wrote {_OUTPUT.value} ({result.shape[1]}x{result.shape[0]})", file=sys.stderr)
     return 0

@@ -29,7 +29,7 @@ from keras_style.errors import StyleError
 from keras_style.export import saved_model, tflite
 from keras_style.export.metanet import extract_style_model
 from keras_style.inference import model_spec
-from keras_style.inference.metanet_stylizer import convex_weights
+from keras_style.inference.metanet import convex_weights
 
 _MODEL = flags.DEFINE_string("model", None, "MetaNet SavedModel directory (or shipped model name).")
 _STYLE = flags.DEFINE_list("style", None, "Style image(s): a,b,c.")

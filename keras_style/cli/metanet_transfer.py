@@ -25,7 +25,7 @@ import dataclasses
 from keras_style import color, image_io
 from keras_style.cli.common import float_list, style_weight_list
 from keras_style.errors import StyleError
-from keras_style.inference.metanet_stylizer import convex_weights
+from keras_style.inference.metanet import convex_weights
 from keras_style.inference.tiling import stylize_tiled
 
 

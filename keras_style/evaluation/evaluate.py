@@ -454,7 +454,7 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
             if method.kind == "folder":
                 return read_folder_output(method, pair, content)
             if method.kind == "gatys":
-                return gatys.stylize(content, [style], gatys_config, extractor=gatys_extractor)
+                return gatys.stylize(gatys_extractor, content, [style], config=gatys_config)
             return method.stylizer.stylize(content, style=prepared)
 
         if method.kind in ("fixed", "arbitrary") and content.shape not in method.warmed_up:

@@ -150,7 +150,7 @@ class StyleMetrics:
 
     Builds two frozen VGG19 extractors once: the standard (max-pooling) one for
     E and the Gatys one (`gatys_config`'s pooling and layers) for the losses;
-    `loss_extractor` can be handed to `gatys.stylize` to avoid building a third.
+    `loss_extractor` can be handed to `gatys.stylize` as its model to avoid building a third.
     Per-style work (projected moments, Gram matrices) is done once by
     `style_reference` and reused for every output of that style.
 

@@ -55,14 +55,12 @@ import numpy as np
 from keras_style import data as data_lib
 from keras_style.errors import StyleError
 from keras_style.export import base, saved_model, tflite
-from keras_style.inference.adain_stylizer import (
-    AdaINSavedModelStylizer,
+from keras_style.inference.adain import (
     STATISTICS,
     STYLE_ENCODE,
     STYLIZE,
     STYLIZE_MASKED,
-)
-from keras_style.inference.adain_tflite_stylizer import (
+    AdaINSavedModelStylizer,
     AdaINTFLiteStylizer,
     tflite_pair_paths,
 )

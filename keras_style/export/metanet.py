@@ -48,7 +48,7 @@ import numpy as np
 from keras_style.errors import StyleError
 from keras_style.export import base, saved_model, tflite
 from keras_style.export.fast_style import export_fast_style_model
-from keras_style.inference.metanet_stylizer import (
+from keras_style.inference.metanet import (
     CONTENT_INPUT,
     DEFAULT_STYLE_SIZE,
     IMAGE_INPUT,
@@ -66,9 +66,6 @@ from keras_style.inference.metanet_stylizer import (
 )
 
 KIND = "metanet"
-# The two layers of the training model (`MetaNetTask.build_model()`), found here by name.
-METANET_LAYER = "metanet"
-GENERATED_NET_LAYER = "generated_transform_net"
 SHARED_WEIGHTS_COLLECTION = "generated_net_weights"
 STYLE_HALF_SIGNATURES = (STYLE_TO_WEIGHTS, IMAGE_STATISTICS, STATISTICS_TO_WEIGHTS)
 TRANSFORM_HALF_SIGNATURES = (STYLIZE_WITH_WEIGHTS,)
@@ -84,8 +81,8 @@ INT8_MESSAGE = (
 def metanet_parts(model):
     """(MetaNet, GeneratedTransformNet) of `model`.
 
-    `model` is what `MetaNetTask.build_model()` returns (a Keras model with layers
-    "metanet" and "generated_transform_net"), or a `(metanet, generated_net)` pair.
+    `model` is a `MetaNetStyleTransfer` (what `MetaNetTask.build_model()` returns), or a
+    `(metanet, generated_net)` pair.
     """
     from keras_style.models.generated_transform_net import GeneratedTransformNet
     from keras_style.models.metanet import MetaNet
@@ -94,11 +91,11 @@ def metanet_parts(model):
         metanet, generated_net = model
     else:
         try:
-            metanet, generated_net = model.get_layer(METANET_LAYER), model.get_layer(GENERATED_NET_LAYER)
-        except (AttributeError, ValueError):
+            metanet, generated_net = model.metanet, model.generated_net
+        except AttributeError:
             raise StyleError(
-                f"export_metanet_model needs a MetaNetTask model (layers '{METANET_LAYER}' and "
-                f"'{GENERATED_NET_LAYER}') or a (MetaNet, GeneratedTransformNet) pair; got {type(model).__name__}"
+                "export_metanet_model needs a MetaNetStyleTransfer or a (MetaNet, GeneratedTransformNet) "
+                f"pair; got {type(model).__name__}"
             ) from None
     if not isinstance(metanet, MetaNet) or not isinstance(generated_net, GeneratedTransformNet):
         raise StyleError(

@@ -23,8 +23,8 @@ from keras_style.checks import one_line
 from keras_style.errors import StyleError
 from keras_style.export.saved_model import quiet_tf_logging
 from keras_style.inference.model_spec import SAVED_MODEL_FILENAME, read_metadata
-from keras_style.inference.saved_model_stylizer import SavedModelStylizer
-from keras_style.inference.tflite_stylizer import TFLiteStylizer
+from keras_style.inference.fast_style import FastStyleSavedModelStylizer as SavedModelStylizer
+from keras_style.inference.fast_style import FastStyleTFLiteStylizer as TFLiteStylizer
 from keras_style.native_logs import captured_stderr, native_logs_filtered
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")

@@ -8,21 +8,25 @@ imports neither runtime, so a `.tflite` model runs without TensorFlow.
 Images everywhere are float32 numpy arrays of shape (H, W, 3), RGB, in
 [0, 255], as `keras_style.image_io` reads them.
 
-Arbitrary-style models (AdaIN, MetaNet; later) take style inputs. Their
-stylizers implement `prepare_style(styles, weights)`, which does the expensive
-per-style work once (style features, generated filters) and returns an opaque
-object; `stylize(image, style=that_object)` then reuses it for every image and
-every tile. Fixed-style models (Johnson's fast style transfer) reject style
-inputs.
+Arbitrary-style models (AdaIN, MetaNet) take style inputs. Their stylizers
+implement `prepare_style(styles, weights)`, which does the expensive per-style
+work once (style features, generated filters) and returns an opaque object;
+`stylize(image, style=that_object, alpha=..., masks=...)` then reuses it for
+every image and every tile. Fixed-style models (Johnson's fast style transfer)
+reject style inputs. What else a model can do is declared once per class, by
+the flags `takes_style`, `supports_alpha` and `supports_masks`; `stylize`
+refuses the rest with one `StyleError` line.
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from keras_style.checks import as_image, check_alpha
 from keras_style.errors import StyleError
 
 
@@ -30,16 +34,23 @@ class Stylizer(abc.ABC):
     """Stylizes images with one loaded model.
 
     Subclasses implement `_stylize_batch`. Fixed-style models need nothing
-    else; arbitrary-style models also override `takes_style` and
-    `prepare_style`.
+    else; arbitrary-style models also set `takes_style` and implement
+    `prepare_style` and `_bind_style`; models that take an alpha or masks set
+    `supports_alpha` / `supports_masks` (and implement `_stylize_masked`).
 
     Attributes:
       name: what the model was loaded from (path or shipped name).
       metadata: the model's `keras_style.json` contents (may be empty).
       backend: "saved_model" or "tflite".
+      takes_style: whether the model needs a prepared style (arbitrary style).
+      supports_alpha: whether `stylize` takes a style strength below 1.
+      supports_masks: whether `stylize` takes one mask per style (spatial control).
     """
 
     backend: str = ""
+    takes_style: bool = False
+    supports_alpha: bool = False
+    supports_masks: bool = False
 
     def __init__(self, name: str, metadata: dict | None = None):
         self.name = name
@@ -52,19 +63,18 @@ class Stylizer(abc.ABC):
 
     @property
     def kind(self) -> str:
-        """Model kind: "fast_style" (fixed style) or, later, "adain" / "metanet"."""
+        """Model kind, as `keras_style.json` names it ("fast_style", "adain", "metanet")."""
         return self.metadata.get("kind", "fast_style")
 
-    @property
-    def takes_style(self) -> bool:
-        """True for arbitrary-style models, which need `prepare_style` results."""
-        return False
-
-    def prepare_style(self, styles: list[np.ndarray], weights: list[float] | None = None) -> Any:
+    def prepare_style(self, styles: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> Any:
         """Precomputes what the model needs from style images, once.
 
         The result is passed as `style=` to every `stylize` call (every image,
         every tile), so style features are not recomputed per tile.
+
+        Args:
+          styles: float (Hs, Ws, 3) RGB images in [0, 255] (one array is accepted too).
+          weights: one weight >= 0 per style, normalised to sum to 1; None: equal.
 
         Raises:
           StyleError: the model has a fixed style.
@@ -72,18 +82,43 @@ class Stylizer(abc.ABC):
         del styles, weights
         raise self._fixed_style_error()
 
-    def stylize(self, image: np.ndarray, style: Any = None) -> np.ndarray:
+    def stylize(
+        self,
+        image: np.ndarray,
+        style: Any = None,
+        alpha: float | None = None,
+        masks: Sequence[np.ndarray] | None = None,
+    ) -> np.ndarray:
         """Stylizes one float32 (H, W, 3) image in [0, 255]; returns the same shape.
+
+        Args:
+          image: the content image.
+          style: `prepare_style`'s result (arbitrary-style models; reused for every
+            image and tile); None for fixed-style models.
+          alpha: style strength in [0, 1]; None: full strength (or what `style` was
+            prepared with). Below 1 only where `supports_alpha`.
+          masks: None, or one (H, W) map in [0, 1] per style, the image's size
+            (spatial control; only where `supports_masks`).
 
         The output is float32, not clipped (it may stray slightly outside
         [0, 255] for quantized models); `image_io.save_image` clips.
+
+        Raises:
+          StyleError: a bad image, style, alpha or masks, or an option the model
+            cannot do.
         """
+        image = as_image(image, "image")
         if style is not None and not self.takes_style:
             raise self._fixed_style_error()
-        image = np.asarray(image, dtype=np.float32)
-        if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 1:
-            raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
-        out = self._stylize_batch(np.ascontiguousarray(image[None]), style)
+        if alpha is not None:
+            alpha = check_alpha(alpha)
+        if alpha not in (None, 1.0) and not self.supports_alpha:
+            raise self._unsupported_error("an alpha below 1")
+        if masks is not None and not self.supports_masks:
+            raise self._unsupported_error("masks")
+        bound = self._bind_style(image, style, alpha)
+        batch = np.ascontiguousarray(image[None])
+        out = self._stylize_batch(batch, bound) if masks is None else self._stylize_masked(batch, bound, masks)
         out = np.asarray(out, dtype=np.float32)
         if out.shape != (1, *image.shape):
             raise StyleError(
@@ -91,19 +126,41 @@ class Stylizer(abc.ABC):
             )
         return out[0]
 
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Same as `stylize(image)`, so a stylizer can be passed to `stylize_tiled`."""
+        return self.stylize(image)
+
+    def _bind_style(self, image: np.ndarray, style: Any, alpha: float | None) -> Any:
+        """What `_stylize_batch` gets for `image`: `style` (checked) at strength `alpha`.
+
+        Fixed-style models get None through; arbitrary-style ones check that `style`
+        came from their `prepare_style` and fold `alpha` in.
+        """
+        del image, alpha
+        return style
+
+    @abc.abstractmethod
+    def _stylize_batch(self, images: np.ndarray, style: Any) -> np.ndarray:
+        """Runs the model on float32 (1, H, W, 3) images with `_bind_style`'s result;
+        returns (1, H, W, 3)."""
+
+    def _stylize_masked(self, images: np.ndarray, style: Any, masks: Sequence[np.ndarray]) -> np.ndarray:
+        """As `_stylize_batch`, each style applied where its mask is (`supports_masks` only)."""
+        raise NotImplementedError
+
+    def _unsupported_hint(self, option: str) -> str:
+        """What to use instead of `option`, appended to the refusal (a kind may say more)."""
+        del option
+        return ""
+
+    def _unsupported_error(self, option: str) -> StyleError:
+        return StyleError(f"model '{self.name}' cannot apply {option}{self._unsupported_hint(option)}")
+
     def _fixed_style_error(self) -> StyleError:
         return StyleError(
             f"model '{self.name}' is a fixed-style model; style images need an arbitrary-style "
             "model (adain, metanet)"
         )
-
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """Same as `stylize(image)`, so a stylizer can be passed to `stylize_tiled`."""
-        return self.stylize(image)
-
-    @abc.abstractmethod
-    def _stylize_batch(self, images: np.ndarray, style: Any) -> np.ndarray:
-        """Runs the model on float32 (1, H, W, 3) images; returns (1, H, W, 3)."""
 
     def __repr__(self):
         return f"{type(self).__name__}({self.name!r}, kind={self.kind!r})"

@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from keras_style.checks import as_image
 from keras_style.errors import StyleError
 
 
@@ -78,16 +79,14 @@ def stylize_tiled(
       across each overlap, no fade at the image border).
 
     Raises:
-      StyleError: `tile < 1`, `overlap < 0` or `overlap >= tile`.
-      ValueError: `image` is not (H, W, 3), or `fn` changes a tile's shape.
+      StyleError: `image` is not (H, W, 3), `tile < 1`, `overlap < 0` or `overlap >= tile`.
+      ValueError: `fn` changes a tile's shape (a bug in `fn`).
     """
     if tile < 1:
         raise StyleError(f"tile size must be at least 1 pixel, got {tile}")
     if overlap < 0 or overlap >= tile:
         raise StyleError(f"tile overlap must be at least 0 and less than the tile size {tile}, got {overlap}")
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim != 3 or image.shape[-1] != 3:
-        raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
+    image = as_image(image, "image")
     height, width = image.shape[:2]
     ys, xs = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
     if len(ys) == 1 and len(xs) == 1:

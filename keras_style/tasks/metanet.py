@@ -40,7 +40,7 @@ from keras_style.tasks._common import (
     StyleLossTask, check_loss_network, check_non_negative, check_pooling, first_sample_batch, layer_weight_map,
     replica_batch_and_seed, train_task,
 )
-from keras_style.export.metanet import GENERATED_NET_LAYER, METANET_LAYER, export_metanet_model
+from keras_style.export.metanet import export_metanet_model
 from keras_style.tasks.fast_style import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, MIN_CROP_SIZE
 
 # TensorFlow, Keras and the modules that load them are imported inside the methods: the
@@ -318,9 +318,9 @@ class MetaNetTask(StyleLossTask):
         c = self.config
         statistics, style_grams = self.style_targets(style)
         content_targets = self.content_net(content)
-        weights, raw = model.get_layer(METANET_LAYER).call_with_raw(statistics, training=True)
+        weights, raw = model.metanet.call_with_raw(statistics, training=True)
         raw = tf.cast(raw, tf.float32)  # the penalty and the norms are sums: float32 under any policy
-        generated = model.get_layer(GENERATED_NET_LAYER)([content, weights], training=True)
+        generated = model.generated_net([content, weights], training=True)
         features = self.loss_net(generated)
         content_term = tf.add_n([losses.content_loss(features[n], content_targets[n]) for n in self.content_layers])
         style_term = losses.gram_style_loss(
@@ -349,7 +349,7 @@ class MetaNetTask(StyleLossTask):
     def generate_weights(self, model, style):
         """The (1, P) generated weights for one style image (eager)."""
         statistics, _ = self.style_targets(style)
-        return model.get_layer(METANET_LAYER)(statistics, training=False)
+        return model.metanet(statistics, training=False)
 
     def sample_images(self, model):
         """Fixed content crops stylized with the first style files, plus the crops and styles."""
@@ -374,7 +374,7 @@ class MetaNetTask(StyleLossTask):
         for i, style in enumerate(styles):
             weights = self.generate_weights(model, style)
             images[f"style_{i}"] = style[None]
-            images[f"stylized_{i}"] = model.get_layer(GENERATED_NET_LAYER)([content, weights], training=False)
+            images[f"stylized_{i}"] = model.generated_net([content, weights], training=False)
         return images
 
     def export(self, model, export_dir: str, overwrite: bool = False, metadata: dict | None = None) -> str:

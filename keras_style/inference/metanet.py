@@ -43,10 +43,11 @@ import numpy as np
 from keras_style import image_io
 from keras_style.checks import check_alpha, one_line
 from keras_style.errors import StyleError
-from keras_style.inference.stylizer import Stylizer
 from keras_style.inference.model_spec import read_metadata
-from keras_style.inference.saved_model_stylizer import load_saved_model
-from keras_style.inference.tflite_stylizer import (
+from keras_style.inference.saved_model import load_saved_model
+from keras_style.inference.stylizer import Stylizer
+from keras_style.inference.tflite import (
+    QUANTIZE_SUFFIXES,
     open_interpreter,
     pair_file_role,
     pair_paths,
@@ -69,8 +70,7 @@ STATISTICS_OUTPUT = "statistics"
 WEIGHTS_OUTPUT = "weights"
 STYLIZED_OUTPUT = "stylized"
 
-# The TFLite pair (as AdaIN's): PREFIX_<role>_<q>.tflite, <q> per quantization mode.
-QUANTIZE_SUFFIXES = {"none": "fp32", "float16": "fp16", "dynamic": "dynamic"}
+# The TFLite pair (as AdaIN's): PREFIX_<role>_<q>.tflite, <q> per QUANTIZE_SUFFIXES.
 DEFAULT_PREFIX = "metanet"
 PAIR_ROLES = (STYLE_TO_WEIGHTS, STYLIZE_WITH_WEIGHTS)
 
@@ -188,8 +188,9 @@ class MetaNetStylizer(Stylizer):
         n}, how often each half ran (the weights are generated once per prepared style).
     """
 
-    supports_mask = False  # one style (or one mix) per image; no spatial style control
+    takes_style = True
     supports_alpha = True
+    # supports_masks stays False: one style (or one mix) per image, no spatial control.
 
     def __init__(self, name: str, metadata: dict | None = None, style_size: int | None = None):
         super().__init__(name, metadata)
@@ -202,10 +203,6 @@ class MetaNetStylizer(Stylizer):
     @property
     def kind(self) -> str:
         return KIND
-
-    @property
-    def takes_style(self) -> bool:
-        return True
 
     # The halves, implemented per backend: float32 numpy in, float32 numpy out.
 
@@ -320,30 +317,18 @@ class MetaNetStylizer(Stylizer):
             style, weights=self.statistics_to_weights(statistics), alpha=alpha, for_content=True
         )
 
-    def stylize(self, image: np.ndarray, style: Any = None, alpha: float | None = None) -> np.ndarray:
-        """Stylizes one float32 (H, W, 3) image in [0, 255] with a prepared style.
-
-        Args:
-          style: a `prepare_style` (or `style_for_content`) result. Required.
-          alpha: style strength in [0, 1] (None: 1, or the strength `style` was
-            prepared with). Below 1 the filters are generated for this image's own
-            statistics mixed in (see `style_for_content`; not per tile).
-        """
+    def _bind_style(self, image: np.ndarray, style: Any, alpha: float | None) -> MetaNetStyle:
+        """`style` for `image` at strength `alpha` (None: 1, or the strength `style` was
+        prepared with). Below 1 the filters are generated for this image's own statistics
+        mixed in (see `style_for_content`; not per tile)."""
         style = self._check_style(style)
-        if alpha is not None and float(alpha) != 1.0:
-            if style.for_content:
-                if check_alpha(alpha) != style.alpha:
-                    raise StyleError(
-                        f"this style was prepared with alpha {style.alpha:g}; do not pass another alpha"
-                    )
-            else:
-                style = self.style_for_content(style, image, alpha)
-        elif alpha is not None:
-            check_alpha(alpha)
-        return super().stylize(image, style=style)
-
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        raise self._needs_style_error()
+        if alpha is None or alpha == 1.0:
+            return style
+        if style.for_content:
+            if alpha != style.alpha:
+                raise StyleError(f"this style was prepared with alpha {style.alpha:g}; do not pass another alpha")
+            return style
+        return self.style_for_content(style, image, alpha)
 
     def _stylize_batch(self, images: np.ndarray, style: Any) -> np.ndarray:
         out = self.stylize_with_weights(images[0], style.weights)
