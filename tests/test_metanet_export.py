@@ -250,7 +250,7 @@ def test_export_refuses_bad_models_and_existing_dirs(model, saved_model_dir, tmp
     from keras_style.export.metanet import export_metanet_model
     from keras_style.models import TransformNet
 
-    with pytest.raises(StyleError, match="MetaNetTask model"):
+    with pytest.raises(StyleError, match="MetaNetStyleTransfer"):
         export_metanet_model(TransformNet(base=BASE), tmp_path / "x")
     with pytest.raises(StyleError, match="vgg19"):
         export_metanet_model(model, tmp_path / "x", network="vgg16")

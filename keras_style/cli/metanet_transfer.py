@@ -75,8 +75,9 @@ class MetaNetTransfer:
         del content_paths
         self.styles = [image_io.load_image(path, **load_kwargs) for path in self.style_paths]
 
-    def stylize(self, model, content, tile: int = 0, overlap: int = 64):
-        """Stylizes one content image (already resized by --max_size); colour handled."""
+    def stylize(self, model, content, tile: int | None = 0, overlap: int = 64):
+        """Stylizes one content image (already resized by --max_size); colour handled.
+        `tile` 0 or None: the whole image."""
         if self._prepared is None:
             self._prepared = model.prepare_style(self.styles, self.weights)
         style = self._prepared

@@ -205,8 +205,8 @@ def main(argv):
         if content is None:
             content = image_io.load_image(path, max_size=_MAX_SIZE.value, **load_kwargs)
         if styled:  # style statistics computed once, colour preservation included
-            # AdaIN without --tile: a tile size from the image size (memory under ~1 GB).
-            tile = None if spec.kind == "adain" and not flags.FLAGS["tile"].present else _TILE.value
+            # No --tile: None lets the kind choose (AdaIN picks a tile size from the image size).
+            tile = _TILE.value if flags.FLAGS["tile"].present else None
             result = styled.stylize(model, content, tile=tile, overlap=_TILE_OVERLAP.value)
         elif _TILE.value:
             result = stylize_tiled(model, content, tile=_TILE.value, overlap=_TILE_OVERLAP.value)

@@ -168,6 +168,12 @@ class GroupedDense(keras.layers.Layer):
             self.add_weight(name=f"bias_{n}", shape=(u,), initializer=self.bias_initializer)
             for n, u in zip(names, self.units)
         ] if self.use_bias else None
+        # TensorFlow checkpoints follow attributes, not variables inside Python lists:
+        # without these the heads would restart from their initial values on resume.
+        for g, kernel in enumerate(self.kernels):
+            setattr(self, f"kernel_{g}", kernel)
+        for g, bias in enumerate(self.biases or []):
+            setattr(self, f"bias_{g}", bias)
 
     def call(self, inputs):
         outputs = []
