@@ -11,6 +11,7 @@ the optimiser's back.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Callable, Sequence
 
@@ -60,8 +61,6 @@ class GatysConfig:
 
     def validate(self):
         """Raises StyleError naming the first bad field."""
-        import math
-
         # A style image larger than this (long side, pixels) is refused unless the
         # image itself is larger: style_scale multiplies the image size with no bound.
         max_style_side = 4096

@@ -19,6 +19,7 @@ VGG16 ImageNet weights have no offline source: they need the network (or a file)
 
 from __future__ import annotations
 
+import collections
 import glob
 import hashlib
 import io
@@ -129,8 +130,6 @@ class _LegacyUnpickler(pickle.Unpickler):
         if module == "torch" and name in _STORAGE_DTYPES:
             return _StorageType(name)
         if module == "collections" and name == "OrderedDict":
-            import collections
-
             return collections.OrderedDict
         raise pickle.UnpicklingError(f"unexpected object {module}.{name} in weights file")
 

@@ -194,8 +194,6 @@ def main(argv):
         try:
             os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
         except OSError as e:
-            from keras_style.errors import StyleError
-
             raise StyleError(f"cannot create --output_dir '{_OUTPUT_DIR.value}': {e.strerror or e}") from None
 
     bar = common.ProgressBar(len(inputs), label=f"stylizing ({model.backend})")

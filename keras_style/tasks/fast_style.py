@@ -21,6 +21,7 @@ smoother image-space gradients. Gram targets are computed once from the style im
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Callable, Sequence
 
 from keras_style import data, image_io
@@ -218,8 +219,6 @@ class FastStyleTask(StyleLossTask):
     def export(self, model, export_dir: str, overwrite: bool = False, metadata: dict | None = None) -> str:
         """A serving SavedModel via `keras_style.export.fast_style`, named after the style
         image and recording the training settings."""
-        import os
-
         style_name = os.path.splitext(os.path.basename(self.config.style_image))[0]
         training = {**dataclasses.asdict(self.config), **(metadata or {})}
         return export_fast_style_model(
