@@ -31,11 +31,8 @@ from keras_style.errors import StyleError
 from keras_style.inference.metanet import convex_weights
 from keras_style.inference.metanet import mix_statistics as _mix_statistics
 from keras_style.models.metanet import STATISTICS_DIM, STATISTICS_LAYERS
-from keras_style.models.metanet_model import GENERATED_NET_LAYER, METANET_LAYER
 
 __all__ = [
-    "GENERATED_NET_LAYER",
-    "METANET_LAYER",
     "STATISTICS_DIM",
     "STATISTICS_LAYERS",
     "generate_weights",
@@ -163,9 +160,8 @@ def stylize(
     those statistics).
 
     Args:
-      model: the combined MetaNet model, with sublayers `METANET_LAYER` (the MetaNet)
-        and `GENERATED_NET_LAYER` (the `GeneratedTransformNet`), as
-        `MetaNetTask.build_model()` returns.
+      model: a `keras_style.models.MetaNetStyleTransfer` (what `MetaNetTask.build_model()`
+        returns), or anything with its `metanet` and `generated_net` parts.
       content: float (H, W, 3) RGB in [0, 255], any size.
       styles: one (Hs, Ws, 3) RGB float [0, 255] style image or a list of them, used
         at their given sizes.
@@ -184,11 +180,10 @@ def stylize(
     alpha = checks.check_alpha(alpha)
     content = checks.as_image(content, "content image")
     try:
-        metanet, generated_net = model.get_layer(METANET_LAYER), model.get_layer(GENERATED_NET_LAYER)
-    except (AttributeError, ValueError):
+        metanet, generated_net = model.metanet, model.generated_net
+    except AttributeError:
         raise StyleError(
-            f"metanet.stylize needs a MetaNet model with sublayers '{METANET_LAYER}' and "
-            f"'{GENERATED_NET_LAYER}' (MetaNetTask.build_model()), got {type(model).__name__}"
+            f"metanet.stylize needs a MetaNetStyleTransfer (MetaNetTask.build_model()), got {type(model).__name__}"
         ) from None
     if extractor is None:
         extractor = statistics_extractor()

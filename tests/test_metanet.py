@@ -348,14 +348,10 @@ def test_generate_weights_mixes_statistics(metanet, extractor, styles):
 
 
 class _Halves:
-    """The two halves under the names the MetaNet task gives them, as `metanet_lib.stylize`
-    looks them up (`model.get_layer`)."""
+    """The two parts of a `MetaNetStyleTransfer`, as `metanet_lib.stylize` takes them."""
 
     def __init__(self, metanet, generated_net):
-        self.layers = {metanet_lib.METANET_LAYER: metanet, metanet_lib.GENERATED_NET_LAYER: generated_net}
-
-    def get_layer(self, name):
-        return self.layers[name]
+        self.metanet, self.generated_net = metanet, generated_net
 
 
 def test_stylize_alpha(metanet, generated_net, extractor, styles):
