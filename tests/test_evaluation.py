@@ -301,6 +301,20 @@ def test_evaluate_scores_another_tools_outputs_from_a_folder(tmp_path, fast_mode
         evaluate(_config(tmp_path, fast_models, vgg19_weights_path, methods=[spec], output_dir=str(tmp_path / "e2")))
 
 
+def test_folder_method_bad_inputs_fail_before_work(tmp_path, fast_models):
+    from keras_style.errors import StyleError
+    from keras_style.evaluation import evaluate
+
+    with pytest.raises(StyleError, match="is not a directory of output images"):
+        evaluate(_config(tmp_path, fast_models, None, methods=[f"folder:{tmp_path / 'nowhere'}"]))
+    peer = tmp_path / "peer"
+    peer.mkdir()
+    (peer / "timings.csv").write_text("content,style,seconds\nphoto,painting,fast\n")
+    with pytest.raises(StyleError, match="line 2: needs content, style and numeric seconds"):
+        evaluate(_config(tmp_path, fast_models, None, methods=[f"folder:{peer}"]))
+    assert not (tmp_path / "eval").exists()
+
+
 def test_evaluate_arbitrary_inputs_fail_before_work(tmp_path, fast_models):
     from keras_style.errors import StyleError
     from keras_style.evaluation import evaluate
