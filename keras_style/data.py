@@ -129,6 +129,7 @@ def image_dataset(
     seed: int | None = None,
     repeat: bool = True,
     skip_flat: bool = False,
+    random_flip: bool = False,
     split: str = "train",
     data_dir: str | None = None,
     input_context=None,
@@ -154,6 +155,7 @@ def image_dataset(
       seed: makes file order and crops reproducible; None draws fresh randomness.
       repeat: loop forever (training) or make one pass.
       skip_flat: drop crops whose pixel standard deviation is below 1 (solid colour).
+      random_flip: mirror half of the crops left-right (augments a small style set).
       split: tfds split when the spec names none.
       data_dir: tfds data directory (default: TFDS' own, ~/tensorflow_datasets).
       input_context: a `tf.distribute.InputContext`; each input pipeline then reads its
@@ -193,7 +195,7 @@ def image_dataset(
     low, high = (crop_size, crop_size) if resize == "short_side" else tuple(short_side_range)
 
     def crop(image, pair):
-        return random_resized_crop(image, crop_size, low, high, pair)
+        return random_resized_crop(image, crop_size, low, high, pair, random_flip=random_flip)
 
     dataset = tf.data.Dataset.zip((images, seeds)).map(
         crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
@@ -208,11 +210,11 @@ def image_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def random_resized_crop(image, crop_size: int, short_low: int, short_high: int, seed):
+def random_resized_crop(image, crop_size: int, short_low: int, short_high: int, seed, random_flip: bool = False):
     """Resizes a (H, W, 3) image so its short side is in [short_low, short_high], then crops.
 
-    `seed` is a stateless seed: a shape-(2,) int tensor. Returns float32
-    (crop_size, crop_size, 3) in [0, 255].
+    `seed` is a stateless seed: a shape-(2,) int tensor. With `random_flip`, half of the
+    crops are mirrored left-right. Returns float32 (crop_size, crop_size, 3) in [0, 255].
     """
     import tensorflow as tf
 
@@ -225,6 +227,10 @@ def random_resized_crop(image, crop_size: int, short_low: int, short_high: int, 
     size = tf.maximum(tf.cast(tf.round(tf.cast(shape, tf.float32) * scale), tf.int32), short)
     image = tf.image.resize(image, size, method="bilinear", antialias=True)
     image = tf.image.stateless_random_crop(image, [crop_size, crop_size, 3], seeds[1])
+    if random_flip:
+        # A seed of its own, so turning flips on leaves the sizes and crops unchanged.
+        flip_seed = tf.random.experimental.stateless_fold_in(seeds[1], 1)
+        image = tf.image.stateless_random_flip_left_right(image, flip_seed)
     return tf.clip_by_value(image, 0.0, 255.0)
 
 

@@ -44,7 +44,8 @@ class ModelKind:
       transfer: the `style_transfer` style-flag handler, `transfer_from_flags(spec, ...)`
         (arbitrary-style kinds).
       serving_rebuilder: `(metadata, export_dir, overwrite, extra) -> (build, export)` that
-        rebuilds the Keras model from a SavedModel for a precision copy ("" = not supported).
+        rebuilds the Keras model from a SavedModel for a precision or weights-dtype copy
+        ("" = not supported).
     """
 
     name: str
@@ -163,4 +164,5 @@ register(ModelKind(
     tflite_stylizer="keras_style.inference.metanet:MetaNetTFLiteStylizer",
     tflite_pair_file="keras_style.inference.metanet:is_pair_file",
     transfer="keras_style.cli.metanet_transfer:transfer_from_flags",
+    serving_rebuilder="keras_style.export.serving_precision:rebuild_metanet",
 ))

@@ -322,6 +322,10 @@ def test_config_validation():
         AdaINConfig("c", "s", crop_size=36).validate()
     with pytest.raises(StyleError, match="short_side_range"):
         AdaINConfig("c", "s", crop_size=64, short_side_range=(32, 48)).validate()
+    with pytest.raises(StyleError, match="style_short_side_range 48..96"):
+        AdaINConfig("c", "s", crop_size=64, short_side_range=(64, 96), style_short_side_range=(48, 96)).validate()
+    with pytest.raises(StyleError, match=r"style_short_side_range must be \(low, high\)"):
+        AdaINConfig("c", "s", crop_size=64, short_side_range=(64, 96), style_short_side_range=(64,)).validate()
     with pytest.raises(StyleError, match="unknown AdaIN style layer"):
         AdaINConfig("c", "s", style_layers=["relu5_1"]).validate()
     AdaINConfig("c", "s", style_layers=["block1_conv1", "relu4_1"]).validate()

@@ -127,7 +127,8 @@ def _train_cases(w):
     def run_dir(name):
         return f"--model_dir={root / 'train' / name}"
 
-    good = smoke + [run_dir("smoke"), f"--export_dir={root / 'train' / 'smoke_export'}"]
+    good = smoke + [run_dir("smoke"), f"--export_dir={root / 'train' / 'smoke_export'}",
+                    "--style_short_side_max=64", "--flip_styles"]
     bad = {
         "crop": (smoke + [run_dir("b1"), "--crop_size=36", "--short_side_min=40"], "multiple of 8"),
         "short_sides": (smoke + [run_dir("b2"), "--short_side_min=64", "--short_side_max=48"],
@@ -137,6 +138,8 @@ def _train_cases(w):
         "export_exists": (smoke + [run_dir("b5"), f"--export_dir={root / 'train_exists' / 'export'}"],
                           "exists and is not empty; pass --overwrite"),
         "strategy": (smoke + [run_dir("b6"), "--strategy=tpu"], "unknown strategy 'tpu'"),
+        "style_short_sides": (smoke + [run_dir("b7"), "--style_short_side_min=24"],
+                              "style_short_side_range 24..48 must satisfy crop_size (32) <= low <= high"),
     }
     return good, bad
 
@@ -259,6 +262,7 @@ def test_train_smoke_run_exports_a_loadable_model(work, runs):
     metadata = read_metadata(export)
     assert metadata["kind"] == "adain"
     assert metadata["training"]["train_steps"] == 4 and metadata["training"]["crop_size"] == 32
+    assert metadata["training"]["style_short_side_range"] == [32, 64] and metadata["training"]["flip_styles"]
     stats = loaded.signatures["style_encode"](style=tf.zeros([1, 16, 16, 3]))["style_statistics"]
     out = loaded.signatures["stylize"](content=tf.fill([1, 24, 16, 3], 100.0), style_statistics=stats,
                                       alpha=tf.constant([1.0]))["stylized"]
@@ -266,7 +270,7 @@ def test_train_smoke_run_exports_a_loadable_model(work, runs):
 
 
 @pytest.mark.parametrize("case", ["crop", "short_sides", "missing_styles", "tflite_without_export", "export_exists",
-                                  "strategy"])
+                                  "strategy", "style_short_sides"])
 def test_train_bad_flags_fail_up_front(work, runs, case):
     _, message = runs["train_bad"][case]
     assert_one_line_error(runs["results"][("train_bad", case)], message)

@@ -80,6 +80,20 @@ def test_short_side_resize_keeps_whole_short_side(tmp_path):
     assert np.all(spans > 90) and np.all(spans < 160)  # ~half of the 0..255 ramp
 
 
+def test_random_flip_mirrors_about_half_the_crops_and_keeps_them(tmp_path):
+    # The ramp of the test above: a crop runs dark to light; a mirrored one light to dark.
+    ramp = np.tile(np.linspace(0, 255, 40, dtype=np.float32), (20, 1)).astype(np.uint8)
+    path = _write(tmp_path / "ramp.png", np.stack([ramp] * 3, -1))
+    args = dict(crop_size=CROP, batch_size=32, resize="short_side_range", short_side_range=(CROP, 24), seed=5)
+    plain = _batches(data.image_dataset(path, **args), 1)[0]
+    flipped = _batches(data.image_dataset(path, random_flip=True, **args), 1)[0]
+    mirrored = [not np.array_equal(f, p) for f, p in zip(flipped, plain)]
+    for f, p, m in zip(flipped, plain, mirrored):  # the same sizes and crops, some mirrored
+        np.testing.assert_array_equal(f, p[:, ::-1] if m else p)
+    assert 8 <= sum(mirrored) <= 24
+    assert np.all(plain[:, 0, -1, 0] > plain[:, 0, 0, 0])
+
+
 def test_short_side_range_mode(folder):
     dataset = data.image_dataset(
         folder, crop_size=CROP, batch_size=2, resize="short_side_range", short_side_range=(CROP, 2 * CROP), seed=0

@@ -105,3 +105,23 @@ def test_stylize_bytes_turns_phone_jpegs_upright():
     upright = np.rot90(tf.io.decode_jpeg(buffer.getvalue()).numpy(), k=-1)
     expected = model.signatures["serving_default"](images=tf.constant(np.ascontiguousarray(upright)[None]))
     assert np.abs(got - expected["stylized"].numpy()[0]).max() <= 2.0
+
+
+# The repository ships its models in git: saved_models/ stays within this many bytes
+# (float16 weights keep it there; see saved_models/README.md).
+SIZE_BUDGET_MB = 120
+
+
+def test_saved_models_fit_the_repository_size_budget():
+    import os
+    import subprocess
+
+    from conftest import REPO
+
+    listed = subprocess.run(["git", "ls-files", "-z", "saved_models"], cwd=REPO, capture_output=True, check=False)
+    if listed.returncode != 0 or not listed.stdout:
+        pytest.skip("not a git checkout: the budget is of the files git tracks")
+    files = [name for name in listed.stdout.decode().split("\0") if name]
+    total = sum(os.path.getsize(os.path.join(REPO, name)) for name in files if os.path.exists(os.path.join(REPO, name)))
+    assert total / 1e6 <= SIZE_BUDGET_MB, f"saved_models/ holds {total / 1e6:.1f} MB"
+    assert any(name.startswith("saved_models/metanet/") for name in files)  # the budget counts every model

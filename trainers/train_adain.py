@@ -47,6 +47,11 @@ _TFLITE = flags.DEFINE_bool(
     "tflite", False, "Also write the float16 TFLite pair into --export_dir's parent directory.")
 _SHORT_MIN = flags.DEFINE_integer("short_side_min", 256, "Smallest random short side before cropping.")
 _SHORT_MAX = flags.DEFINE_integer("short_side_max", 512, "Largest random short side before cropping.")
+_STYLE_SHORT_MIN = flags.DEFINE_integer(
+    "style_short_side_min", None, "Smallest random short side of the style images (default: --short_side_min).")
+_STYLE_SHORT_MAX = flags.DEFINE_integer(
+    "style_short_side_max", None, "Largest random short side of the style images (default: --short_side_max).")
+_FLIP_STYLES = flags.DEFINE_bool("flip_styles", False, "Mirror half of the style crops left-right (augmentation).")
 _LR_DECAY = flags.DEFINE_float(
     "learning_rate_decay", None, "Learning rate at step n: lr / (1 + decay * n) (default: the library's, 5e-5).")
 _STYLE_WEIGHT = flags.DEFINE_float("style_weight", None, "Style loss weight lambda (default: the library's, 10).")
@@ -67,8 +72,15 @@ def _config():
         "style_layers": _STYLE_LAYERS.value,
         "style_layer_weights": common.float_list(_STYLE_LAYER_WEIGHTS.value, "style_layer_weights"),
     }
+    style_range = None
+    if _STYLE_SHORT_MIN.value is not None or _STYLE_SHORT_MAX.value is not None:
+        style_range = (
+            _SHORT_MIN.value if _STYLE_SHORT_MIN.value is None else _STYLE_SHORT_MIN.value,
+            _SHORT_MAX.value if _STYLE_SHORT_MAX.value is None else _STYLE_SHORT_MAX.value,
+        )
     return training.task_config(
-        AdaINConfig, _T, overrides, style_data=_STYLE.value, short_side_range=(_SHORT_MIN.value, _SHORT_MAX.value)
+        AdaINConfig, _T, overrides, style_data=_STYLE.value, short_side_range=(_SHORT_MIN.value, _SHORT_MAX.value),
+        style_short_side_range=style_range, flip_styles=_FLIP_STYLES.value,
     )
 
 

@@ -1,10 +1,13 @@
 r"""style_export: convert an exported SavedModel to a .tflite file and check it, or write
-a copy of it that computes in bfloat16 (TF Serving on CPUs with bfloat16 units).
+a copy of it that computes in bfloat16 (TF Serving on CPUs with bfloat16 units) or
+stores its weights in float16 (half the bytes on disk).
 
   style_export --saved_model=exports/starry_night/saved_model \
       --tflite=exports/starry_night/starry_night_fp16.tflite --quantize=float16
   style_export --saved_model=saved_models/adain/saved_model --precision=bfloat16 \
       --export_dir=exports/adain_bf16
+  style_export --saved_model=exports/metanet/saved_model --weights_dtype=float16 \
+      --export_dir=saved_models/metanet/saved_model
 
 After converting, the TFLite model and the SavedModel stylize the same image
 (--parity_image, else an example image from the repository, else a synthetic
@@ -49,24 +52,33 @@ _PRECISION = flags.DEFINE_string(
     "precision", "float32", "float32 (convert to --tflite), or mixed_bfloat16 / bfloat16 (CPUs with bfloat16 "
     "units) or mixed_float16 / float16 (GPUs): write a SavedModel with the same signatures and dtypes to "
     "--export_dir whose graph computes in that precision. TFLite has no bfloat16 CPU kernels.")
-_EXPORT_DIR = flags.DEFINE_string("export_dir", None, "With --precision: the new SavedModel directory.")
+_WEIGHTS_DTYPE = flags.DEFINE_enum(
+    "weights_dtype", None, ["float32", "float16"],
+    "Write a SavedModel copy to --export_dir that stores its weights in this dtype (float16: half the bytes, "
+    "read back as float32; default: the original's). Combines with --precision.")
+_EXPORT_DIR = flags.DEFINE_string(
+    "export_dir", None, "With --precision or --weights_dtype: the new SavedModel directory.")
 
 flags.mark_flags_as_required(["saved_model"])
 
 def main(argv):
     del argv
     policy = precision.canonical(_PRECISION.value)
-    if policy != precision.FLOAT32:
+    if policy != precision.FLOAT32 or _WEIGHTS_DTYPE.value:
         if policy == precision.AUTO:
             policy = common.PrecisionLine(policy).announce()
+        asked = f"--precision={_PRECISION.value}" if policy != precision.FLOAT32 else "--weights_dtype"
         if _TFLITE.value or not _EXPORT_DIR.value:
-            raise StyleError(f"--precision={_PRECISION.value} writes a SavedModel: pass --export_dir, not --tflite "
+            raise StyleError(f"{asked} writes a SavedModel: pass --export_dir, not --tflite "
                              "(TFLite has no bfloat16 kernels; use --quantize=float16 for phones)")
-        path = export_in_precision(_SAVED_MODEL.value, _EXPORT_DIR.value, policy, overwrite=_OVERWRITE.value)
-        print(f"wrote {path} (computes in {policy})", file=sys.stderr)
+        path = export_in_precision(_SAVED_MODEL.value, _EXPORT_DIR.value, policy, overwrite=_OVERWRITE.value,
+                                   weights_dtype=_WEIGHTS_DTYPE.value)
+        stored = read_metadata(path).get("weights_dtype", "float32")
+        print(f"wrote {path} (computes in {policy}, weights stored in {stored})", file=sys.stderr)
         return 0
     if not _TFLITE.value:
-        raise StyleError("pass --tflite (a .tflite file to write), or --precision and --export_dir")
+        raise StyleError("pass --tflite (a .tflite file to write), or --export_dir with --precision or "
+                         "--weights_dtype")
     if _PARITY_SIZE.value < 8:
         raise StyleError(f"--parity_size must be at least 8, got {_PARITY_SIZE.value}")
     # A SavedModel without keras_style.json predates the kinds: a fast-style model.

@@ -92,6 +92,7 @@ def export_adain_model(
     overwrite: bool = False,
     *,
     extra_metadata: dict | None = None,
+    weights_dtype: str = "float32",
 ) -> str:
     """Writes an `AdaINStyleTransfer` as a SavedModel for TF Serving and TFLite.
 
@@ -107,6 +108,8 @@ def export_adain_model(
       overwrite: replace an existing SavedModel there (a non-empty directory
         holding no SavedModel is never replaced).
       extra_metadata: further JSON-serialisable metadata (e.g. training settings).
+      weights_dtype: "float16" stores the weights in half the bytes (read back as float32,
+        `saved_model.stored_as`); "float32" as trained.
 
     Returns:
       The absolute path of the SavedModel directory.
@@ -115,7 +118,7 @@ def export_adain_model(
       StyleError: `model` is not an AdaIN model, or `export_dir` is unusable or
         exists (without `overwrite`).
     """
-    return AdaINExporter(model).export(export_dir, overwrite, extra_metadata)
+    return AdaINExporter(model).export(export_dir, overwrite, extra_metadata, weights_dtype)
 
 
 class AdaINExporter(base.Exporter):

@@ -128,18 +128,30 @@ class Exporter(abc.ABC):
         """Named variable collections saved besides the signatures."""
         return {}
 
+    def serving_weights(self) -> list[Any]:
+        """The Keras variables the signatures read (the ones `weights_dtype` stores);
+        by default the weights of `model`, or of each model of a tuple."""
+        models = self.model if isinstance(self.model, (tuple, list)) else (self.model,)
+        return [weight for model in models for weight in model.weights]
+
     def export(self, export_dir: str | os.PathLike, overwrite: bool = False,
-               extra_metadata: Mapping[str, Any] | None = None) -> str:
+               extra_metadata: Mapping[str, Any] | None = None, weights_dtype: str = "float32") -> str:
         """Writes the model as a SavedModel with `keras_style.json`; returns its absolute path.
 
+        `weights_dtype` "float16" stores the weights in half the bytes, read back as
+        float32 (`saved_model.stored_as`); `keras_style.json` records it.
+
         Raises:
-          StyleError: no model, or `export_dir` unusable or existing (without `overwrite`).
+          StyleError: no model, an unknown `weights_dtype`, or `export_dir` unusable or
+            existing (without `overwrite`).
         """
         if self.model is None:
             raise StyleError(f"{type(self).__name__} has no model to export")
+        saved_model.check_weights_dtype(weights_dtype)
         saved_model.check_export_dir(export_dir, overwrite)  # before tracing, which takes seconds
-        signatures = self.signatures()
-        metadata = saved_model.base_metadata(self.kind, **{**self.metadata(), **(extra_metadata or {})})
+        signatures = saved_model.stored_as(self.signatures(), self.serving_weights(), weights_dtype)
+        metadata = saved_model.base_metadata(
+            self.kind, **{**self.metadata(), **(extra_metadata or {}), saved_model.WEIGHTS_DTYPE_KEY: weights_dtype})
         return saved_model.write_saved_model(export_dir, signatures, metadata, overwrite,
                                              self.variable_collections())
 

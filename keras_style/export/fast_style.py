@@ -17,6 +17,7 @@ def export_fast_style_model(
     *,
     style_name: str | None = None,
     extra_metadata: dict | None = None,
+    weights_dtype: str = "float32",
 ) -> str:
     """Writes a fixed-style image-to-image model as a SavedModel for TF Serving and TFLite.
 
@@ -47,6 +48,8 @@ def export_fast_style_model(
         that holds no SavedModel is never replaced.
       style_name: recorded in the metadata (e.g. "starry_night").
       extra_metadata: further JSON-serialisable metadata fields.
+      weights_dtype: "float16" stores the weights in half the bytes (read back as float32,
+        `saved_model.stored_as`); "float32" as trained.
 
     Returns:
       The absolute path of the SavedModel directory.
@@ -56,7 +59,7 @@ def export_fast_style_model(
         unusable or exists (without `overwrite`).
     """
     exporter = FastStyleExporter(model, style_name=style_name)
-    return exporter.export(export_dir, overwrite, extra_metadata)
+    return exporter.export(export_dir, overwrite, extra_metadata, weights_dtype)
 
 
 class FastStyleExporter(base.Exporter):

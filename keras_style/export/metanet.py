@@ -131,6 +131,7 @@ def export_metanet_model(
     extractor=None,
     style_size: int | None = None,
     extra_metadata: dict | None = None,
+    weights_dtype: str = "float32",
 ) -> str:
     """Writes a MetaNet as a SavedModel (see the module docstring for its signatures).
 
@@ -152,6 +153,8 @@ def export_metanet_model(
       style_size: the short side style images had in training (`MetaNetConfig.style_size`),
         recorded for the runtime, which resizes style images to it (default 256).
       extra_metadata: further JSON-serialisable metadata fields.
+      weights_dtype: "float16" stores the weights in half the bytes (read back as float32,
+        `saved_model.stored_as`); "float32" as trained.
 
     Returns:
       The absolute path of the SavedModel directory.
@@ -162,7 +165,7 @@ def export_metanet_model(
     """
     exporter = MetaNetExporter(model, network, pooling, vgg_weights=vgg_weights, extractor=extractor,
                                style_size=style_size)
-    return exporter.export(export_dir, overwrite, extra_metadata)
+    return exporter.export(export_dir, overwrite, extra_metadata, weights_dtype)
 
 
 class MetaNetExporter(base.Exporter):
@@ -189,26 +192,38 @@ class MetaNetExporter(base.Exporter):
         self.extractor = extractor
         self.style_size = style_size
 
+    def statistics_extractor(self):
+        """The VGG statistics extractor the signatures use (built once, on first use)."""
+        from keras_style.metanet import statistics_extractor
+
+        if self.extractor is None:
+            self.extractor = statistics_extractor(network=self.network, pooling=self.pooling,
+                                                  weights=self.vgg_weights)
+        return self.extractor
+
+    def serving_weights(self):
+        return [*super().serving_weights(), *self.statistics_extractor().weights]
+
     def signatures(self):
         import tensorflow as tf
 
-        from keras_style.metanet import statistics_extractor, style_statistics_vector
+        from keras_style.metanet import style_statistics_vector
         from keras_style.models.metanet import STATISTICS_DIM
 
         metanet, generated_net = self.model
-        extractor = self.extractor or statistics_extractor(
-            network=self.network, pooling=self.pooling, weights=self.vgg_weights)
+        extractor = self.statistics_extractor()
 
+        # The casts keep every output float32 when a precision copy computes in bfloat16.
         def statistics_of(image):
-            return style_statistics_vector(extractor(image, training=False))
+            return tf.cast(style_statistics_vector(extractor(image, training=False)), tf.float32)
 
         def weights_of(statistics):
             # GeneratedWeightBounds is written to be float16-safe, so the TFLite models
             # convert the MetaNet as is.
-            return metanet(statistics, training=False)
+            return tf.cast(metanet(statistics, training=False), tf.float32)
 
         def stylize(content, weights):
-            return generated_net([content, weights], training=False)
+            return tf.cast(generated_net([content, weights], training=False), tf.float32)
 
         def serving_default(content, style):
             weights = weights_of(statistics_of(tf.cast(style, tf.float32)))

@@ -40,6 +40,7 @@ IMAGES_OUTPUT = "stylized"
 BYTES_OUTPUT = "stylized_bytes"
 
 METADATA_FORMAT_VERSION = 1
+WEIGHTS_DTYPE_KEY = "weights_dtype"  # keras_style.json: the dtype the SavedModel stores its weights in
 
 # A serving signature: its Python function and the `tf.TensorSpec`s of its inputs, in order.
 Signature = tuple[Callable[..., Any], Sequence[Any]]
@@ -231,6 +232,53 @@ def image_signatures(
         STYLIZE_FLOAT: (stylize_float, [float_images, *extras]),
         STYLIZE_BYTES: (stylize_bytes, [encoded, *extras]),
     }
+
+
+WEIGHTS_DTYPES = ("float32", "float16")
+
+
+def check_weights_dtype(weights_dtype: str) -> str:
+    """`weights_dtype` if it is one a SavedModel can store its weights in; else StyleError."""
+    if weights_dtype not in WEIGHTS_DTYPES:
+        raise StyleError(f"unknown weights dtype '{weights_dtype}'; use one of {', '.join(WEIGHTS_DTYPES)}")
+    return weights_dtype
+
+
+def stored_as(signatures: Mapping[str, Signature], keras_variables: Sequence[Any],
+              weights_dtype: str = "float32") -> dict[str, Signature]:
+    """`signatures` whose float32 weights are stored in `weights_dtype`.
+
+    With "float16", each float32 Keras variable among `keras_variables` gets a float16
+    tf.Variable (named by its Keras path, so `serving_precision.saved_model_weights`
+    still finds it), and every signature reads the weights through a
+    `keras.StatelessScope` that maps each variable to its float16 copy cast back to
+    float32. The SavedModel then holds half the bytes and computes as before, in float32
+    (or in the model's mixed precision): only the weights are rounded, to 11 significant
+    bits. "float32" returns `signatures` unchanged.
+    """
+    check_weights_dtype(weights_dtype)
+    if weights_dtype == "float32":
+        return dict(signatures)
+    import keras
+    import tensorflow as tf
+
+    pairs, seen = [], set()
+    for variable in keras_variables:
+        if id(variable) in seen or variable.dtype != "float32":
+            continue  # ints (seeds, counters) and non-float32 weights are stored as they are
+        seen.add(id(variable))
+        pairs.append((variable, tf.Variable(tf.cast(variable.value, tf.float16), trainable=False,
+                                            name=variable.path)))
+
+    def reading_stored(fn):
+        def wrapped(*args):
+            mapping = [(variable, tf.cast(stored, tf.float32)) for variable, stored in pairs]
+            with keras.StatelessScope(state_mapping=mapping):
+                return fn(*args)
+
+        return wrapped
+
+    return {name: (reading_stored(fn), specs) for name, (fn, specs) in signatures.items()}
 
 
 def write_saved_model(

@@ -1,12 +1,15 @@
-"""Serving copies of an exported model that compute in another precision.
+"""Serving copies of an exported model that compute in another precision, or store
+their weights in another dtype.
 
     export_in_precision("saved_models/adain/saved_model", "exports/adain_bf16", "mixed_bfloat16")
+    export_in_precision("exports/metanet", "saved_models/metanet/saved_model", "float32",
+                        weights_dtype="float16")
 
 writes a SavedModel with the same signatures, input and output dtypes and metadata
 as the original, whose graph runs the convolutions in bfloat16 (TF Serving on CPUs with
-AMX/AVX512 bfloat16 units; `mixed_float16` for GPUs). The Keras model is rebuilt from the
-original's metadata, its weights are read from the SavedModel's variables by name, and
-the kind's own exporter writes the copy. TFLite has no bfloat16 CPU kernels: convert the
+AMX/AVX512 bfloat16 units; `mixed_float16` for GPUs), or whose weights take half the
+bytes on disk. The Keras model is rebuilt from the original's metadata, its weights are
+read from the SavedModel's variables by name, and the kind's own exporter writes the copy. TFLite has no bfloat16 CPU kernels: convert the
 float32 SavedModel with `style_export --quantize=float16` instead.
 """
 
@@ -15,11 +18,14 @@ from __future__ import annotations
 import os
 from typing import Callable
 
+import numpy as np
+
 from keras_style import precision, registry
 from keras_style.errors import StyleError
 from keras_style.export import saved_model
 from keras_style.export.adain import export_adain_model
 from keras_style.export.fast_style import export_fast_style_model
+from keras_style.export.metanet import export_metanet_model
 from keras_style.inference.model_spec import read_metadata
 
 PRECISION_KEY = "precision"
@@ -38,12 +44,14 @@ def saved_model_weights(saved_model_dir: str) -> dict:
 
 
 def assign_weights(model, weights: dict) -> None:
-    """Sets every weight of `model` from `weights` ({Keras weight path: value}).
+    """Sets every weight of `model` (a Keras model, or a tuple of them) from `weights`
+    ({Keras weight path: value}); values stored in another dtype (float16) are cast.
 
     Raises:
       StyleError: a weight is missing or has another shape (not the same architecture).
     """
-    for weight in model.weights:
+    models = model if isinstance(model, (tuple, list)) else (model,)
+    for weight in (w for m in models for w in m.weights):
         value = weights.get(weight.path)
         if value is None or tuple(value.shape) != tuple(weight.shape):
             found = "missing" if value is None else f"shape {tuple(value.shape)}"
@@ -51,7 +59,7 @@ def assign_weights(model, weights: dict) -> None:
                 f"the SavedModel does not fit the rebuilt {type(model).__name__}: weight '{weight.path}' "
                 f"{tuple(weight.shape)} is {found}"
             )
-        weight.assign(value)
+        weight.assign(np.asarray(value).astype(weight.dtype))
 
 
 def rebuild_fast_style(metadata: dict, export_dir: str, overwrite: bool, extra: dict):
@@ -60,9 +68,9 @@ def rebuild_fast_style(metadata: dict, export_dir: str, overwrite: bool, extra: 
     def build():
         return TransformNet(base=int(metadata["base"]), name="transform_net")
 
-    def export(model):
+    def export(model, weights_dtype):
         return export_fast_style_model(model, export_dir, overwrite=overwrite, style_name=metadata.get("style"),
-                                       extra_metadata=extra)
+                                       extra_metadata=extra, weights_dtype=weights_dtype)
 
     return build, export
 
@@ -73,8 +81,30 @@ def rebuild_adain(metadata: dict, export_dir: str, overwrite: bool, extra: dict)
     def build():
         return AdaINStyleTransfer(encoder_weights=None, epsilon=float(metadata.get("epsilon", 1e-5)))
 
-    def export(model):
-        return export_adain_model(model, export_dir, overwrite=overwrite, extra_metadata=extra)
+    def export(model, weights_dtype):
+        return export_adain_model(model, export_dir, overwrite=overwrite, extra_metadata=extra,
+                                  weights_dtype=weights_dtype)
+
+    return build, export
+
+
+def rebuild_metanet(metadata: dict, export_dir: str, overwrite: bool, extra: dict):
+    from keras_style.metanet import statistics_extractor
+    from keras_style.models.metanet_model import MetaNetStyleTransfer
+
+    def build():
+        model = MetaNetStyleTransfer(base=int(metadata["base"]), hidden_per_layer=int(metadata["hidden_per_layer"]))
+        extractor = statistics_extractor(network=metadata.get("network", "vgg19"),
+                                         pooling=metadata.get("pooling", "max"), weights=None)
+        return model, extractor
+
+    def export(models, weights_dtype):
+        model, extractor = models
+        return export_metanet_model(
+            model, export_dir, network=metadata.get("network", "vgg19"), pooling=metadata.get("pooling", "max"),
+            overwrite=overwrite, extractor=extractor, style_size=metadata.get("style_size"), extra_metadata=extra,
+            weights_dtype=weights_dtype,
+        )
 
     return build, export
 
@@ -86,14 +116,17 @@ def _rebuildable_kinds() -> tuple[str, ...]:
 
 
 def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: str,
-                        overwrite: bool = False) -> str:
+                        overwrite: bool = False, weights_dtype: str | None = None) -> str:
     """Writes a copy of a keras-style SavedModel that computes in `precision_name`.
 
     Args:
-      saved_model_dir: a SavedModel written by `keras_style.export` (fast style or AdaIN).
+      saved_model_dir: a SavedModel written by `keras_style.export` (fast style, AdaIN
+        or MetaNet).
       export_dir: the new SavedModel directory (see `saved_model.atomic_export_dir`).
       precision_name: float32, mixed_bfloat16 (bfloat16) or mixed_float16 (float16).
       overwrite: replace an existing SavedModel at `export_dir`.
+      weights_dtype: the dtype the copy stores its weights in (float32, float16); None
+        keeps the original's.
 
     Returns:
       The absolute path of the new SavedModel.
@@ -102,6 +135,8 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
       StyleError: not a keras-style SavedModel, a kind without a rebuilder, or bad paths.
     """
     policy = precision.canonical(precision_name)
+    if weights_dtype is not None:
+        saved_model.check_weights_dtype(weights_dtype)
     if policy == precision.AUTO:
         raise StyleError("an export needs an explicit precision: float32, mixed_bfloat16 or mixed_float16")
     if not os.path.isfile(os.path.join(saved_model_dir, saved_model.SAVED_MODEL_FILENAME)):
@@ -118,7 +153,7 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
     saved_model.check_export_dir(export_dir, overwrite)
     skip = {"kind", "format_version", "keras_version", "tensorflow_version", "keras_style_version", "signatures",
             "value_range", "model_class", "base", "style", "epsilon", "statistics_size", "statistics_layout",
-            "tflite_signatures", PRECISION_KEY}
+            "tflite_signatures", PRECISION_KEY, saved_model.WEIGHTS_DTYPE_KEY}
     extra = {k: v for k, v in metadata.items() if k not in skip}
     extra[PRECISION_KEY] = policy
     build, export = registry.get(kind).part("serving_rebuilder")(metadata, export_dir, overwrite, extra)
@@ -126,7 +161,7 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
     with precision.policy_scope(policy):
         model = build()
     assign_weights(model, weights)
-    return export(model)
+    return export(model, weights_dtype or metadata.get(saved_model.WEIGHTS_DTYPE_KEY, "float32"))
 
 
 CACHE_ENV = "KERAS_STYLE_CACHE"

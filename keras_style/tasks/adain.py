@@ -71,6 +71,10 @@ class AdaINConfig:
       crop_size: side of the square training crops; a multiple of 8.
       short_side_range: (low, high): images are resized so their short side is a random
         integer in this range, then cropped (crop_size <= low <= high).
+      style_short_side_range: the same for the style images; None uses
+        `short_side_range`. A wider range shows the decoder each painting's strokes at
+        several scales, which makes up for a small style set.
+      flip_styles: mirror half of the style crops left-right (augmentation).
       batch_size: global batch size (split over replicas); each example is one content
         and one style crop.
       learning_rate: Adam's initial learning rate.
@@ -93,6 +97,8 @@ class AdaINConfig:
     style_data: str
     crop_size: int = 256
     short_side_range: Sequence[int] = (256, 512)
+    style_short_side_range: Sequence[int] | None = None
+    flip_styles: bool = False
     batch_size: int = 8
     learning_rate: float = 1e-4
     learning_rate_decay: float = 5e-5
@@ -115,13 +121,15 @@ class AdaINConfig:
             raise StyleError(
                 f"crop_size must be a multiple of {CROP_MULTIPLE} and >= {MIN_CROP_SIZE}, got {self.crop_size}"
             )
-        if len(self.short_side_range) != 2:
-            raise StyleError(f"short_side_range must be (low, high), got {tuple(self.short_side_range)}")
-        low, high = self.short_side_range
-        if not self.crop_size <= low <= high:
-            raise StyleError(
-                f"short_side_range {low}..{high} must satisfy crop_size ({self.crop_size}) <= low <= high"
-            )
+        for name in ("short_side_range", "style_short_side_range"):
+            value = getattr(self, name)
+            if value is None and name == "style_short_side_range":
+                continue
+            if len(value) != 2:
+                raise StyleError(f"{name} must be (low, high), got {tuple(value)}")
+            low, high = value
+            if not self.crop_size <= low <= high:
+                raise StyleError(f"{name} {low}..{high} must satisfy crop_size ({self.crop_size}) <= low <= high")
         if self.batch_size < 1:
             raise StyleError(f"batch_size must be >= 1, got {self.batch_size}")
         if not self.style_layers:
@@ -188,14 +196,18 @@ class AdaINTask(StyleLossTask):
 
         c = self.config
         batch, seed = replica_batch_and_seed(c, input_context, step)
+        style_range = c.short_side_range if c.style_short_side_range is None else c.style_short_side_range
         content, style = (
             data.image_dataset(
                 spec, crop_size=c.crop_size, batch_size=batch, resize="short_side_range",
-                short_side_range=tuple(c.short_side_range), shuffle_buffer=c.shuffle_buffer,
+                short_side_range=tuple(short_range), shuffle_buffer=c.shuffle_buffer,
                 seed=None if seed is None else seed + offset, skip_flat=c.skip_flat,
-                data_dir=c.tfds_data_dir, input_context=input_context,
+                random_flip=flip, data_dir=c.tfds_data_dir, input_context=input_context,
             )
-            for spec, offset in ((c.content_data, 0), (c.style_data, _STYLE_SEED_OFFSET))
+            for spec, offset, short_range, flip in (
+                (c.content_data, 0, c.short_side_range, False),
+                (c.style_data, _STYLE_SEED_OFFSET, style_range, c.flip_styles),
+            )
         )
         return tf.data.Dataset.zip((content, style))
 
