@@ -252,6 +252,7 @@ def test_evaluate_scores_another_tools_outputs_from_a_folder(tmp_path, fast_mode
     """`folder:DIR` puts images made outside the project in the same table: the output
     for (content, style) is DIR/<content>__<style>.png, timings come from timings.csv."""
     from keras_style import image_io
+    from keras_style.contact_sheet import contact_sheet
     from keras_style.errors import StyleError
     from keras_style.evaluation import evaluate, method_label
     from keras_style.evaluation.evaluate import read_folder_output
@@ -287,6 +288,17 @@ def test_evaluate_scores_another_tools_outputs_from_a_folder(tmp_path, fast_mode
     assert float(row["effectiveness"]) < 1.0  # an unstyled photo is far from the painting
     assert (tmp_path / "eval" / "sheet_peer.jpg").stat().st_size > 0
     assert [s["method"] for s in result["summary"]] == ["peer", "starry"]
+    # Side by side: one row (the pair); content, style, the fixed-style model of that
+    # style, then the peer (which returned the photo): 32 px cells, 4 px gaps.
+    sheet = image_io.load_image(str(tmp_path / "eval" / "sheet_side_by_side.jpg"))
+    assert sheet.shape == (40, 4 * 36 + 4, 3)
+    cells = [sheet[4:36, 4 + 36 * i : 36 + 36 * i] for i in range(4)]
+    assert np.abs(cells[3] - cells[0]).mean() < 8  # the peer's "output" is the photo
+    assert np.abs(cells[1] - cells[0]).mean() > 20  # the painting
+    starry = image_io.load_image(str(tmp_path / "eval" / "outputs" / "starry" / f"{content_stem}__{style_stem}.png"))
+    # The fixed-style model's output (the random net's noise loses ~18 levels to JPEG; a
+    # blank cell would be ~150 away).
+    assert np.abs(cells[2] - contact_sheet([[starry]], cell=32, gap=0)).mean() < 30
 
     # One pixel short (tools round sizes differently): resized to the content's size.
     image_io.save_image(content[:-1], str(peer / f"{content_stem}__{style_stem}.png"), overwrite=True)

@@ -29,6 +29,9 @@ Output directory:
   summary.csv      per method: mean / median of E, C and seconds; mean losses.
   ec_scatter.png   E against C, one colour per method.
   loss_time.png    mean style loss, content loss and seconds per method.
+  sheet_side_by_side.jpg  (two or more methods, one of them any-style) one row per
+                      (content, style): content, style, the fixed-style model of that
+                      style, then each other method, in the order given.
   sheet_<method>.jpg  contact sheet: style images across the top, one row per
                    content image (the content first, then its outputs).
   outputs/<method>/<content>__<style>.png  each output, for the sheets.
@@ -72,6 +75,7 @@ RESULTS_CSV = "results.csv"
 SUMMARY_CSV = "summary.csv"
 SCATTER_PNG = "ec_scatter.png"
 BARS_PNG = "loss_time.png"
+SIDE_BY_SIDE_JPG = "sheet_side_by_side.jpg"
 OUTPUTS_DIR = "outputs"
 UNKNOWN_STYLE = "unknown"
 
@@ -353,6 +357,9 @@ def evaluate(
 
     artifacts = [os.path.join(config.output_dir, n) for n in (SCATTER_PNG, BARS_PNG)]
     artifacts += [os.path.join(config.output_dir, f"sheet_{m.label}.jpg") for m in used]
+    side_by_side = len(used) > 1 and any(m.kind != "fixed" for m in used)
+    if side_by_side:
+        artifacts.append(os.path.join(config.output_dir, SIDE_BY_SIDE_JPG))
     if pending and not config.overwrite:
         existing = [a for a in artifacts if os.path.lexists(a)]
         if not resuming:
@@ -417,6 +424,9 @@ def evaluate(
         if needs(path):
             sheet = _contact_sheet(config, method, pairs, content_images, style_images)
             image_io.save_image(sheet, path, overwrite=config.overwrite, quality=90)
+    if side_by_side and needs(artifacts[-1]):
+        sheet = _side_by_side_sheet(config, used, pairs, content_images, style_images)
+        image_io.save_image(sheet, artifacts[-1], overwrite=config.overwrite, quality=90)
     return {
         "results_csv": results_path,
         "summary_csv": summary_path,
@@ -497,6 +507,27 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
             on_progress(done, total, f"{method.label} {pair.content} x {pair.style} "
                         f"E {values['effectiveness']:.3g} C {values['coherence']:.3g}"
                         + (f" {seconds:.1f}s" if seconds != "" else ""))
+
+
+def _side_by_side_sheet(config, methods, pairs, content_images, style_images):
+    """Every method on the same pair, side by side: one row per (content, style) of the
+    any-style methods; columns: the content, the style image, the fixed-style model
+    trained on that style (blank where none was evaluated), then each other method in
+    the order given (a `folder:` peer next to ours)."""
+    others = [m for m in methods if m.kind != "fixed"]
+    keys = list(dict.fromkeys((p.content, p.style) for p in pairs if p.method.kind != "fixed"))
+    found = {(p.method.kind == "fixed" or p.method, p.content, p.style): p for p in pairs}
+
+    def output(key):
+        pair = found.get(key)
+        path = _output_path(config.output_dir, pair) if pair else None
+        return image_io.load_image(path) if path and os.path.exists(path) else None
+
+    rows = []
+    for content, style in keys:
+        row = [content_images[content], style_images.get(style), output((True, content, style))]
+        rows.append(row + [output((method, content, style)) for method in others])
+    return contact_sheet(rows, cell=config.cell_size, gap=4)
 
 
 def _contact_sheet(config, method, pairs, content_images, style_images):
