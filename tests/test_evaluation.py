@@ -1,4 +1,4 @@
-"""Evaluation: E and C metrics, the resumable evaluate() run, and style_evaluate errors.
+"""Evaluation: E, C and palette metrics, the resumable evaluate() run, and style_evaluate errors.
 
 Kept tiny (48 px images, a few Gatys evaluations) so it runs beside training jobs.
 """
@@ -83,24 +83,116 @@ def test_coherence_is_one_for_identical_images_and_lower_otherwise(images):
         coherence(content[:10, :10], content[:10, :10])
 
 
+def test_srgb_to_lab_matches_published_values():
+    from keras_style.evaluation.metrics import srgb_to_lab
+
+    # sRGB primaries, white, black and mid grey in CIELAB (D65), as tabulated by
+    # Bruce Lindbloom's colour calculator (www.brucelindbloom.com).
+    rgb = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255], [0, 0, 0], [128, 128, 128]], float)
+    expected = [[53.2408, 80.0925, 67.2032], [87.7347, -86.1827, 83.1793], [32.2970, 79.1875, -107.8602],
+                [100, 0, 0], [0, 0, 0], [53.5850, 0, 0]]
+    np.testing.assert_allclose(srgb_to_lab(rgb), expected, atol=2e-4)
+    np.testing.assert_allclose(srgb_to_lab(rgb[None] + 1000), srgb_to_lab(np.full((1, 6, 3), 255.0)))  # clipped
+
+
+def test_palette_distance_of_solid_colours_is_the_projected_lab_difference():
+    from keras_style.evaluation import palette_distance
+    from keras_style.evaluation.metrics import PALETTE_DIRECTIONS, palette_directions
+
+    directions = palette_directions()
+    assert directions.shape == (3, PALETTE_DIRECTIONS)
+    np.testing.assert_allclose(np.linalg.norm(directions, axis=0), 1.0)
+    np.testing.assert_array_equal(directions, palette_directions())
+    # One colour each: every quantile is the colour's projection, so the distance is
+    # mean_k |u_k . (Lab(red) - Lab(white))|, with the published Lab values (sizes differ on purpose).
+    red, white = np.full((4, 4, 3), [255.0, 0.0, 0.0]), np.full((6, 5, 3), 255.0)
+    expected = np.abs(np.array([53.2408 - 100, 80.0925, 67.2032]) @ directions).mean()
+    assert palette_distance(red, white) == pytest.approx(expected, abs=1e-3)
+    assert 55 < expected < 70  # measured 62.47; |Lab difference| = 118.6, and mean |cos| on a sphere is 1/2
+
+
+def test_palette_distance_is_a_distance_between_colour_distributions(images):
+    from keras_style.evaluation import palette_distance
+    from keras_style.evaluation.metrics import palette_directions, srgb_to_lab
+
+    content, style = images["content"], images["style"]
+    assert abs(palette_distance(content, content)) <= 1e-6
+    assert palette_distance(content, style) == pytest.approx(palette_distance(style, content), abs=1e-9)
+    shuffled = content.reshape(-1, 3)[np.random.default_rng(0).permutation(SIZE * SIZE)].reshape(content.shape)
+    assert palette_distance(shuffled, style) == pytest.approx(palette_distance(content, style), abs=1e-9)
+    tiled = np.tile(content, (2, 2, 1))  # the same colour distribution, four times the pixels
+    assert palette_distance(tiled, style) == pytest.approx(palette_distance(content, style), abs=1e-6)
+    assert palette_distance(tiled, content) <= 1e-6
+
+    def red_shift(amount):
+        shifted = content.copy()
+        shifted[..., 0] = np.clip(shifted[..., 0] + amount, 0, 255)
+        return shifted
+
+    small, large = palette_distance(red_shift(5), content), palette_distance(red_shift(40), content)
+    assert 0 < small < large
+    # Independent bounds on each direction's 1-D Wasserstein-1 distance between the
+    # shifted (o) and original (c) pixels: at least |mean difference| = |u . mean(dLab)|
+    # and at most the cost of moving each pixel to its own shifted self, mean |u . dLab|.
+    # Measured: 1.155 in [1.151, 1.162] for +5, 9.556 in [9.508, 9.610] for +40 (Lab
+    # distance moved per pixel: 2.08 and 17.3 on average). 0.5% slack for the 256-quantile estimate.
+    for amount, measured in ((5, small), (40, large)):
+        moved = (srgb_to_lab(red_shift(amount)) - srgb_to_lab(content)).reshape(-1, 3) @ palette_directions()
+        lower, upper = np.abs(moved.mean(axis=0)).mean(), np.abs(moved).mean()
+        assert lower * 0.995 <= measured <= upper * 1.005, (amount, lower, measured, upper)
+    assert 9.0 < large < 10.0 and 1.0 < small < 1.3
+
+
+def test_palette_distance_is_the_sliced_wasserstein_distance_when_quantiles_are_the_pixels():
+    """With 256 pixels the 256 quantiles ("hazen", at (i + 1/2) / 256) are exactly the
+    sorted projections, so each direction's term is the exact 1-D W1: mean |sorted - sorted|."""
+    from keras_style.evaluation import palette_distance
+    from keras_style.evaluation.metrics import palette_directions, srgb_to_lab
+
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(0, 255, (16, 16, 3)), rng.uniform(0, 255, (16, 16, 3)) * [1.0, 0.6, 0.3]
+    directions = palette_directions()
+    pa = np.sort(srgb_to_lab(a).reshape(-1, 3) @ directions, axis=0)
+    pb = np.sort(srgb_to_lab(b).reshape(-1, 3) @ directions, axis=0)
+    assert palette_distance(a, b) == pytest.approx(np.abs(pa - pb).mean(), rel=1e-9)
+
+
+def test_palette_distance_subsamples_large_images_deterministically():
+    from keras_style.evaluation import palette_distance
+    from keras_style.evaluation.metrics import PALETTE_MAX_PIXELS, palette_quantiles
+
+    rng = np.random.default_rng(1)
+    large = rng.uniform(0, 255, (300, 300, 3))  # 90000 pixels > PALETTE_MAX_PIXELS
+    assert large.shape[0] * large.shape[1] > PALETTE_MAX_PIXELS
+    np.testing.assert_array_equal(palette_quantiles(large), palette_quantiles(large))
+    # A 65536-pixel sample of the same uniform distribution: close to another draw of it.
+    assert palette_distance(large, rng.uniform(0, 255, (200, 200, 3))) < 1.0
+
+
 def test_effectiveness_rises_after_a_short_gatys_run(images, style_metrics):
     from keras_style import gatys
+    from keras_style.evaluation import palette_distance
 
     content, style = images["content"], images["style"]
     reference = style_metrics.style_reference(style)
     unstyled = style_metrics.evaluate(content, content, reference)
     assert unstyled["content_loss"] == 0.0
     assert abs(unstyled["coherence"] - 1.0) <= 1e-6
+    # The palette term compares the same two images as E.
+    assert unstyled["palette"] == pytest.approx(palette_distance(content, style), abs=1e-9)
 
     config = gatys.GatysConfig(image_size=SIZE, iterations=5, style_weight=1e4, weights=None)
     output = gatys.stylize(style_metrics.loss_extractor, content, [style], config=config)
     styled = style_metrics.evaluate(content, output, reference)
-    # Measured: E about -1.0 for the content, 0.6 after 5 evaluations.
+    # Measured: E about -1.0 for the content, 0.6 after 5 evaluations; the palette
+    # distance 18.8 for the content, 14.3 after them (the painting's colours come in).
     assert styled["effectiveness"] > unstyled["effectiveness"] + 0.5
+    assert styled["palette"] < unstyled["palette"] - 2.0
     assert styled["style_loss"] < unstyled["style_loss"]
     assert styled["coherence"] < 1.0
     no_style = style_metrics.evaluate(content, output)  # e.g. a fixed-style model of unknown style
     assert math.isnan(no_style["effectiveness"]) and math.isnan(no_style["style_loss"])
+    assert math.isnan(no_style["palette"])
     assert no_style["coherence"] == pytest.approx(styled["coherence"])
 
 
@@ -111,13 +203,33 @@ def test_results_file_drops_a_torn_last_line(tmp_path):
     from keras_style.evaluation.results_file import COLUMNS, ResultsFile
 
     path = tmp_path / "results.csv"
-    row = ["gatys", "c", "s", "s.jpg", "1.0", "0.5", "2", "3", "4.5", "10", "48", "40", "48", "5"]
+    row = ["gatys", "c", "s", "s.jpg", "1.0", "0.5", "12.5", "2", "3", "4.5", "10", "48", "40", "48", "5"]
     path.write_text(",".join(COLUMNS) + "\n" + ",".join(row) + "\n" + "gatys,c2,s,s.j", encoding="utf-8")
     results = ResultsFile(path)
     assert results.keys() == {("gatys", "c", "s")}
     assert path.read_bytes().endswith((",".join(row) + "\r\n").encode())  # repaired: torn line gone
     results.append({"method": "gatys", "content": "c2", "style": "s", "effectiveness": math.nan})
     assert ResultsFile(path).keys() == {("gatys", "c", "s"), ("gatys", "c2", "s")}
+
+
+def test_results_file_of_another_version_is_refused_naming_the_columns(tmp_path):
+    """A results.csv from before the palette column cannot be resumed: its rows lack
+    palette distances. The message says what differs and what to do."""
+    from keras_style.errors import StyleError
+    from keras_style.evaluation.results_file import COLUMNS, ResultsFile
+
+    path = tmp_path / "results.csv"
+    old = [name for name in COLUMNS if name != "palette"]
+    path.write_text(",".join(old) + "\n", encoding="utf-8")
+    with pytest.raises(StyleError, match=r"another version of style_evaluate \(it lacks the column palette\)") as err:
+        ResultsFile(path)
+    assert "use another --output_dir, or delete the file" in str(err.value)
+    path.write_text(",".join(old + ["hue", "chroma"]) + "\n", encoding="utf-8")
+    with pytest.raises(StyleError, match="lacks the column palette; it has the columns hue, chroma, unknown here"):
+        ResultsFile(path)
+    path.write_text(",".join(reversed(COLUMNS)) + "\n", encoding="utf-8")
+    with pytest.raises(StyleError, match="its columns are in another order"):
+        ResultsFile(path)
 
 
 def test_method_labels():
@@ -193,12 +305,22 @@ def test_evaluate_writes_everything_then_resumes_without_work(tmp_path, fast_mod
     # A fixed-style model of unknown style: no style to compare with, so E and the style loss are blank.
     assert rows["mystery"]["style"] == "unknown"
     assert rows["mystery"]["effectiveness"] == "" and rows["mystery"]["style_loss"] == ""
+    assert rows["mystery"]["palette"] == ""  # nothing to compare its colours with either
+    for name in ("gatys", "starry"):
+        assert 0.0 < float(rows[name]["palette"]) < 100.0, name  # Lab units
     for r in rows.values():
         assert 0.0 < float(r["coherence"]) < 1.0
         assert float(r["seconds"]) > 0 and float(r["peak_rss_mib"]) >= 0
         assert (r["width"], r["height"], r["image_size"]) == ("48", "48", "48")
     assert [s["method"] for s in first["summary"]] == ["gatys", "starry", "mystery"]
-    assert "E mean" in first["table"] and "starry" in first["table"]
+    assert "E mean" in first["table"] and "palette median" in first["table"] and "starry" in first["table"]
+    summary = {s["method"]: s for s in first["summary"]}
+    assert summary["gatys"]["palette_mean"] == summary["gatys"]["palette_median"] == float(rows["gatys"]["palette"])
+    assert math.isnan(summary["mystery"]["palette_mean"])
+    with open(out / "summary.csv", newline="") as f:
+        written = {r["method"]: r for r in csv.DictReader(f)}
+    assert float(written["starry"]["palette_median"]) == float(rows["starry"]["palette"])
+    assert written["mystery"]["palette_mean"] == ""
 
     # Second run: nothing is computed (no optimisation, no VGG built), nothing is rewritten.
     def no_work(*args, **kwargs):
@@ -254,7 +376,7 @@ def test_evaluate_scores_another_tools_outputs_from_a_folder(tmp_path, fast_mode
     from keras_style import image_io
     from keras_style.contact_sheet import contact_sheet
     from keras_style.errors import StyleError
-    from keras_style.evaluation import evaluate, method_label
+    from keras_style.evaluation import evaluate, method_label, palette_distance
     from keras_style.evaluation.evaluate import read_folder_output
 
     content_stem = os.path.splitext(os.path.basename(CONTENT_IMAGE))[0]
@@ -286,6 +408,12 @@ def test_evaluate_scores_another_tools_outputs_from_a_folder(tmp_path, fast_mode
     # The photo itself: coherent with itself (up to PNG rounding), and far from the style.
     assert float(row["coherence"]) > 0.99
     assert float(row["effectiveness"]) < 1.0  # an unstyled photo is far from the painting
+    # Its palette distance is the photo's own from the painting (up to PNG rounding),
+    # measured 18.81. The "fixed-style model" here is an untrained random net whose
+    # output is coloured noise, further still from the painting's colours: measured 23.76,
+    # so the peer is *closer* in palette, and that is what is asserted.
+    assert float(row["palette"]) == pytest.approx(palette_distance(content, style), abs=0.05)
+    assert float(row["palette"]) + 2.0 < float(rows["starry"]["palette"])
     assert (tmp_path / "eval" / "sheet_peer.jpg").stat().st_size > 0
     assert [s["method"] for s in result["summary"]] == ["peer", "starry"]
     # Side by side: one row (the pair); content, style, the fixed-style model of that

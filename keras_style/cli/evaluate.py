@@ -1,4 +1,4 @@
-r"""style_evaluate: compare style-transfer methods on content × style images (E, C, losses, time).
+r"""style_evaluate: compare style-transfer methods on content × style images (E, C, palette, losses, time).
 
   style_evaluate --content=photos/ --style=styles/ \
       --methods=gatys,saved_models/starry_night,saved_models/adain \

@@ -15,10 +15,12 @@ style images: it gets one row per content image, whose `style` is its own
 training style (metadata "style", or "unknown"); E and the style loss are
 computed against the --style image with that name (file stem, case-insensitive)
 or, failing that, the training style image recorded in the metadata if it is
-readable, else left blank.
+readable, else left blank (and so is the palette distance, compared with the same
+style image as E).
 
 Every image is resized so its long side is `image_size` before any method sees
-it; metrics compare against those resized images (see `metrics` for E and C).
+it; metrics compare against those resized images (see `metrics` for E, C and
+the palette distance).
 
 Output directory:
   results.csv      one row per (method, content, style); see `results_file.COLUMNS`.
@@ -26,7 +28,8 @@ Output directory:
                    where it stopped (a kill loses at most the pair in progress).
                    Delete it to start over. A rerun must use the same image_size
                    (and iterations, for gatys rows).
-  summary.csv      per method: mean / median of E, C and seconds; mean losses.
+  summary.csv      per method: mean / median of E, C, palette distance and seconds;
+                   mean losses.
   ec_scatter.png   E against C, one colour per method.
   loss_time.png    mean style loss, content loss and seconds per method.
   sheet_side_by_side.jpg  (two or more methods, one of them any-style) one row per
@@ -505,7 +508,8 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
         done += 1
         if on_progress:
             on_progress(done, total, f"{method.label} {pair.content} x {pair.style} "
-                        f"E {values['effectiveness']:.3g} C {values['coherence']:.3g}"
+                        f"E {values['effectiveness']:.3g} C {values['coherence']:.3g} "
+                        f"palette {values['palette']:.3g}"
                         + (f" {seconds:.1f}s" if seconds != "" else ""))
 
 

@@ -1,4 +1,4 @@
-"""Quantitative style-transfer metrics: effectiveness E, coherence C and the Gatys losses.
+"""Quantitative style-transfer metrics: effectiveness E, coherence C, palette distance and the Gatys losses.
 
 Effectiveness E (after Yeh et al., "Quantitative Evaluation of Style Transfer",
 2020) measures how close the output's VGG19 feature statistics are to the
@@ -24,6 +24,28 @@ output's size) and of the output:
 on Y = 0.299 R + 0.587 G + 0.114 B (Rec. 601, what `tf.image.rgb_to_grayscale`
 uses), both clipped to [0, 255]. C = 1 for identical images; both sides must be
 at least 11 pixels.
+
+Palette distance P measures whether the style's colours come through, which E
+(texture statistics of VGG features) and C (luminance structure) do not. Both
+images, clipped to [0, 255], are converted to CIELAB (`srgb_to_lab`: sRGB
+decoding to linear RGB, the IEC 61966-2-1 matrix to XYZ, D65 white, CIE 1976
+L*a*b*). Each is then a set of Lab points; an image with more than
+`PALETTE_MAX_PIXELS` = 65536 pixels is subsampled to that many without
+replacement by a generator seeded with `PALETTE_SAMPLE_SEED`, so large images
+stay cheap and the same image always gives the same set. The points are
+projected onto `PALETTE_DIRECTIONS` = 64 unit vectors u_k in Lab space (drawn
+once from `PALETTE_SEED`, the same for every image, run and machine), and with
+Q_x,k(q) the q-quantile of image x's projections on u_k (`np.quantile`,
+method "hazen": the piecewise-linear empirical quantile through the sorted
+values at (i + 1/2) / n),
+
+    P = mean over k of  mean over i = 0..255 of | Q_o,k((i + 1/2) / 256) − Q_s,k((i + 1/2) / 256) |
+
+the sliced Wasserstein-1 distance between the two colour distributions. It is
+symmetric, ignores where the colours are (pixel order) and how many pixels
+there are, and is in Lab units (ΔE76-like): 0 = the same colour distribution,
+lower = closer to the style's palette. A uniform shift of every pixel by a Lab
+vector d gives mean_k |u_k · d|, about |d| / 2 (the mean |cos| on a sphere).
 
 Style and content losses are the Gatys terms, unweighted: Σ_l mean((G_l(output)
 − G_l(style))²) over `gatys.DEFAULT_STYLE_LAYERS` (Gram normalised by C·H·W) and
@@ -58,6 +80,21 @@ SSIM_FILTER_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+PALETTE_DIRECTIONS = 64
+PALETTE_QUANTILES = 256
+PALETTE_MAX_PIXELS = 65536
+# Fixed, like PROJECTION_SEED, so palette distances compare across runs and machines.
+PALETTE_SEED = 20240611
+PALETTE_SAMPLE_SEED = 1931
+# sRGB (IEC 61966-2-1) linear RGB -> CIE XYZ, and its D65 white: the row sums (0.95047,
+# 1.0, 1.08883), so RGB white maps to exactly L* = 100, a* = b* = 0.
+SRGB_TO_XYZ = np.array([
+    [0.4124564, 0.3575761, 0.1804375],
+    [0.2126729, 0.7151522, 0.0721750],
+    [0.0193339, 0.1191920, 0.9503041],
+])
+D65_WHITE = SRGB_TO_XYZ.sum(axis=1)
 
 
 def gaussian_kl(mean_p, var_p, mean_q, var_q) -> np.ndarray:
@@ -145,13 +182,72 @@ def coherence(content: np.ndarray, output: np.ndarray) -> float:
     return float(value)
 
 
+def srgb_to_lab(image) -> np.ndarray:
+    """CIELAB (L* in [0, 100], a*, b*) of sRGB values in [0, 255] (clipped): float64, same shape.
+
+    The standard chain: v = value / 255 decoded to linear light (v / 12.92 up to
+    0.04045, else ((v + 0.055) / 1.055) ** 2.4), `SRGB_TO_XYZ`, divided by the
+    D65 white, then f(t) = t ** (1/3) above (6/29)³, else t / (3 · (6/29)²) + 4/29,
+    and L* = 116 f(Y) − 16, a* = 500 (f(X) − f(Y)), b* = 200 (f(Y) − f(Z)).
+    """
+    rgb = np.clip(np.asarray(image, np.float64), 0.0, 255.0) / 255.0
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ SRGB_TO_XYZ.T / D65_WHITE
+    delta = 6.0 / 29.0
+    # The linear segment near black keeps f finite-sloped, as CIE 1976 defines it.
+    f = np.where(xyz > delta**3, np.cbrt(xyz), xyz / (3.0 * delta**2) + 4.0 / 29.0)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+
+
+def palette_directions(num_directions: int = PALETTE_DIRECTIONS, seed: int = PALETTE_SEED) -> np.ndarray:
+    """(3, num_directions) float64 matrix of random unit column vectors in Lab space,
+    the same on every call (standard normal draws from `seed`, normalised)."""
+    directions = np.random.default_rng(seed).standard_normal((3, num_directions))
+    return directions / np.linalg.norm(directions, axis=0, keepdims=True)
+
+
+def palette_quantiles(image, directions: np.ndarray | None = None) -> np.ndarray:
+    """The (PALETTE_QUANTILES, K) quantiles of an (H, W, 3) RGB image's Lab pixels
+    projected on each column of `directions` (default `palette_directions()`).
+
+    Two images' palette distance is the mean absolute difference of their
+    quantiles; computing a style's once lets every output of it reuse them.
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise StyleError(f"expected an (H, W, 3) image, got shape {image.shape}")
+    if directions is None:
+        directions = palette_directions()
+    pixels = image.reshape(-1, 3)
+    if len(pixels) > PALETTE_MAX_PIXELS:
+        # Subsample before converting: the conversion is the costly part. A fresh
+        # generator per call, so an image always gives the same subset.
+        rng = np.random.default_rng(PALETTE_SAMPLE_SEED)
+        pixels = pixels[rng.choice(len(pixels), PALETTE_MAX_PIXELS, replace=False)]
+    projected = srgb_to_lab(pixels) @ directions  # (N, K)
+    levels = (np.arange(PALETTE_QUANTILES) + 0.5) / PALETTE_QUANTILES
+    # "hazen" puts the i-th sorted value at level (i + 1/2) / N, the same midpoints as `levels`.
+    return np.quantile(projected, levels, axis=0, method="hazen")
+
+
+def palette_distance(output, style) -> float:
+    """P: sliced Wasserstein-1 distance between the CIELAB colour distributions of two
+    float (H, W, 3) RGB images in [0, 255] (see the module docstring).
+
+    0 for the same colour distribution (whatever the pixel order or image size),
+    symmetric, in Lab units; lower = the output's palette is closer to the style's.
+    """
+    return float(np.mean(np.abs(palette_quantiles(output) - palette_quantiles(style))))
+
+
 class StyleMetrics:
-    """Computes E, C and the Gatys style and content losses of stylized images.
+    """Computes E, C, the palette distance and the Gatys style and content losses of stylized images.
 
     Builds two frozen VGG19 extractors once: the standard (max-pooling) one for
     E and the Gatys one (`gatys_config`'s pooling and layers) for the losses;
     `loss_extractor` can be handed to `gatys.stylize` as its model to avoid building a third.
-    Per-style work (projected moments, Gram matrices) is done once by
+    Per-style work (projected moments, Gram matrices, palette quantiles) is done once by
     `style_reference` and reused for every output of that style.
 
     Args:
@@ -179,6 +275,7 @@ class StyleMetrics:
         layers = list(dict.fromkeys(self.content_layers + self.style_layers))
         self.loss_extractor = VGGFeatureExtractor(layers, network="vgg19", pooling=config.pooling, weights=weights)
         self._directions: dict[int, np.ndarray] = {}
+        self._palette_directions = palette_directions()
 
     def _features(self, extractor, image: np.ndarray) -> dict:
         import tensorflow as tf
@@ -201,13 +298,18 @@ class StyleMetrics:
         return moments
 
     def style_reference(self, style: np.ndarray) -> dict:
-        """Precomputes what E and the style loss need from a style image (float (H, W, 3)
-        in [0, 255], at the size to compare at). Pass the result to `evaluate`."""
+        """Precomputes what E, the palette distance and the style loss need from a style
+        image (float (H, W, 3) in [0, 255], at the size to compare at). Pass the
+        result to `evaluate`."""
         from keras_style import losses
 
         features = self._features(self.loss_extractor, style)
         grams = {name: losses.gram_matrix(features[name]) for name in self.style_layers}
-        return {"moments": self._moments(style), "grams": grams}
+        return {
+            "moments": self._moments(style),
+            "grams": grams,
+            "palette": palette_quantiles(style, self._palette_directions),  # clipped by srgb_to_lab
+        }
 
     def effectiveness(self, output: np.ndarray, style) -> float:
         """E of `output` against `style` (an image or a `style_reference`)."""
@@ -222,10 +324,11 @@ class StyleMetrics:
             output's size here if it differs).
           output: the stylized image, float (H, W, 3) in [0, 255] (clipped here).
           style: a style image or `style_reference`; None (e.g. a fixed-style
-            model whose training style is unknown) leaves E and the style loss NaN.
+            model whose training style is unknown) leaves E, the palette
+            distance and the style loss NaN.
 
         Returns:
-          {"effectiveness", "coherence", "style_loss", "content_loss"} as floats.
+          {"effectiveness", "coherence", "palette", "style_loss", "content_loss"} as floats.
         """
         from keras_style import losses  # Keras: loaded when metrics are computed
 
@@ -238,16 +341,21 @@ class StyleMetrics:
         content_loss = sum(
             float(losses.content_loss(output_features[n], content_features[n])) for n in self.content_layers
         )
-        effectiveness = style_loss = math.nan
+        effectiveness = palette = style_loss = math.nan
         if style is not None:
             reference = style if isinstance(style, Mapping) else self.style_reference(style)
             style_loss = float(
                 losses.gram_style_loss({n: output_features[n] for n in self.style_layers}, reference["grams"])
             )
             effectiveness = self.effectiveness(output, reference)
+            # The same output and style image as E: only the comparison differs.
+            palette = float(np.mean(np.abs(
+                palette_quantiles(output, self._palette_directions) - reference["palette"]
+            )))
         return {
             "effectiveness": effectiveness,
             "coherence": coherence(content, output),
+            "palette": palette,
             "style_loss": style_loss,
             "content_loss": content_loss,
         }

@@ -27,6 +27,8 @@ SUMMARY_COLUMNS = (
     "effectiveness_median",
     "coherence_mean",
     "coherence_median",
+    "palette_mean",
+    "palette_median",
     "seconds_mean",
     "seconds_median",
     "style_loss_mean",
@@ -45,13 +47,13 @@ def _stat(values: np.ndarray, fn) -> float:
 
 
 def summarize(rows: Sequence[dict], methods: Sequence[str]) -> list[dict]:
-    """Per method (in the given order): pair count, mean and median of E, C and
-    seconds, mean losses and the largest peak RSS. Blank (NaN) cells are left
-    out of each statistic; a statistic with no values is NaN."""
+    """Per method (in the given order): pair count, mean and median of E, C, the
+    palette distance and seconds, mean losses and the largest peak RSS. Blank
+    (NaN) cells are left out of each statistic; a statistic with no values is NaN."""
     summary = []
     for method in methods:
         mine = [r for r in rows if r["method"] == method]
-        e, c, t = (_values(mine, k) for k in ("effectiveness", "coherence", "seconds"))
+        e, c, p, t = (_values(mine, k) for k in ("effectiveness", "coherence", "palette", "seconds"))
         summary.append({
             "method": method,
             "pairs": len(mine),
@@ -59,6 +61,8 @@ def summarize(rows: Sequence[dict], methods: Sequence[str]) -> list[dict]:
             "effectiveness_median": _stat(e, np.median),
             "coherence_mean": _stat(c, np.mean),
             "coherence_median": _stat(c, np.median),
+            "palette_mean": _stat(p, np.mean),
+            "palette_median": _stat(p, np.median),
             "seconds_mean": _stat(t, np.mean),
             "seconds_median": _stat(t, np.median),
             "style_loss_mean": _stat(_values(mine, "style_loss"), np.mean),
@@ -87,10 +91,11 @@ def write_summary_csv(summary: Sequence[dict], path: str):
 
 
 def format_table(summary: Sequence[dict]) -> str:
-    """The summary as an aligned text table (E, C and seconds: mean / median)."""
-    header = ("method", "pairs", "E mean", "E median", "C mean", "C median", "s/img mean", "s/img median")
+    """The summary as an aligned text table (E, C, palette distance and seconds: mean / median)."""
+    header = ("method", "pairs", "E mean", "E median", "C mean", "C median", "palette mean", "palette median",
+              "s/img mean", "s/img median")
     keys = ("effectiveness_mean", "effectiveness_median", "coherence_mean", "coherence_median",
-            "seconds_mean", "seconds_median")
+            "palette_mean", "palette_median", "seconds_mean", "seconds_median")
     lines = [header]
     for row in summary:
         lines.append((row["method"], str(row["pairs"]), *(_cell(row[k]) for k in keys)))

@@ -17,6 +17,7 @@ COLUMNS = (
     "style_image",
     "effectiveness",
     "coherence",
+    "palette",
     "style_loss",
     "content_loss",
     "seconds",
@@ -26,7 +27,7 @@ COLUMNS = (
     "image_size",
     "iterations",
 )
-NUMERIC_COLUMNS = ("effectiveness", "coherence", "style_loss", "content_loss", "seconds", "peak_rss_mib")
+NUMERIC_COLUMNS = ("effectiveness", "coherence", "palette", "style_loss", "content_loss", "seconds", "peak_rss_mib")
 # Rows made with other values of these would not be comparable: a rerun must use the same.
 SETTINGS_COLUMNS = ("image_size", "iterations")
 
@@ -52,7 +53,8 @@ class ResultsFile:
 
     Raises:
       StyleError: the file exists with other columns (written by another
-        version), or cannot be read or written.
+        version: the message names the columns that differ), or cannot be
+        read or written.
     """
 
     def __init__(self, path: str | os.PathLike, create: bool = True):
@@ -83,8 +85,8 @@ class ResultsFile:
             return
         if tuple(header) != COLUMNS:
             raise StyleError(
-                f"'{self.path}' has columns {','.join(header)}, not those of this version "
-                f"({','.join(COLUMNS)}); use another --output_dir or delete the file"
+                f"'{self.path}' was written by another version of style_evaluate ({_column_difference(header)}), "
+                "so its rows cannot be resumed; use another --output_dir, or delete the file to compute them again"
             )
         seen = {}
         for values in reader:
@@ -147,6 +149,19 @@ class ResultsFile:
 def parse_float(value: str) -> float:
     """A CSV cell as a float; blank is NaN."""
     return float(value) if value not in ("", None) else math.nan
+
+
+def _column_difference(header) -> str:
+    """What sets a results.csv header apart from `COLUMNS`, in words (e.g. a file from
+    before the palette column: "it lacks the column palette")."""
+    missing = [name for name in COLUMNS if name not in header]
+    extra = [name for name in header if name not in COLUMNS]
+    parts = []
+    if missing:
+        parts.append(f"it lacks the column{'s' * (len(missing) > 1)} {', '.join(missing)}")
+    if extra:
+        parts.append(f"it has the column{'s' * (len(extra) > 1)} {', '.join(extra)}, unknown here")
+    return "; ".join(parts) or "its columns are in another order"
 
 
 def _numbers_ok(row) -> bool:
