@@ -47,9 +47,13 @@ def _commands(w):
     bad = root / "bad"
     return {
         # Good runs.
-        "one": (transfer, f"--model={sm}", f"--content={a}", f"--output={root}/out/one.png", f"--style={STYLE_IMAGE}"),
+        # float32, to compare with the library to 1 level (the bfloat16 default: "one_default").
+        "one": (transfer, f"--model={sm}", f"--content={a}", f"--output={root}/out/one.png", f"--style={STYLE_IMAGE}",
+                "--precision=float32"),
+        "one_default": (transfer, f"--model={sm}", f"--content={a}", f"--output={root}/out/one_default.png",
+                        f"--style={STYLE_IMAGE}", "--precision=bfloat16"),
         "tiled": (transfer, f"--model={sm}", f"--content={content}", f"--output_dir={root}/out/tiled", styles,
-                  "--style_weights=1,3", "--alpha=0.6", *TILE),
+                  "--style_weights=1,3", "--alpha=0.6", "--precision=float32", *TILE),
         "tflite": (transfer, f"--model={w['tflite']}", f"--content={a}", f"--output={root}/out/tflite.png",
                    f"--style={STYLE_IMAGE}", *TILE),
         "export": ("keras_style.cli.export", f"--saved_model={sm}", f"--tflite={root}/out/pair.tflite",
@@ -112,6 +116,15 @@ def test_style_transfer_one_style_matches_the_library(work, runs, stylizer):
     content = image_io.load_image(str(work["content"] / "a.png"))
     expected = stylizer.stylize(content, style=stylizer.prepare_style([image_io.load_image(STYLE_IMAGE)]))
     assert np.abs(_load(work["root"] / "out" / "one.png") - np.clip(expected, 0, 255)).max() <= 1.0
+
+
+def test_style_transfer_runs_a_bfloat16_copy_close_to_float32(work, runs):
+    """A MetaNet SavedModel in bfloat16 runs from a copy made once (as fast style and
+    AdaIN do); the seeded test MetaNet's picture stays close to the float32 one."""
+    _ok(runs["one_default"])
+    assert "making a mixed_bfloat16 copy" in runs["one_default"].stderr
+    bf16, f32 = _load(work["root"] / "out" / "one_default.png"), _load(work["root"] / "out" / "one.png")
+    assert 10 * np.log10(255.0**2 / max(np.mean((bf16 - f32) ** 2), 1e-12)) >= 30.0
 
 
 def test_style_transfer_tiled_mix_with_alpha(work, runs, stylizer):
