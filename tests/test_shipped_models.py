@@ -35,6 +35,24 @@ def test_float16_tflite_matches_saved_model(name, content):
     assert np.abs(lite.stylize(content) - saved).max() <= 2.0
 
 
+def test_shipped_adain_matches_golden_output_and_its_tflite_pair(content):
+    """The shipped AdaIN decoder, Starry Night as the style (alpha 1), as a SavedModel and
+    as the float16 TFLite pair."""
+    from conftest import REPO, STYLE_IMAGE
+
+    golden = image_io.load_image(f"{REPO}/tests/golden/adain_starry_night_astronaut64.png")
+    style = [image_io.load_image(STYLE_IMAGE)]
+    stylizer = load_stylizer("adain")
+    out = stylizer.stylize(content, style=stylizer.prepare_style(style))
+    assert out.shape == golden.shape == content.shape
+    diff = np.abs(np.round(np.clip(out, 0, 255)) - golden)
+    assert diff.max() <= 2.0 and diff.mean() <= 0.25
+    assert np.abs(out - content).mean() > 20
+    lite = load_stylizer("adain", format="tflite")
+    assert lite.backend == "tflite"
+    assert np.abs(lite.stylize(content, style=lite.prepare_style(style)) - out).max() <= 3.0
+
+
 def test_shipped_metanet_matches_golden_output(content):
     """The shipped MetaNet, Starry Night as the style: weights generated, then applied."""
     from conftest import REPO, STYLE_IMAGE
