@@ -98,3 +98,18 @@ def native_logs_filtered() -> Iterator[None]:
         kept = [line for line in text.splitlines(True) if not _is_native_chatter(line, level)]
         if kept:
             os.write(2, "".join(kept).encode("utf-8", errors="replace"))
+
+
+def import_tensorflow():
+    """Imports TensorFlow with its native start-up log lines filtered; returns it.
+
+    Whichever module imports TensorFlow first should do it through this, or the
+    start-up lines print unfiltered once.
+    """
+    with native_logs_filtered():
+        import tensorflow as tf
+
+        # Listing devices now, inside the filter, keeps the CUDA probe of a GPU build on
+        # a CPU-only machine ("failed call to cuInit") from printing later.
+        tf.config.list_physical_devices("GPU")
+    return tf

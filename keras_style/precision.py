@@ -90,7 +90,9 @@ def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> frozenset[str]:
 
 def gpu_compute_capabilities() -> list[tuple[int, int]]:
     """(major, minor) of every GPU TensorFlow sees (empty on a CPU-only machine)."""
-    import tensorflow as tf
+    from keras_style.native_logs import import_tensorflow
+
+    tf = import_tensorflow()  # often the first TensorFlow import of a command
 
     capabilities = []
     for gpu in tf.config.list_physical_devices("GPU"):

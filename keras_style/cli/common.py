@@ -13,7 +13,7 @@ from absl import app, flags, logging
 
 from keras_style import precision
 from keras_style.errors import StyleError
-from keras_style.native_logs import native_logs_filtered
+from keras_style.native_logs import import_tensorflow  # noqa: F401  (the commands call common.import_tensorflow())
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports Ctrl-C
@@ -141,17 +141,6 @@ def _sigterm_raises():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def import_tensorflow():
-    """Imports TensorFlow with its native start-up log lines filtered; returns it."""
-    with native_logs_filtered():
-        import tensorflow as tf
-
-        # Listing devices now, inside the filter, keeps the CUDA probe of a GPU build on
-        # a CPU-only machine ("failed call to cuInit") from printing later at app start.
-        tf.config.list_physical_devices("GPU")
-    return tf
 
 
 def float_list(values, name: str) -> list[float] | None:
