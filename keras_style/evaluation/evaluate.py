@@ -520,7 +520,10 @@ def _side_by_side_sheet(config, methods, pairs, content_images, style_images):
     the order given (a `folder:` peer next to ours)."""
     others = [m for m in methods if m.kind != "fixed"]
     keys = list(dict.fromkeys((p.content, p.style) for p in pairs if p.method.kind != "fixed"))
-    found = {(p.method.kind == "fixed" or p.method, p.content, p.style): p for p in pairs}
+    def column(method):  # every fixed-style model shares one column
+        return "fixed" if method.kind == "fixed" else method
+
+    found = {(column(p.method), p.content, p.style): p for p in pairs}
 
     def output(key):
         pair = found.get(key)
@@ -529,7 +532,7 @@ def _side_by_side_sheet(config, methods, pairs, content_images, style_images):
 
     rows = []
     for content, style in keys:
-        row = [content_images[content], style_images.get(style), output((True, content, style))]
+        row = [content_images[content], style_images.get(style), output(("fixed", content, style))]
         rows.append(row + [output((method, content, style)) for method in others])
     return contact_sheet(rows, cell=config.cell_size, gap=4)
 
