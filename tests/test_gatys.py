@@ -29,11 +29,14 @@ def test_evaluator_gradient_matches_finite_differences(images):
     value, grad = evaluator(x)
     assert grad.dtype == np.float64 and grad.shape == x.shape and isinstance(value, float)
     eps = 0.5
+    # The loss (~1.6e6) is summed in float32: its last bits depend on how the CPU's kernels
+    # order the sums (AVX2 and AVX-512 differ), ~1e-6 relative, which leaves ~2 units of noise
+    # in each difference quotient: hence the 0.5%-of-the-largest-component floor beside the 5%.
     for i in rng.choice(x.size, 8, replace=False):
         step = np.zeros_like(x)
         step[i] = eps
         numeric = (evaluator(x + step)[0] - evaluator(x - step)[0]) / (2 * eps)
-        assert numeric == pytest.approx(grad[i], rel=0.05, abs=1e-3 * np.abs(grad).max())
+        assert numeric == pytest.approx(grad[i], rel=0.05, abs=5e-3 * np.abs(grad).max())
 
 
 def test_short_run_lowers_the_loss(images):
