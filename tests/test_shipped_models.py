@@ -7,7 +7,7 @@ from conftest import CONTENT_IMAGE
 from keras_style import image_io
 from keras_style.inference import load_stylizer
 
-SHIPPED = ["starry_night", "great_wave", "auvers"]
+SHIPPED = ["starry_night", "great_wave", "auvers", "hokusai_bridge"]
 
 
 @pytest.fixture(scope="module")
