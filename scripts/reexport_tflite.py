@@ -22,6 +22,7 @@ import tempfile
 from absl import flags
 
 from keras_style.cli import common
+from keras_style.native_logs import import_tensorflow
 
 _MODEL = flags.DEFINE_string("model", None, "A shipped model directory (NAME/saved_model inside).")
 _MAX_ABS_DIFF = flags.DEFINE_float("max_abs_diff", 2.0, "Largest allowed difference from the SavedModel.")
@@ -56,7 +57,7 @@ def main(argv):
     del argv
     import numpy as np
 
-    common.import_tensorflow()  # with its native start-up lines filtered
+    import_tensorflow()  # with its native start-up lines filtered
 
     from keras_style import image_io
     from keras_style.inference.model_spec import read_metadata

@@ -15,16 +15,21 @@ def content():
     return image_io.load_image(CONTENT_IMAGE, max_size=64)
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_saved_model_matches_golden_output(name, content):
+def assert_matches_golden(out, golden_name, content):
+    """`out` is within a rounding step of tests/golden/GOLDEN_NAME and really restyles `content`."""
     from conftest import REPO
 
-    golden = image_io.load_image(f"{REPO}/tests/golden/{name}_astronaut64.png")
-    out = load_stylizer(name).stylize(content)  # shipped name -> saved_models/NAME/saved_model
+    golden = image_io.load_image(f"{REPO}/tests/golden/{golden_name}")
     assert out.shape == golden.shape == content.shape
     diff = np.abs(np.round(np.clip(out, 0, 255)) - golden)
     assert diff.max() <= 2.0 and diff.mean() <= 0.25  # CPU numerics may differ by a rounding step
     assert np.abs(out - content).mean() > 20  # it really restyles the photo
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_saved_model_matches_golden_output(name, content):
+    out = load_stylizer(name).stylize(content)  # shipped name -> saved_models/NAME/saved_model
+    assert_matches_golden(out, f"{name}_astronaut64.png", content)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -38,16 +43,12 @@ def test_float16_tflite_matches_saved_model(name, content):
 def test_shipped_adain_matches_golden_output_and_its_tflite_pair(content):
     """The shipped AdaIN decoder, Starry Night as the style (alpha 1), as a SavedModel and
     as the float16 TFLite pair."""
-    from conftest import REPO, STYLE_IMAGE
+    from conftest import STYLE_IMAGE
 
-    golden = image_io.load_image(f"{REPO}/tests/golden/adain_starry_night_astronaut64.png")
     style = [image_io.load_image(STYLE_IMAGE)]
     stylizer = load_stylizer("adain")
     out = stylizer.stylize(content, style=stylizer.prepare_style(style))
-    assert out.shape == golden.shape == content.shape
-    diff = np.abs(np.round(np.clip(out, 0, 255)) - golden)
-    assert diff.max() <= 2.0 and diff.mean() <= 0.25
-    assert np.abs(out - content).mean() > 20
+    assert_matches_golden(out, "adain_starry_night_astronaut64.png", content)
     lite = load_stylizer("adain", format="tflite")
     assert lite.backend == "tflite"
     assert np.abs(lite.stylize(content, style=lite.prepare_style(style)) - out).max() <= 3.0
@@ -55,15 +56,11 @@ def test_shipped_adain_matches_golden_output_and_its_tflite_pair(content):
 
 def test_shipped_metanet_matches_golden_output(content):
     """The shipped MetaNet, Starry Night as the style: weights generated, then applied."""
-    from conftest import REPO, STYLE_IMAGE
+    from conftest import STYLE_IMAGE
 
-    golden = image_io.load_image(f"{REPO}/tests/golden/metanet_starry_night_astronaut64.png")
     stylizer = load_stylizer("metanet")
     out = stylizer.stylize(content, style=stylizer.prepare_style([image_io.load_image(STYLE_IMAGE)]))
-    assert out.shape == golden.shape == content.shape
-    diff = np.abs(np.round(np.clip(out, 0, 255)) - golden)
-    assert diff.max() <= 2.0 and diff.mean() <= 0.25
-    assert np.abs(out - content).mean() > 20
+    assert_matches_golden(out, "metanet_starry_night_astronaut64.png", content)
 
 
 @pytest.mark.parametrize("name", ["great_wave", "adain"])

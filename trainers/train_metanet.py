@@ -24,6 +24,7 @@ from __future__ import annotations
 from absl import flags
 
 from keras_style.cli import common, training
+from keras_style.native_logs import import_tensorflow
 
 _STYLE_DATA = flags.DEFINE_string("style_data", None, "Style images: folder, glob or comma list.")
 _T = training.define_trainer_flags(
@@ -82,7 +83,7 @@ def main(argv):
     styles = training.check_common(_T, config, trainer_config)
 
     training.check_export(_T)
-    common.import_tensorflow()  # checks done: TensorFlow, with its start-up lines filtered
+    import_tensorflow()  # checks done: TensorFlow, with its start-up lines filtered
     from keras_style.tasks.metanet import train_metanet
 
     training.log(f"training on {len(styles)} style image{'s' if len(styles) != 1 else ''}; "

@@ -25,6 +25,7 @@ from absl import app, flags
 
 from keras_style import precision
 from keras_style.cli import common
+from keras_style.native_logs import import_tensorflow
 from keras_style.errors import StyleError
 
 _INPUT = flags.DEFINE_string("input", None, "Images: a directory, a glob, a file, a,b,c, a .txt list of paths "
@@ -127,7 +128,7 @@ def main(argv):
     if not flags.FLAGS["verbosity"].present:
         _quiet_beam_warnings()
     _import_beam()
-    common.import_tensorflow()  # before Beam pulls it in, so its native start-up lines are filtered
+    import_tensorflow()  # before Beam pulls it in, so its native start-up lines are filtered
     from keras_style.batch.beam_pipeline import run_batch
 
     result = run_batch(_config(), _pipeline_args)

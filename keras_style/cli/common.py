@@ -13,7 +13,6 @@ from absl import app, flags, logging
 
 from keras_style import precision
 from keras_style.errors import StyleError
-from keras_style.native_logs import import_tensorflow  # noqa: F401  (the commands call common.import_tensorflow())
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports Ctrl-C

@@ -21,8 +21,9 @@ import sys
 from absl import flags
 
 from keras_style.cli import common
+from keras_style.native_logs import import_tensorflow
 
-common.import_tensorflow()  # first, so its native start-up lines are filtered
+import_tensorflow()  # first, so its native start-up lines are filtered
 from keras_style.evaluation.evaluate import EvaluationConfig  # noqa: E402
 from keras_style.gatys import GatysConfig  # noqa: E402
 from keras_style.evaluation import evaluate
