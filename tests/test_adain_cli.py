@@ -256,6 +256,7 @@ def test_train_smoke_run_exports_a_loadable_model(work, runs):
 
     result = _ok(runs["results"][("train", "smoke")])
     assert "done: loss" in result.stderr
+    assert "I0000" not in result.stderr and "absl::InitializeLog" not in result.stderr, result.stderr
     export = work["root"] / "train" / "smoke_export"
     loaded = tf.saved_model.load(str(export))
     assert {"serving_default", "style_encode", "stylize", "stylize_masked"} <= set(loaded.signatures)

@@ -6,6 +6,7 @@ Real VGG19 weights (cached in ~/.keras), tiny crops and a width-4 TransformNet.
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -150,6 +151,11 @@ def test_cli_smoke_recipe_trains(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "4/4" in result.stderr and "img/s" in result.stderr and "done: loss" in result.stderr
     assert "Traceback" not in result.stderr
+    # TensorFlow is imported through the native-log filter: no start-up chatter.
+    assert "I0000" not in result.stderr and "absl::InitializeLog" not in result.stderr, result.stderr
+    # The bar shows the trainer's clock, which includes the first loop (tracing), not 0 s.
+    first = re.search(r"train \[[#-]+\] 2/4\s+([\d.]+)s", result.stderr)
+    assert first and float(first.group(1)) > 0, result.stderr
     assert os.path.exists(os.path.join(str(tmp_path), "ckpt-4.index"))
 
 

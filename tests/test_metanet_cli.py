@@ -193,6 +193,7 @@ def test_train_metanet_smoke_and_export_loads(work, runs):
     result = runs["train"]
     _ok(result)
     assert "done: loss" in result.stderr
+    assert "I0000" not in result.stderr and "absl::InitializeLog" not in result.stderr, result.stderr
     model = load_stylizer(str(work["root"] / "train" / "export"))
     assert model.kind == "metanet" and model.metadata["base"] == 4 and model.metadata["style_size"] == 32
     assert model.metadata["training"]["train_steps"] == 4

@@ -28,6 +28,7 @@ import os
 from absl import flags
 
 from keras_style.cli import common, training
+from keras_style.native_logs import import_tensorflow
 
 _STYLE = flags.DEFINE_string("style_data", None, "Style images: folder, glob, comma list, or tfds:NAME.")
 _T = training.define_trainer_flags(
@@ -104,8 +105,6 @@ def main(argv):
     if _TFLITE.value and not _T.export_dir.value:
         raise StyleError("--tflite writes beside the SavedModel; pass --export_dir too")
 
-    from keras_style.tasks.adain import train_adain
-
     training.check_export(_T)
     if _TFLITE.value:
         from keras_style.export import tflite
@@ -114,6 +113,9 @@ def main(argv):
         for path in tflite_pair_paths(_tflite_dir(), "float16").values():
             if os.path.isdir(os.path.dirname(path)):
                 tflite.check_tflite_path(path, _T.overwrite.value)
+
+    import_tensorflow()  # checks done: TensorFlow, with its start-up lines filtered
+    from keras_style.tasks.adain import train_adain
 
     metrics = train_adain(
         config, trainer_config, _T.strategy.value, _T.export_dir.value, training.progress_printer(),

@@ -15,6 +15,7 @@ from __future__ import annotations
 from absl import flags
 
 from keras_style.cli import common, training
+from keras_style.native_logs import import_tensorflow
 
 _STYLE = flags.DEFINE_string("style_image", None, "Style image file.")
 _T = training.define_trainer_flags()
@@ -54,10 +55,10 @@ def main(argv):
     config = _config()
     trainer_config = training.trainer_config(_T)
     training.check_common(_T, config, trainer_config)
-
+    training.check_export(_T)
+    import_tensorflow()  # checks done: TensorFlow, with its start-up lines filtered
     from keras_style.tasks.fast_style import train_fast_style
 
-    training.check_export(_T)
     metrics = train_fast_style(
         config, trainer_config, _T.strategy.value, _T.export_dir.value, training.progress_printer(),
         overwrite_export=_T.overwrite.value,

@@ -187,7 +187,9 @@ class ProgressBar:
         self._last_print = 0.0
         self._finished = False
 
-    def update(self, done: int, message: str = "", force: bool = False):
+    def update(self, done: int, message: str = "", force: bool = False, elapsed: float | None = None):
+        """Draws `done` of `total`; `elapsed` overrides the bar's own clock (e.g. the caller's,
+        which started before the first update)."""
         now = time.perf_counter()
         final = done >= self.total
         if self._finished or not (self.tty or force or final or now - self._last_print >= self.every_seconds):
@@ -197,7 +199,8 @@ class ProgressBar:
         width = 24
         filled = int(width * min(done, self.total) / max(self.total, 1))
         bar = "#" * filled + "-" * (width - filled)
-        elapsed = now - self.start
+        if elapsed is None:
+            elapsed = now - self.start
         line = f"{self.label} [{bar}] {done}/{self.total} {elapsed:6.1f}s {message}"
         if self.tty:
             self.stream.write("\r" + line[:160].ljust(100) + ("\n" if final else ""))

@@ -199,7 +199,8 @@ def progress_printer() -> Callable:
         speed = f"{p.steps_per_second:.2f} steps/s"
         if p.images_per_second is not None:
             speed += f" {p.images_per_second:.1f} img/s"
-        bar["bar"].update(p.step, f"{losses} {speed}")
+        # The trainer's clock: the bar is created at the first report, after the first loop.
+        bar["bar"].update(p.step, f"{losses} {speed}", elapsed=p.elapsed)
 
     return on_progress
 
