@@ -173,6 +173,7 @@ def test_extract_standalone_model_and_int8_tflite(work, runs, stylizer):
 
     result = runs["extract"]
     _ok(result)
+    assert "I0000" not in result.stderr and "absl::InitializeLog" not in result.stderr, result.stderr
     out = work["root"] / "out"
     standalone = load_stylizer(str(out / "standalone"))
     assert standalone.kind == "fast_style" and standalone.metadata["style_weights"] == pytest.approx([2 / 3, 1 / 3])

@@ -30,6 +30,7 @@ from keras_style.export import saved_model, tflite
 from keras_style.export.metanet import extract_style_model
 from keras_style.inference import model_spec
 from keras_style.inference.metanet import convex_weights
+from keras_style.native_logs import import_tensorflow
 
 _MODEL = flags.DEFINE_string("model", None, "MetaNet SavedModel directory (or shipped model name).")
 _STYLE = flags.DEFINE_list("style", None, "Style image(s): a,b,c.")
@@ -90,6 +91,7 @@ def main(argv):
         if not representative:
             raise StyleError("--quantize=int8 needs --representative_images (typical content photos)")
 
+    import_tensorflow()  # checks done: TensorFlow, with its start-up lines filtered
     style_name = _STYLE_NAME.value or "+".join(os.path.splitext(os.path.basename(p))[0] for p in _STYLE.value)
     staging, result = None, None
     with contextlib.ExitStack() as cleanup:
