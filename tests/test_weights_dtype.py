@@ -106,4 +106,5 @@ def test_style_export_weights_dtype_command(tmp_path):
                        f"--export_dir={out}")
     assert good.returncode == 0, good.stderr
     assert "computes in float32, weights stored in float32" in good.stderr
+    assert "I0000" not in good.stderr and "absl::InitializeLog" not in good.stderr, good.stderr
     assert read_metadata(str(out))["weights_dtype"] == "float32"

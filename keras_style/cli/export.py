@@ -27,6 +27,7 @@ from keras_style.cli import common
 from keras_style.errors import StyleError
 from keras_style.export.serving_precision import export_in_precision
 from keras_style.inference.model_spec import read_metadata
+from keras_style.native_logs import import_tensorflow
 
 _SAVED_MODEL = flags.DEFINE_string("saved_model", None, "SavedModel directory written by keras_style.export.")
 _TFLITE = flags.DEFINE_string(
@@ -71,6 +72,7 @@ def main(argv):
         if _TFLITE.value or not _EXPORT_DIR.value:
             raise StyleError(f"{asked} writes a SavedModel: pass --export_dir, not --tflite "
                              "(TFLite has no bfloat16 kernels; use --quantize=float16 for phones)")
+        import_tensorflow()  # with its start-up lines filtered
         path = export_in_precision(_SAVED_MODEL.value, _EXPORT_DIR.value, policy, overwrite=_OVERWRITE.value,
                                    weights_dtype=_WEIGHTS_DTYPE.value)
         stored = read_metadata(path).get("weights_dtype", "float32")
