@@ -53,6 +53,12 @@ def run_command(module, *args, env=None, timeout=300):
     )
 
 
+def assert_no_native_start_up_lines(stderr):
+    """TensorFlow was imported through `native_logs.import_tensorflow`: none of its native
+    start-up lines (the absl preamble, glog-style "I0000 ..." lines) reached the terminal."""
+    assert "I0000" not in stderr and "absl::InitializeLog" not in stderr, stderr
+
+
 def assert_one_line_error(result, contains=None):
     """A user error: non-zero exit, exactly one stderr line starting 'error:', no traceback."""
     lines = [line for line in result.stderr.splitlines() if line.strip()]

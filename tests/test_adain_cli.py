@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import CONTENT_IMAGE, REPO, STYLE_IMAGE, STYLE_IMAGE_2, assert_one_line_error, run_command
+from conftest import (
+    CONTENT_IMAGE, REPO, STYLE_IMAGE, STYLE_IMAGE_2, assert_no_native_start_up_lines, assert_one_line_error, run_command,
+)
 from test_adain_export import shared_adain_saved_model, shared_adain_tflite
 
 HEIGHT, WIDTH = 40, 72  # "big": 6 tiles of 32 px with 8 px overlap (2 rows x 3 columns)
@@ -256,7 +258,7 @@ def test_train_smoke_run_exports_a_loadable_model(work, runs):
 
     result = _ok(runs["results"][("train", "smoke")])
     assert "done: loss" in result.stderr
-    assert "I0000" not in result.stderr and "absl::InitializeLog" not in result.stderr, result.stderr
+    assert_no_native_start_up_lines(result.stderr)
     export = work["root"] / "train" / "smoke_export"
     loaded = tf.saved_model.load(str(export))
     assert {"serving_default", "style_encode", "stylize", "stylize_masked"} <= set(loaded.signatures)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import assert_no_native_start_up_lines
 from keras_style import image_io
 from keras_style.errors import StyleError
 from keras_style.tasks.fast_style import FastStyleConfig, FastStyleTask, train_fast_style
@@ -151,8 +152,7 @@ def test_cli_smoke_recipe_trains(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "4/4" in result.stderr and "img/s" in result.stderr and "done: loss" in result.stderr
     assert "Traceback" not in result.stderr
-    # TensorFlow is imported through the native-log filter: no start-up chatter.
-    assert "I0000" not in result.stderr and "absl::InitializeLog" not in result.stderr, result.stderr
+    assert_no_native_start_up_lines(result.stderr)
     # The bar shows the trainer's clock, which includes the first loop (tracing), not 0 s.
     first = re.search(r"train \[[#-]+\] 2/4\s+([\d.]+)s", result.stderr)
     assert first and float(first.group(1)) > 0, result.stderr

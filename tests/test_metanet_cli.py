@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import STYLE_IMAGE, STYLE_IMAGE_2, assert_one_line_error, run_command
+from conftest import STYLE_IMAGE, STYLE_IMAGE_2, assert_no_native_start_up_lines, assert_one_line_error, run_command
 from test_metanet_export import shared_metanet_saved_model, shared_metanet_tflite
 
 SIZES = {"a.png": (40, 52), "b.png": (33, 47)}  # (height, width)
@@ -173,7 +173,7 @@ def test_extract_standalone_model_and_int8_tflite(work, runs, stylizer):
 
     result = runs["extract"]
     _ok(result)
-    assert "I0000" not in result.stderr and "absl::InitializeLog" not in result.stderr, result.stderr
+    assert_no_native_start_up_lines(result.stderr)
     out = work["root"] / "out"
     standalone = load_stylizer(str(out / "standalone"))
     assert standalone.kind == "fast_style" and standalone.metadata["style_weights"] == pytest.approx([2 / 3, 1 / 3])
@@ -194,7 +194,7 @@ def test_train_metanet_smoke_and_export_loads(work, runs):
     result = runs["train"]
     _ok(result)
     assert "done: loss" in result.stderr
-    assert "I0000" not in result.stderr and "absl::InitializeLog" not in result.stderr, result.stderr
+    assert_no_native_start_up_lines(result.stderr)
     model = load_stylizer(str(work["root"] / "train" / "export"))
     assert model.kind == "metanet" and model.metadata["base"] == 4 and model.metadata["style_size"] == 32
     assert model.metadata["training"]["train_steps"] == 4

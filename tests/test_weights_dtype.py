@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO, assert_one_line_error, run_command
+from conftest import REPO, assert_no_native_start_up_lines, assert_one_line_error, run_command
 from test_metanet_export import shared_metanet_saved_model
 
 from keras_style import image_io
@@ -106,5 +106,5 @@ def test_style_export_weights_dtype_command(tmp_path):
                        f"--export_dir={out}")
     assert good.returncode == 0, good.stderr
     assert "computes in float32, weights stored in float32" in good.stderr
-    assert "I0000" not in good.stderr and "absl::InitializeLog" not in good.stderr, good.stderr
+    assert_no_native_start_up_lines(good.stderr)
     assert read_metadata(str(out))["weights_dtype"] == "float32"
