@@ -42,8 +42,14 @@ def _statistics(n=1, seed=0):
 
 @pytest.fixture(scope="module")
 def metanet():
+    """A MetaNet whose style part is not zero, as after training: an untrained one gives
+    every style the same weights (`test_untrained_metanet_shares_...`)."""
     keras.utils.set_random_seed(0)
-    return MetaNet(base=BASE, hidden_per_layer=HIDDEN)
+    model = MetaNet(base=BASE, hidden_per_layer=HIDDEN)
+    rng = np.random.default_rng(0)
+    for kernel in model.get_layer("heads").kernels:
+        kernel.assign(rng.normal(scale=HIDDEN**-0.5, size=kernel.shape).astype("float32"))
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -226,14 +232,15 @@ def test_untrained_metanet_shares_a_he_initialised_transform_net():
         fan_in = np.prod(slot.kernel_shape[:3])
         assert bias[:kernel_size].std() == pytest.approx(np.sqrt(2.0 / fan_in), rel=0.35), slot.name
         assert not bias[kernel_size:].any()
-        # The style part (raw output minus the shared part) has entries of std
-        # sqrt(mean(h²) / H) for the slot's H hidden units h: LeCun-normal heads (variance
-        # 1/H) times the 1/sqrt(H) gain, so it does not grow with H.
-        style_part = raw[:, slot.offset: slot.offset + kernel_size] - bias[:kernel_size]
-        h = hidden[:, slot_index * HIDDEN:(slot_index + 1) * HIDDEN]
-        np.testing.assert_allclose(style_part.std(axis=1), np.sqrt((h**2).mean(axis=1) / HIDDEN), rtol=0.35)
-        # Different styles get different weights.
-        assert np.abs(raw[0, slot.offset: slot.offset + slot.size] - raw[1, slot.offset: slot.offset + slot.size]).max() > 0
+        # The style part starts at zero: every style gets the shared network.
+        np.testing.assert_array_equal(raw[:, slot.offset: slot.offset + slot.size], np.stack([bias, bias]))
+        # ... and it can learn: its kernel gets a gradient, since the hidden units are not all zero.
+        assert np.abs(hidden[:, slot_index * HIDDEN:(slot_index + 1) * HIDDEN]).max() > 0
+    with tf.GradientTape() as tape:
+        _, raw_t = model.call_with_raw(stats)
+        loss = tf.reduce_sum(tf.square(raw_t[0] - 1.0))
+    grads = tape.gradient(loss, heads.kernels)
+    assert all(float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
     for kernel, gamma, beta in split_weight_vector(weights[0], BASE).values():
         assert np.all((gamma > -1.0) & (gamma < 3.0)) and np.all(np.abs(beta) < 2.0)
 
@@ -528,3 +535,12 @@ def test_resume_keeps_the_step_count(trained):
     trainer.on_progress = progress.append
     trainer.train()
     assert [p.step for p in progress] == [36]
+
+
+def test_sample_styles_are_spread_over_the_style_list():
+    from keras_style.tasks.metanet import sample_style_files
+
+    files = [f"s{i:02d}.jpg" for i in range(72)]
+    assert sample_style_files(files) == ["s00.jpg", "s71.jpg"]
+    assert sample_style_files(files, 3) == ["s00.jpg", "s36.jpg", "s71.jpg"]
+    assert sample_style_files(files[:1]) == ["s00.jpg"]

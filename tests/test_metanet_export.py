@@ -231,19 +231,31 @@ def test_heads_of_equal_shape_start_different():
     import keras
 
     from keras_style.models import MetaNet
+    from keras_style.models.metanet import GroupedDense
 
+    # A seeded initializer gives each group its own values (a Keras initializer repeats
+    # itself), reproducibly.
+    def kernels(seed):
+        keras.utils.set_random_seed(seed)
+        layer = GroupedDense([5, 5, 5], kernel_initializer="lecun_normal")
+        layer.build((None, 3, 4))
+        return [k.numpy() for k in layer.kernels]
+
+    first = kernels(0)
+    assert not np.array_equal(first[0], first[1]) and not np.array_equal(first[1], first[2])
+    assert all(np.array_equal(a, b) for a, b in zip(first, kernels(0)))
+    # The MetaNet's heads: the style part (kernels) starts at zero, and the shared part
+    # (biases) of the convs of equal shape starts as different He-normal kernels.
     keras.utils.set_random_seed(0)
     heads = MetaNet(base=BASE, hidden_per_layer=HIDDEN).get_layer("heads")
+    assert not any(k.numpy().any() for k in heads.kernels)
     by_shape = {}
-    for kernel in heads.kernels:
-        by_shape.setdefault(tuple(kernel.shape), []).append(kernel.numpy())
-    assert len(by_shape[(HIDDEN, 9 * 4 * BASE * 4 * BASE + 2 * 4 * BASE)]) == 10  # the residual convs
-    for kernels in by_shape.values():
-        for i in range(1, len(kernels)):
-            assert not np.array_equal(kernels[0], kernels[i])
-    keras.utils.set_random_seed(0)
-    again = MetaNet(base=BASE, hidden_per_layer=HIDDEN).get_layer("heads")
-    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(heads.kernels, again.kernels))
+    for bias in heads.biases:
+        by_shape.setdefault(tuple(bias.shape), []).append(bias.numpy())
+    assert len(by_shape[(9 * 4 * BASE * 4 * BASE + 2 * 4 * BASE,)]) == 10  # the residual convs
+    for biases in by_shape.values():
+        for i in range(1, len(biases)):
+            assert not np.array_equal(biases[0], biases[i])
 
 
 def test_export_refuses_bad_models_and_existing_dirs(model, saved_model_dir, tmp_path):

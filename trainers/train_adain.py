@@ -63,7 +63,9 @@ _STYLE_LAYER_WEIGHTS = flags.DEFINE_list("style_layer_weights", None, "One weigh
 flags.mark_flags_as_required(["content_data", "style_data", "model_dir"])
 
 
-def _config():
+def config_from_flags():
+    """The `AdaINConfig` the parsed flags describe (also what the export records as
+    its training settings, which the recipe tests compare with each flagfile)."""
     from keras_style.tasks.adain import AdaINConfig
 
     overrides = {
@@ -94,7 +96,7 @@ def main(argv):
     del argv
     from keras_style.errors import StyleError
 
-    config = _config()
+    config = config_from_flags()
     trainer_config = training.trainer_config(_T)
     # Everything checkable is checked before TensorFlow loads and training starts.
     if _SHORT_MIN.value > _SHORT_MAX.value:

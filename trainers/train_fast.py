@@ -34,7 +34,9 @@ _POOLING = flags.DEFINE_enum("pooling", "max", ["avg", "max"], "Pooling in the V
 flags.mark_flags_as_required(["style_image", "content_data", "model_dir"])
 
 
-def _config():
+def config_from_flags():
+    """The `FastStyleConfig` the parsed flags describe (also what the export records as
+    its training settings, which the recipe tests compare with each flagfile)."""
     from keras_style.tasks.fast_style import FastStyleConfig
 
     overrides = {
@@ -52,7 +54,7 @@ def _config():
 
 def main(argv):
     del argv
-    config = _config()
+    config = config_from_flags()
     trainer_config = training.trainer_config(_T)
     training.check_common(_T, config, trainer_config)
     training.check_export(_T)

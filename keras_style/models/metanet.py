@@ -19,8 +19,9 @@ only group l).
 
 Why it is built so (the measurements behind each choice are in docs/design_notes.md):
 * Shared and style parts: head l's bias is the style-independent network and starts
-  as an ordinary TransformNet, so training starts where a fast-style model's does;
-  the 1/sqrt(H) gain keeps the style part's Adam steps near the shared part's.
+  as an ordinary TransformNet, and its kernel (the style part) starts at zero, so
+  training starts where a fast-style model's does, for every style; the 1/sqrt(H)
+  gain keeps the style part's Adam steps near the shared part's.
 * Bounded weights: an instance norm follows every generated conv, so the kernel's
   scale is free; kernels are normalised to the He-initialisation norm
   sqrt(2·out_channels) (weight normalisation) and norm scales/offsets are capped
@@ -293,7 +294,7 @@ class MetaNet(FunctionalModel):
     `hidden_per_layer` units, ReLU), "hidden_groups" (reshape to (N, 14,
     hidden_per_layer)), "head_gain" (times `head_gain(hidden_per_layer)`), "heads"
     (`GroupedDense`: head l reads only group l; its bias is the part shared by every
-    style and starts as a He-initialised TransformNet),
+    style and starts as a He-initialised TransformNet, its kernel starts at zero),
     "weight_bounds" (`GeneratedWeightBounds`). `call_with_raw` also returns the
     heads' output.
 
@@ -327,7 +328,11 @@ class MetaNet(FunctionalModel):
         x = keras.layers.Rescaling(head_gain(hidden_per_layer), name="head_gain")(x)
         x = GroupedDense(
             [slot.size for slot in slots], group_names=[slot.name for slot in slots],
-            kernel_initializer="lecun_normal", name="heads",
+            # Zero-initialised style part (as DiT's adaLN-Zero): every style starts at the
+            # shared He-initialised network, and the style part grows from there. Random
+            # heads made each style a different random network at step 0; training then
+            # learned the content ~3× slower (docs/design_notes.md).
+            kernel_initializer="zeros", name="heads",
         )(x)
         outputs = GeneratedWeightBounds(
             [slot.kernel_entries for slot in slots], [norms[slot.name] for slot in slots],

@@ -146,6 +146,18 @@ class MetaNetConfig:
         return styles
 
 
+def sample_style_files(style_files: Sequence[str], count: int = NUM_SAMPLE_STYLES) -> list[str]:
+    """`count` style files spread evenly over the sorted list (first and last for two).
+
+    Sorted names group similar images (a set's engravings, its wood textures), so the
+    first few would show the samples of near-identical styles, and hide whether the
+    pictures follow the style.
+    """
+    if len(style_files) <= count:
+        return list(style_files)
+    return [style_files[int(round(i))] for i in np.linspace(0, len(style_files) - 1, count)]
+
+
 class MetaNetTask(StyleLossTask):
     """Trains a `MetaNet` and the shared weights of a `GeneratedTransformNet`.
 
@@ -361,7 +373,7 @@ class MetaNetTask(StyleLossTask):
             if content is None:
                 return None
             styles = []
-            for path in self.style_files[:NUM_SAMPLE_STYLES]:
+            for path in sample_style_files(self.style_files):
                 try:
                     image = image_io.load_image(path)
                 except StyleError:
@@ -393,8 +405,8 @@ class MetaNetTask(StyleLossTask):
             for layer in extractor.layers:
                 if layer.weights:
                     layer.set_weights(loss_net.get_layer(layer.name).get_weights())
-        training = {"crop_size": c.crop_size, "batch_size": c.batch_size, "styles": len(self.style_files),
-                    **(metadata or {})}
+        # Every setting, as the other tasks record them, plus the number of style files.
+        training = {**dataclasses.asdict(c), "styles": len(self.style_files), **(metadata or {})}
         return export_metanet_model(
             model, export_dir, network=c.network, pooling=c.pooling, overwrite=overwrite, vgg_weights=c.weights,
             extractor=extractor, style_size=c.style_size, extra_metadata={"training": training},

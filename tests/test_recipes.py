@@ -1,0 +1,100 @@
+"""The recipes in flags/ against the models in saved_models/.
+
+A shipped model's recipe must reproduce it: the flagfile, parsed by its own training
+command, builds the very config that the export recorded (`keras_style.json`,
+"training"), so rerunning the recipe trains what saved_models/ holds. The smoke recipes
+must at least parse.
+"""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.join(REPO, "..", "shared", "data")
+
+# Every shipped trained model: recipe -> (training command module, model folder).
+SHIPPED = {
+    **{
+        f"fast_style_{name}.cfg": ("keras_style.trainers.train_fast", name)
+        for name in ("starry_night", "great_wave", "auvers", "hokusai_bridge")
+    },
+    "adain.cfg": ("keras_style.trainers.train_adain", "adain"),
+    "metanet.cfg": ("keras_style.trainers.train_metanet", "metanet"),
+}
+SMOKE = {
+    "fast_style_smoke.cfg": "keras_style.trainers.train_fast",
+    "adain_smoke.cfg": "keras_style.trainers.train_adain",
+    "metanet_smoke.cfg": "keras_style.trainers.train_metanet",
+}
+
+# Parses a flagfile with the command's own flags and prints the config it builds. In a
+# subprocess: each command defines its own absl flags, and some names are shared.
+_PARSE = """
+import dataclasses, importlib, json, sys
+from absl import flags
+module = importlib.import_module(sys.argv[1])
+flags.FLAGS([sys.argv[1], "--flagfile=" + sys.argv[2]])
+print(json.dumps({"config": dataclasses.asdict(module.config_from_flags()),
+                  "train_steps": flags.FLAGS.train_steps, "export_dir": flags.FLAGS.export_dir}))
+"""
+
+
+def parse_recipe(module, recipe):
+    result = subprocess.run(
+        [sys.executable, "-c", _PARSE, module, os.path.join("flags", recipe)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_every_training_recipe_is_covered():
+    training_recipes = {
+        os.path.basename(p) for p in glob.glob(os.path.join(REPO, "flags", "*.cfg"))
+        if not os.path.basename(p).startswith("gatys")
+    }
+    assert training_recipes == set(SHIPPED) | set(SMOKE)
+
+
+@pytest.mark.parametrize("recipe", sorted(SMOKE))
+def test_smoke_recipes_parse(recipe):
+    parsed = parse_recipe(SMOKE[recipe], recipe)
+    assert parsed["train_steps"] <= 10
+
+
+@pytest.mark.parametrize("recipe", sorted(SHIPPED))
+def test_recipe_reproduces_the_shipped_model(recipe, monkeypatch):
+    module, name = SHIPPED[recipe]
+    parsed = parse_recipe(module, recipe)
+    assert parsed["export_dir"] == f"saved_models/{name}/saved_model"
+    with open(os.path.join(REPO, parsed["export_dir"], "keras_style.json")) as f:
+        recorded = json.load(f)["training"]
+    expected = {**parsed["config"], "train_steps": parsed["train_steps"]}
+    recorded_styles = recorded.pop("styles", None)  # the MetaNet also records its style count
+    # Compared key by key, so a failure names the setting.
+    assert sorted(recorded) == sorted(expected)
+    for key, value in expected.items():
+        assert recorded[key] == value, (key, value, recorded[key])
+
+    config = parsed["config"]
+    if "style_image" in config:
+        assert os.path.isfile(os.path.join(REPO, config["style_image"]))
+    if not os.path.isdir(os.path.join(SHARED_DATA, "content")):
+        pytest.skip("shared data not present")
+    from keras_style import data, image_io
+
+    monkeypatch.chdir(REPO)  # the recipes' paths are relative to the repository root
+    # The bundled example photos (pypi_*) and paintings (examples/styles/) are held out
+    # of training, so the contact sheets show images the models never saw.
+    photos = image_io.list_images(config["content_data"])
+    assert len(photos) == 402 and not any(os.path.basename(p).startswith("pypi_") for p in photos)
+    if "style_data" in config:
+        styles = data.list_training_images(config["style_data"])
+        held_out = {os.path.basename(p) for p in glob.glob(os.path.join("examples", "styles", "*"))}
+        assert len(styles) == 72 and not {os.path.basename(p) for p in styles} & held_out
+        assert recorded_styles in (None, len(styles))
