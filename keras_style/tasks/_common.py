@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Callable, Sequence
 
@@ -13,6 +14,13 @@ from keras_style.training.trainer import run_training
 
 # A resumed pipeline's seed moves by this per step, so it draws fresh data.
 CONTENT_SEED_STRIDE = 7919
+
+
+def training_record(config, metadata: dict | None = None, **extra) -> dict:
+    """The "training" block an export records: every field of the task's config, then
+    `extra` and the trainer's `metadata` (such as the step count). `tests/test_recipes.py`
+    compares it with the config that each shipped model's flagfile builds."""
+    return {**dataclasses.asdict(config), **extra, **(metadata or {})}
 
 
 def check_non_negative(config, names: Sequence[str], finite: bool = False) -> None:

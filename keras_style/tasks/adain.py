@@ -43,6 +43,7 @@ from keras_style.tasks._common import (
     layer_weight_map,
     replica_batch_and_seed,
     train_task,
+    training_record,
 )
 
 # The layers the AdaIN encoder outputs (`adain_model.ENCODER_LAYERS`, kept here so
@@ -263,7 +264,7 @@ class AdaINTask(StyleLossTask):
 
     def export(self, model, export_dir: str, overwrite: bool = False, metadata: dict | None = None) -> str:
         """A serving SavedModel via `keras_style.export.adain`, recording the training settings."""
-        training = {**dataclasses.asdict(self.config), **(metadata or {})}
+        training = training_record(self.config, metadata)
         return export_adain_model(model, export_dir, overwrite=overwrite, extra_metadata={"training": training})
 
 

@@ -36,6 +36,7 @@ from keras_style.tasks._common import (
     layer_weight_map,
     replica_batch_and_seed,
     train_task,
+    training_record,
 )
 
 DEFAULT_CONTENT_LAYERS = ("block2_conv2",)
@@ -220,7 +221,7 @@ class FastStyleTask(StyleLossTask):
         """A serving SavedModel via `keras_style.export.fast_style`, named after the style
         image and recording the training settings."""
         style_name = os.path.splitext(os.path.basename(self.config.style_image))[0]
-        training = {**dataclasses.asdict(self.config), **(metadata or {})}
+        training = training_record(self.config, metadata)
         return export_fast_style_model(
             model, export_dir, overwrite=overwrite, style_name=style_name, extra_metadata={"training": training}
         )

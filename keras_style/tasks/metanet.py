@@ -38,7 +38,7 @@ from keras_style import data, image_io
 from keras_style.errors import StyleError
 from keras_style.tasks._common import (
     StyleLossTask, check_loss_network, check_non_negative, check_pooling, first_sample_batch, layer_weight_map,
-    replica_batch_and_seed, train_task,
+    replica_batch_and_seed, train_task, training_record,
 )
 from keras_style.export.metanet import export_metanet_model
 from keras_style.tasks.fast_style import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, MIN_CROP_SIZE
@@ -405,8 +405,7 @@ class MetaNetTask(StyleLossTask):
             for layer in extractor.layers:
                 if layer.weights:
                     layer.set_weights(loss_net.get_layer(layer.name).get_weights())
-        # Every setting, as the other tasks record them, plus the number of style files.
-        training = {**dataclasses.asdict(c), "styles": len(self.style_files), **(metadata or {})}
+        training = training_record(c, metadata, styles=len(self.style_files))
         return export_metanet_model(
             model, export_dir, network=c.network, pooling=c.pooling, overwrite=overwrite, vgg_weights=c.weights,
             extractor=extractor, style_size=c.style_size, extra_metadata={"training": training},
