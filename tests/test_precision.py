@@ -265,8 +265,8 @@ def _signature_types(function):
     return inputs, outputs
 
 
-@pytest.mark.parametrize("kind", ["fast_style", "adain", "metanet"])
-def test_bfloat16_serving_copy_keeps_signatures_and_matches_float32(bfloat16_copies, kind):
+@pytest.mark.parametrize("kind, max_levels", [("fast_style", 8), ("adain", 8), ("metanet", 16)])
+def test_bfloat16_serving_copy_keeps_signatures_and_matches_float32(bfloat16_copies, kind, max_levels):
     """Shipped models, 128 px astronaut (× Great Wave for AdaIN and MetaNet), serving_default
     uint8: measured 52.7 dB (fast style) and 52.6 dB (AdaIN), at most 4 levels apart; the
     2026-12-02 MetaNet 49.5 dB, 12 levels at most (8 of 49,152 values more than 8 apart): its
@@ -295,7 +295,7 @@ def test_bfloat16_serving_copy_keeps_signatures_and_matches_float32(bfloat16_cop
     actual = b.signatures["serving_default"](**args)["stylized"].numpy()
     assert actual.dtype == np.uint8 and actual.shape == expected.shape
     assert psnr(expected, actual) >= 45.0
-    assert np.abs(expected.astype(int) - actual.astype(int)).max() <= (16 if kind == "metanet" else 8)
+    assert np.abs(expected.astype(int) - actual.astype(int)).max() <= max_levels
     # The copy's graph really computes in bfloat16.
     graph = b.signatures["serving_default"].graph.as_graph_def()
     ops = {node.attr["T"].type for f in graph.library.function for node in f.node_def if node.op == "Conv2D"}
