@@ -51,6 +51,11 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing figures, co
 _WEIGHTS = flags.DEFINE_string("weights", "auto", "VGG19 weights for the metrics and Gatys: auto (cached, else "
                                "fetched once), imagenet, or a Keras .h5 file.")
 _PRECISION = common.define_precision_flag("Applies to Gatys; the metrics always score in float32.")
+_ALPHAS = flags.DEFINE_list(
+    "alphas", [f"{a:g}" for a in _D.alphas],
+    "Style strengths in [0, 1] for the any-style models (AdaIN, MetaNet), each scored as a method of its "
+    "own (<model>_alpha<a>), e.g. 1,0.8,0.6 for the E-versus-C trade-off; other methods run once.",
+)
 _MAX_PIXELS = flags.DEFINE_integer("max_image_pixels", None, "Refuse input images with more pixels than this "
                                    "(decompression-bomb guard); default: the library's limit.")
 
@@ -73,6 +78,7 @@ def _config() -> EvaluationConfig:
         gatys=GatysConfig(style_weight=_STYLE_WEIGHT.value, content_weight=_CONTENT_WEIGHT.value),
         weights=_WEIGHTS.value,
         precision=_PRECISION.value,
+        alphas=common.float_list(_ALPHAS.value, "alphas") or [],
         **extra,
     )
 

@@ -10,7 +10,9 @@ Methods: "gatys" runs `gatys.stylize` (GatysConfig with the evaluation's
 image_size, iterations and seed); "folder:DIR" scores images another tool made
 (see `read_folder_output`); anything else is a model spec for
 `keras_style.inference.load_stylizer`. Arbitrary-style models (AdaIN, MetaNet)
-get each style image (prepared once per style). A fixed-style model ignores the
+get each style image (prepared once per style), once per style strength in
+`alphas`: each alpha below 1 is a method of its own ("adain_alpha0.8"), so the
+table and the scatter plot show the model's E-versus-C trade-off. A fixed-style model ignores the
 style images: it gets one row per content image, whose `style` is its own
 training style (metadata "style", or "unknown"); E and the style loss are
 computed against the --style image with that name (file stem, case-insensitive)
@@ -63,6 +65,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from keras_style import image_io
+from keras_style.checks import check_alpha
 from keras_style.contact_sheet import contact_sheet
 from keras_style.errors import StyleError
 from keras_style.evaluation import report
@@ -106,6 +109,9 @@ class EvaluationConfig:
       max_pixels: refuse input images with more pixels (decompression-bomb guard).
       precision: a `keras_style.precision` setting for the Gatys optimisation. The
         metrics always score in float32, so their figures compare across machines.
+      alphas: style strengths in [0, 1] for the arbitrary-style models, each scored
+        as a method of its own (labelled "<model>_alpha<a>"; 1 keeps the model's
+        plain label). Other methods run once.
     """
 
     content: str
@@ -122,6 +128,7 @@ class EvaluationConfig:
     weights: str | None = "auto"
     max_pixels: int | None = image_io.DEFAULT_MAX_PIXELS
     precision: str = "auto"
+    alphas: Sequence[float] = (1.0,)
 
     def gatys_config(self):
         """The GatysConfig the "gatys" method runs with."""
@@ -154,6 +161,12 @@ class EvaluationConfig:
             raise StyleError(f"max_pairs must be >= 1, got {self.max_pairs}")
         if not self.output_dir:
             raise StyleError("no output directory given; pass --output_dir=DIR")
+        if not self.alphas:
+            raise StyleError("no alphas given; pass --alphas=1 (or a list such as 1,0.8,0.6)")
+        for alpha in self.alphas:
+            check_alpha(alpha)
+        if len(set(self.alphas)) != len(self.alphas):
+            raise StyleError(f"alphas must differ, got {', '.join(f'{a:g}' for a in self.alphas)}")
         self.gatys_config().validate()
 
 
@@ -165,6 +178,7 @@ class _Method:
     model_spec: object = None  # a resolved ModelSpec for models
     own_style: str = ""  # fixed-style models: the training style's name
     reference: str = ""  # fixed-style models: stem of the style used for E, or a file path, or ""
+    alpha: float | None = None  # arbitrary-style models: the style strength
     stylizer: object = None
     prepared: dict = dataclasses.field(default_factory=dict)
     warmed_up: set = dataclasses.field(default_factory=set)  # image shapes already run once
@@ -211,14 +225,19 @@ def _stems(paths: Sequence[str], what: str) -> dict[str, str]:
     return stems
 
 
+def _unique_label(label: str, labels: set) -> str:
+    """`label`, or `label_2`, `label_3`... if taken; recorded in `labels`."""
+    base, n = label, 2
+    while label in labels:
+        label, n = f"{base}_{n}", n + 1
+    labels.add(label)
+    return label
+
+
 def _resolve_methods(config: EvaluationConfig, styles: dict[str, str]) -> list[_Method]:
     methods, labels = [], set()
     for spec in dict.fromkeys(m.strip() for m in config.methods if m and m.strip()):
-        label = base = method_label(spec)
-        n = 2
-        while label in labels:
-            label, n = f"{base}_{n}", n + 1
-        labels.add(label)
+        label = _unique_label(method_label(spec), labels)
         if spec == GATYS:
             methods.append(_Method(spec, label, "gatys"))
             continue
@@ -230,7 +249,13 @@ def _resolve_methods(config: EvaluationConfig, styles: dict[str, str]) -> list[_
             continue
         model = resolve_model(spec)
         if model.takes_style:
-            methods.append(_Method(spec, label, "arbitrary", model))
+            # The alphas of one model share its stylizer and prepared styles (alpha
+            # is applied at stylize time), so each style is prepared once.
+            prepared, warmed_up = {}, set()
+            for alpha in config.alphas:
+                name = label if alpha == 1 else _unique_label(f"{label}_alpha{alpha:g}", labels)
+                methods.append(_Method(spec, name, "arbitrary", model, alpha=float(alpha),
+                                       prepared=prepared, warmed_up=warmed_up))
             continue
         own = str(model.metadata.get("style") or "")
         lowered = {stem.lower(): stem for stem in styles}
@@ -388,9 +413,13 @@ def evaluate(
             )
     # Load every model needed, and the metrics' VGG19, before computing (or writing)
     # anything: a bad model or missing weights fail fast.
+    loaded = {}  # id(model spec) -> stylizer, shared by a model's alphas
     for method in dict.fromkeys(p.method for p in pending):
         if method.kind in ("fixed", "arbitrary"):
-            method.stylizer = method.model_spec.load()
+            key = id(method.model_spec)
+            if key not in loaded:
+                loaded[key] = method.model_spec.load()
+            method.stylizer = loaded[key]
     metrics = None
     if pending:
         from keras_style.evaluation.metrics import StyleMetrics
@@ -468,7 +497,7 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
                 return read_folder_output(method, pair, content)
             if method.kind == "gatys":
                 return gatys.stylize(gatys_extractor, content, [style], config=gatys_config)
-            return method.stylizer.stylize(content, style=prepared)
+            return method.stylizer.stylize(content, style=prepared, alpha=method.alpha)
 
         if method.kind in ("fixed", "arbitrary") and content.shape not in method.warmed_up:
             run()  # a new size traces and allocates: not what a steady-state image costs
