@@ -133,21 +133,26 @@ def _save_figure(fig, path: str, overwrite: bool):
 
 
 def ec_scatter(rows: Sequence[dict], methods: Sequence[str], path: str, overwrite: bool = False):
-    """Scatter plot of effectiveness E (x) against coherence C (y), one colour per method.
+    """Scatter plot of effectiveness E (x) against coherence C (y), one colour per method:
+    a small dot per pair and a large black-edged one at the method's mean, so methods
+    (and an any-style model's alphas) compare at a glance over the spread of pairs.
 
     Rows without E (fixed-style models with no matching style) are left out.
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
-    for method in methods:
+    for index, method in enumerate(methods):
         points = [(parse_float(r["effectiveness"]), parse_float(r["coherence"])) for r in rows if r["method"] == method]
         points = [(e, c) for e, c in points if not (math.isnan(e) or math.isnan(c))]
         if points:
             e, c = zip(*points)
-            ax.scatter(e, c, label=f"{method} ({len(points)})", alpha=0.75, s=24)
+            colour = f"C{index % 10}"
+            ax.scatter(e, c, label=f"{method} ({len(points)})", alpha=0.45, s=18, color=colour)
+            ax.scatter([np.mean(e)], [np.mean(c)], s=110, color=colour, edgecolors="black", linewidths=1.2,
+                       zorder=3)
     ax.set_xlabel("effectiveness E (higher: closer to the style)")
     ax.set_ylabel("coherence C (SSIM with the content)")
-    ax.set_title("Effectiveness vs coherence")
+    ax.set_title("Effectiveness vs coherence (large dot: mean)")
     ax.grid(True, alpha=0.3)
     if ax.collections:
         ax.legend(fontsize=8)
