@@ -98,6 +98,45 @@ def test_train_fast_style_checkpoints_restore_and_export(tmp_path, content_dir):
     assert velocities and all(np.any(np.asarray(v) != 0) for v in velocities)
 
 
+def test_init_from_starts_a_new_run_from_an_exported_model(tmp_path, content_dir):
+    """init_from (--init_from): a run with no checkpoint starts from a SavedModel's weights at
+    step 0 and its export records the source; a run with a checkpoint resumes from it
+    instead; a model of another kind or width is refused."""
+    import json
+
+    config = _config(content_dir)
+    quiet = dict(steps_per_loop=1, summary_interval=0, log=lambda message: None)
+    source = str(tmp_path / "source")
+    train_fast_style(config, TrainerConfig(str(tmp_path / "a"), train_steps=2, **quiet), export_dir=source)
+    trained = Trainer(FastStyleTask(config), TrainerConfig(str(tmp_path / "a"), **quiet)).model
+
+    logs = []
+    started = Trainer(FastStyleTask(config), TrainerConfig(str(tmp_path / "b"), train_steps=1, init_from=source,
+                                                            **{**quiet, "log": logs.append}))
+    assert started.step == 0 and int(started.optimizer.iterations.numpy()) == 0
+    assert any(m.startswith("initialised from") for m in logs)
+    for ours, theirs in zip(started.model.weights, trained.weights):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs), err_msg=ours.path)
+
+    tuned = str(tmp_path / "tuned")
+    train_fast_style(config, TrainerConfig(str(tmp_path / "b"), train_steps=1, init_from=source, **quiet),
+                     export_dir=tuned)
+    with open(os.path.join(tuned, "keras_style.json")) as f:
+        training = json.load(f)["training"]
+    assert training["init_from"] == source and training["train_steps"] == 1
+
+    logs.clear()
+    resumed = Trainer(FastStyleTask(config), TrainerConfig(str(tmp_path / "b"), init_from=source,
+                                                            **{**quiet, "log": logs.append}))
+    assert resumed.step == 1 and any("not used: resuming" in m for m in logs)
+
+    with pytest.raises(StyleError, match="is a 'adain' saved model, but this run trains a TransformNet"):
+        Trainer(FastStyleTask(config), TrainerConfig(str(tmp_path / "c"), init_from="adain", **quiet))
+    with pytest.raises(StyleError, match="weights do not fit this TransformNet"):
+        Trainer(FastStyleTask(_config(content_dir, base=8)), TrainerConfig(str(tmp_path / "d"), init_from=source,
+                                                                           **quiet))
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [
@@ -135,6 +174,7 @@ def _run_cli(*args, cwd=REPO):
         (["--content_data=EMPTY"], "no images in directory"),
         (["--style_weight=-3"], "style_weight must be >= 0"),
         (["--strategy=tpu"], "unknown strategy 'tpu'"),
+        (["--init_from=NOWHERE/model"], "model 'NOWHERE/model' not found"),
     ],
 )
 def test_cli_bad_inputs_exit_with_one_line(tmp_path, content_dir, args, message):

@@ -40,7 +40,8 @@ from absl import flags
 module = importlib.import_module(sys.argv[1])
 flags.FLAGS([sys.argv[1], "--flagfile=" + sys.argv[2]])
 print(json.dumps({"config": dataclasses.asdict(module.config_from_flags()),
-                  "train_steps": flags.FLAGS.train_steps, "export_dir": flags.FLAGS.export_dir}))
+                  "train_steps": flags.FLAGS.train_steps, "export_dir": flags.FLAGS.export_dir,
+                  "init_from": flags.FLAGS.init_from}))
 """
 
 
@@ -75,6 +76,8 @@ def test_recipe_reproduces_the_shipped_model(recipe, monkeypatch):
     with open(os.path.join(REPO, parsed["export_dir"], "keras_style.json")) as f:
         recorded = json.load(f)["training"]
     expected = {**parsed["config"], "train_steps": parsed["train_steps"]}
+    if parsed["init_from"]:  # a recipe that starts from another model records it
+        expected["init_from"] = parsed["init_from"]
     recorded_styles = recorded.pop("styles", None)  # the MetaNet also records its style count
     # Compared key by key, so a failure names the setting.
     assert sorted(recorded) == sorted(expected)

@@ -17,6 +17,7 @@ from absl import flags
 from keras_style.cli import common
 from keras_style.errors import StyleError
 from keras_style.export.saved_model import check_export_dir
+from keras_style.inference import resolve_model
 from keras_style.training import distribute
 from keras_style.training.trainer import TrainerConfig
 
@@ -44,6 +45,7 @@ _DEFAULTS = {
     "strategy": "default",
     "seed": None,
     "precision": "auto",
+    "init_from": None,
 }
 _HELP = {
     "content_data": "Content images: folder, glob, comma list, or tfds:NAME.",
@@ -65,6 +67,8 @@ _HELP = {
     "seed": "Random seed (weights, data order, crops).",
     "precision": "auto (mixed_bfloat16 on CPUs with bfloat16 units, mixed_float16 on GPUs with tensor cores, "
     "else float32), float32, mixed_bfloat16 or mixed_float16. Checkpoints resume in any precision.",
+    "init_from": "Start from this SavedModel's weights (a directory or shipped name of the same kind) when "
+    "--model_dir has no checkpoint: fine-tuning, or continuing a shipped model's training.",
 }
 _DEFINE = {
     "overwrite": flags.DEFINE_bool,
@@ -103,6 +107,7 @@ class TrainerFlags:
     strategy: flags.FlagHolder
     seed: flags.FlagHolder
     precision: flags.FlagHolder
+    init_from: flags.FlagHolder
 
 
 def define_trainer_flags(helps: dict[str, str] | None = None, **defaults) -> TrainerFlags:
@@ -162,6 +167,7 @@ def trainer_config(f: TrainerFlags):
         max_to_keep=f.max_to_keep.value,
         log=log,
         precision=f.precision.value,
+        init_from=f.init_from.value or None,
     )
 
 
@@ -177,6 +183,8 @@ def check_common(f: TrainerFlags, config, trainer_config):
     if f.strategy.value.split(":", 1)[0] not in distribute.STRATEGIES:
         raise StyleError(f"unknown strategy '{f.strategy.value}'; choose {', '.join(distribute.STRATEGIES)}")
     inputs = config.check_inputs()
+    if trainer_config.init_from:
+        resolve_model(trainer_config.init_from)  # a missing model fails here, before TensorFlow loads
     if os.path.isfile(f.model_dir.value):
         raise StyleError(f"--model_dir '{f.model_dir.value}' is a file; pass a directory")
     return inputs

@@ -25,6 +25,8 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 import keras_style
 from keras_style import data as data_lib
 from keras_style.errors import StyleError
@@ -44,6 +46,37 @@ WEIGHTS_DTYPE_KEY = "weights_dtype"  # keras_style.json: the dtype the SavedMode
 
 # A serving signature: its Python function and the `tf.TensorSpec`s of its inputs, in order.
 Signature = tuple[Callable[..., Any], Sequence[Any]]
+
+
+def saved_model_weights(saved_model_dir: str) -> dict:
+    """{variable name: numpy value} of every variable a SavedModel's signatures use."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(saved_model_dir)
+    weights = {}
+    for function in loaded.signatures.values():
+        for variable in function.variables:
+            weights[variable.name.split(":")[0]] = variable.numpy()
+    return weights
+
+
+def assign_weights(model, weights: dict) -> None:
+    """Sets every weight of `model` (a Keras model, or a tuple of them) from `weights`
+    ({Keras weight path: value}); values stored in another dtype (float16) are cast.
+
+    Raises:
+      StyleError: a weight is missing or has another shape (not the same architecture).
+    """
+    models = model if isinstance(model, (tuple, list)) else (model,)
+    for weight in (w for m in models for w in m.weights):
+        value = weights.get(weight.path)
+        if value is None or tuple(value.shape) != tuple(weight.shape):
+            found = "missing" if value is None else f"shape {tuple(value.shape)}"
+            raise StyleError(
+                f"the SavedModel's weights do not fit this {type(models[0]).__name__}: weight '{weight.path}' "
+                f"{tuple(weight.shape)} is {found}"
+            )
+        weight.assign(np.asarray(value).astype(weight.dtype))
 
 
 def check_export_dir(export_dir: str | os.PathLike, overwrite: bool = False) -> str:

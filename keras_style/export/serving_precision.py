@@ -18,8 +18,6 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-import numpy as np
-
 from keras_style import precision, registry
 from keras_style.errors import StyleError
 from keras_style.export import saved_model
@@ -29,37 +27,6 @@ from keras_style.export.metanet import export_metanet_model
 from keras_style.inference.model_spec import read_metadata
 
 PRECISION_KEY = "precision"
-
-
-def saved_model_weights(saved_model_dir: str) -> dict:
-    """{variable name: numpy value} of every variable a SavedModel's signatures use."""
-    import tensorflow as tf
-
-    loaded = tf.saved_model.load(saved_model_dir)
-    weights = {}
-    for function in loaded.signatures.values():
-        for variable in function.variables:
-            weights[variable.name.split(":")[0]] = variable.numpy()
-    return weights
-
-
-def assign_weights(model, weights: dict) -> None:
-    """Sets every weight of `model` (a Keras model, or a tuple of them) from `weights`
-    ({Keras weight path: value}); values stored in another dtype (float16) are cast.
-
-    Raises:
-      StyleError: a weight is missing or has another shape (not the same architecture).
-    """
-    models = model if isinstance(model, (tuple, list)) else (model,)
-    for weight in (w for m in models for w in m.weights):
-        value = weights.get(weight.path)
-        if value is None or tuple(value.shape) != tuple(weight.shape):
-            found = "missing" if value is None else f"shape {tuple(value.shape)}"
-            raise StyleError(
-                f"the SavedModel does not fit the rebuilt {type(model).__name__}: weight '{weight.path}' "
-                f"{tuple(weight.shape)} is {found}"
-            )
-        weight.assign(np.asarray(value).astype(weight.dtype))
 
 
 def rebuild_fast_style(metadata: dict, export_dir: str, overwrite: bool, extra: dict):
@@ -157,10 +124,10 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
     extra = {k: v for k, v in metadata.items() if k not in skip}
     extra[PRECISION_KEY] = policy
     build, export = registry.get(kind).part("serving_rebuilder")(metadata, export_dir, overwrite, extra)
-    weights = saved_model_weights(saved_model_dir)
+    weights = saved_model.saved_model_weights(saved_model_dir)
     with precision.policy_scope(policy):
         model = build()
-    assign_weights(model, weights)
+    saved_model.assign_weights(model, weights)
     return export(model, weights_dtype or metadata.get(saved_model.WEIGHTS_DTYPE_KEY, "float32"))
 
 

@@ -41,6 +41,11 @@ class TrainerConfig:
         loss networks ("auto": mixed_bfloat16 on CPUs with bfloat16 units, mixed_float16
         on GPUs with tensor cores, else float32). Variables stay float32 under the mixed
         policies, so a checkpoint written in one precision resumes in any other.
+      init_from: a keras-style SavedModel (directory or shipped name, e.g. "adain") of
+        the kind being trained, whose weights start a run with no checkpoint in
+        model_dir: fine-tuning, or continuing a shipped model's training where its
+        checkpoints are gone. The step count and optimizer start afresh; ignored when
+        model_dir has a checkpoint (the run resumes from it instead).
     """
 
     model_dir: str
@@ -51,6 +56,7 @@ class TrainerConfig:
     max_to_keep: int = 3
     log: Callable[[str], None] | None = None
     precision: str = precision.AUTO
+    init_from: str | None = None
 
     def validate(self):
         """Raises StyleError naming the first bad field."""
@@ -153,7 +159,11 @@ class Trainer:
 
         latest = tf.train.latest_checkpoint(self.config.model_dir)
         if latest is None:
+            if self.config.init_from:
+                self._initialize_from(self.config.init_from)
             return 0
+        if self.config.init_from:
+            self._log(f"init_from {self.config.init_from} not used: resuming from the checkpoint")
         # Keras 3 checkpoints the learning rate as a variable. The configured one must win:
         # "lower the learning rate and rerun" is how a diverged run is rescued.
         learning_rate = getattr(self.optimizer, "learning_rate", None)
@@ -174,6 +184,22 @@ class Trainer:
                 learning_rate.assign(configured_rate)
                 self._log(f"learning rate is now {configured_rate:g} (the checkpoint had {restored_rate:g})")
         return step
+
+    def _initialize_from(self, spec: str) -> None:
+        """Sets the model's weights from the SavedModel `spec` (see `TrainerConfig.init_from`)."""
+        from keras_style import registry
+        from keras_style.export.saved_model import assign_weights, saved_model_weights
+        from keras_style.inference import resolve_model
+
+        source = resolve_model(spec)
+        model_class = registry.get(source.kind).part("model")
+        if source.format != "saved_model" or not isinstance(self.model, model_class):
+            raise StyleError(
+                f"init_from '{spec}' is a '{source.kind}' {source.format.replace('_', ' ')}, but this run trains "
+                f"a {type(self.model).__name__}: pass a SavedModel of the same kind"
+            )
+        assign_weights(self.model, saved_model_weights(source.path))
+        self._log(f"initialised from {source.path} (step 0)")
 
     def save_checkpoint(self) -> str | None:
         """Saves the model, optimizer and step as `ckpt-STEP`; returns the path (chief)."""
@@ -358,7 +384,10 @@ def run_training(
         # Exports compute in float32 (what TFLite converts and every server runs);
         # `style_export --precision=bfloat16` writes a bfloat16 serving copy.
         precision.set_model_policy(trainer.model, precision.FLOAT32)
-        task.export(trainer.model, export_dir, overwrite=overwrite_export, metadata={"train_steps": trainer.step})
+        metadata = {"train_steps": trainer.step}
+        if trainer_config.init_from:  # the recipe's flags, as rerun to resume
+            metadata["init_from"] = trainer_config.init_from
+        task.export(trainer.model, export_dir, overwrite=overwrite_export, metadata=metadata)
     return metrics
 
 
