@@ -12,8 +12,8 @@ image_size, iterations and seed); "folder:DIR" scores images another tool made
 `keras_style.inference.load_stylizer`. Arbitrary-style models (AdaIN, MetaNet)
 get each style image (prepared once per style), once per style strength in
 `alphas`: each alpha below 1 is a method of its own ("adain_alpha0.8"), so the
-table and the scatter plot show the model's E-versus-C trade-off. A fixed-style model ignores the
-style images: it gets one row per content image, whose `style` is its own
+table and the scatter plot show the model's E-versus-C trade-off. A fixed-style
+model ignores the style images: it gets one row per content image, whose `style` is its own
 training style (metadata "style", or "unknown"); E and the style loss are
 computed against the --style image with that name (file stem, case-insensitive)
 or, failing that, the training style image recorded in the metadata if it is
