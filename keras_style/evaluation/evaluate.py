@@ -413,13 +413,12 @@ def evaluate(
             )
     # Load every model needed, and the metrics' VGG19, before computing (or writing)
     # anything: a bad model or missing weights fail fast.
-    loaded = {}  # id(model spec) -> stylizer, shared by a model's alphas
+    loaded = {}  # spec -> stylizer: a model's alphas share one
     for method in dict.fromkeys(p.method for p in pending):
         if method.kind in ("fixed", "arbitrary"):
-            key = id(method.model_spec)
-            if key not in loaded:
-                loaded[key] = method.model_spec.load()
-            method.stylizer = loaded[key]
+            if method.spec not in loaded:
+                loaded[method.spec] = method.model_spec.load()
+            method.stylizer = loaded[method.spec]
     metrics = None
     if pending:
         from keras_style.evaluation.metrics import StyleMetrics
