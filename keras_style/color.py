@@ -10,11 +10,20 @@ Implements the two methods of Gatys, Bethge, Hertzmann and Shechtman, 2016,
   the mean and covariance of another's RGB distribution. Applied to the style
   image before stylizing (the paper's usage) or to the stylized output.
 
+The same affine transform, aimed the other way, is the arbitrary-style models'
+palette step (`keras_style.inference.style_palette.StylePalette`): the stylized
+output takes the style images' colour mean and covariance. An AdaIN or MetaNet decoder matches VGG feature
+statistics, not colours, and on paintings it never saw it renders them faded
+(`docs/design_notes.md`, "The style palette step").
+
 Images are float (H, W, 3) RGB arrays in [0, 255]; results are float32,
 clipped to [0, 255].
 """
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -125,15 +134,55 @@ def match_color_histogram(
     Returns:
       float32 array shaped like `source`, clipped to [0, 255].
     """
+    return match_color_moments(source, ColorMoments.of(target), eps=eps)
+
+
+@dataclasses.dataclass(frozen=True)
+class ColorMoments:
+    """The mean (3,) and covariance (3, 3) of an RGB distribution, float64, [0, 255] scale."""
+
+    mean: np.ndarray
+    covariance: np.ndarray
+
+    @classmethod
+    def of(cls, image: np.ndarray, pixel_weights: np.ndarray | None = None) -> "ColorMoments":
+        """The colour moments of an (H, W, 3) image; `pixel_weights` (H, W) >= 0 weighs its pixels."""
+        pixels = _as_rgb(image, "image").reshape(-1, 3)
+        if pixel_weights is None:
+            return cls(pixels.mean(axis=0), np.cov(pixels, rowvar=False, bias=True))
+        w = np.asarray(pixel_weights, np.float64).reshape(-1, 1)
+        total = w.sum()
+        if total <= 0:
+            raise StyleError("the pixel weights are all zero; no colours to measure")
+        mean = (w * pixels).sum(axis=0) / total
+        centred = pixels - mean
+        return cls(mean, (w * centred).T @ centred / total)
+
+    @classmethod
+    def mix(cls, moments: Sequence["ColorMoments"], weights: Sequence[float]) -> "ColorMoments":
+        """The moments of the mixture that draws a pixel from distribution k with probability
+        weights[k] (weights summing to 1): what a picture painted in all the styles at once
+        would have, not an average of the covariances."""
+        weights = np.asarray(weights, np.float64)
+        means = np.stack([m.mean for m in moments])
+        mean = weights @ means
+        second = sum(w * (m.covariance + np.outer(m.mean, m.mean)) for w, m in zip(weights, moments))
+        return cls(mean, second - np.outer(mean, mean))
+
+
+def match_color_moments(
+    source: np.ndarray, target: ColorMoments, eps: float = 1e-3, pixel_weights: np.ndarray | None = None
+) -> np.ndarray:
+    """`source` recoloured to `target`'s mean and covariance (`match_color_histogram`'s map).
+
+    `pixel_weights` (H, W), when given, weighs `source`'s pixels in its own moments (the map
+    fitted to one region); every pixel is mapped. Returns float32 shaped like `source`,
+    clipped to [0, 255].
+    """
     source = _as_rgb(source, "source")
-    target = _as_rgb(target, "target")
-    src = source.reshape(-1, 3)
-    tgt = target.reshape(-1, 3)
-    src_mean, tgt_mean = src.mean(axis=0), tgt.mean(axis=0)
-    transform = _sym_matrix_power(np.cov(tgt, rowvar=False, bias=True), 0.5, eps) @ (
-        _sym_matrix_power(np.cov(src, rowvar=False, bias=True), -0.5, eps)
-    )
-    recoloured = (src - src_mean) @ transform.T + tgt_mean
+    own = ColorMoments.of(source, pixel_weights)
+    transform = _sym_matrix_power(target.covariance, 0.5, eps) @ _sym_matrix_power(own.covariance, -0.5, eps)
+    recoloured = (source.reshape(-1, 3) - own.mean) @ transform.T + target.mean
     return _to_output(recoloured.reshape(source.shape))
 
 

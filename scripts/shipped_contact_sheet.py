@@ -4,7 +4,8 @@ r"""Contact sheet for shipped models: content photos (rows) x models (columns).
       --content=examples/content --output=saved_models/contact_sheet.jpg
 
 The first column is the content photo; each further column is one model's output
-(`--style` for arbitrary-style models, one per model or one shared).
+(`--style` for arbitrary-style models, one per model or one shared; their outputs get
+the palette step, as `style_transfer` gives them by default).
 """
 
 from absl import flags
@@ -41,7 +42,8 @@ def main(argv):
             style = stylizer.prepare_style([style_image])
         else:
             header.append(None)
-        columns.append([stylizer.stylize(c, style=style) for c in contents])
+        outputs = [stylizer.stylize(c, style=style) for c in contents]
+        columns.append([style.palette.apply(o) for o in outputs] if style is not None else outputs)
     rows = ([header] if any(h is not None for h in header) else []) + [
         [c] + [col[i] for col in columns] for i, c in enumerate(contents)
     ]

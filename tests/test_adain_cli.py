@@ -96,8 +96,8 @@ def _transfer_cases(w):
 
     good = {
         "whole": case("whole", f"--style={root / 'a.png'}", "--alpha=0.5"),
-        "weights": case("weights", styles, "--style_weights=0.7,0.3"),
-        "masks": case("masks", styles, masks, "--style_weights=1,3", "--alpha=0.9"),
+        "weights": case("weights", styles, "--style_weights=0.7,0.3", "--nostyle_palette"),
+        "masks": case("masks", styles, masks, "--style_weights=1,3", "--alpha=0.9", "--nostyle_palette"),
         "histogram": case("histogram", f"--style={root / 'a.png'}", "--preserve_color=histogram"),
         # A shipped model name, its .tflite pair; a folder of contents, tiled, luminance kept.
         "tflite_folder": ["--model=adainz", "--model_format=tflite", f"--content={root / 'content'}",
@@ -118,6 +118,8 @@ def _transfer_cases(w):
         "mask_with_tile": (case("x10", styles, masks, *TILE), "drop --tile"),
         "mask_with_tflite": (case("x11", styles, masks, "--model_format=tflite", model="adainz"),
                              "--mask needs the AdaIN SavedModel"),
+        "palette_and_preserve": (case("x12", styles, "--style_palette", "--preserve_color=luminance"),
+                                 "--style_palette gives the result the style's colours and --preserve_color"),
     }
     return good, bad
 
@@ -201,14 +203,21 @@ def test_whole_image_alpha_and_weights_match_the_stylizer(work, runs, stylizer):
     a, b = _load(root / "a.png"), _load(root / "b.png")
     _ok(runs["results"][("transfer", "whole")])
     _ok(runs["results"][("transfer", "weights")])
+    style_a = stylizer.prepare_style([a])
+    raw_a = stylizer.stylize(content, style=style_a, alpha=0.5)
     expected = {
-        "whole": stylizer.stylize(content, style=stylizer.prepare_style([a]), alpha=0.5),
-        "weights": stylizer.stylize(content, style=stylizer.prepare_style([a, b], [0.7, 0.3])),
+        # The palette step is on by default, in full at any alpha.
+        "whole": style_a.palette.apply(raw_a),
+        "weights": stylizer.stylize(content, style=stylizer.prepare_style([a, b], [0.7, 0.3])),  # --nostyle_palette
     }
     for name, reference in expected.items():
         written = _load(root / "out" / f"{name}.png")
         assert np.abs(written - np.clip(np.round(reference), 0, 255)).max() <= 1, name
     assert np.abs(_load(root / "out" / "whole.png") - _load(root / "out" / "weights.png")).mean() > 0.1
+    # The palette step moves the mean colour onto the painting's (the raw output is off by more).
+    mean_a = style_a.palette.moments[0].mean
+    assert np.abs(_load(root / "out" / "whole.png").reshape(-1, 3).mean(axis=0) - mean_a).max() < 2.0
+    assert np.abs(raw_a.reshape(-1, 3).mean(axis=0) - mean_a).max() > 5.0
 
 
 def test_masks_route_styles_like_the_library(work, runs, stylizer):
@@ -244,7 +253,7 @@ def test_tflite_pair_folder_tiled(work, runs):
 
 @pytest.mark.parametrize("case", ["missing_style", "no_style", "mask_size", "alpha_high", "alpha_negative",
                                   "weights_count", "weights_negative", "weights_text", "masks_count",
-                                  "mask_with_tile", "mask_with_tflite"])
+                                  "mask_with_tile", "mask_with_tflite", "palette_and_preserve"])
 def test_bad_input_one_line_error_and_no_output(work, runs, case):
     _, message = runs["bad"][case]
     assert_one_line_error(runs["results"][("bad", case)], message)

@@ -88,6 +88,23 @@ def test_model_handler_signatures_agree(fast_model):
 
 
 @requires_beam
+def test_model_handler_palette_step_for_any_style_models():
+    """The shipped AdaIN through the handler: the palette step (default) is the style's
+    colour map applied to what --nostyle_palette gives."""
+    from keras_style import image_io
+    from keras_style.batch.model_handler import StyleModelHandler
+    from keras_style.inference.style_palette import StylePalette
+
+    model_dir = os.path.join(REPO, "saved_models", "adain", "saved_model")
+    style = np.clip(image_io.resize_long_side(image_io.load_image(STYLE_IMAGE), 64), 0, 255)
+    image = np.clip(image_io.resize_image(image_io.load_image(CONTENT_IMAGE), (40, 48)), 0, 255)
+    raw = StyleModelHandler(model_dir, style=style, style_palette=False).load_model()(image)
+    coloured = StyleModelHandler(model_dir, style=style).load_model()(image)
+    np.testing.assert_allclose(coloured, StylePalette.of([style], [1.0]).apply(raw), atol=1e-3)
+    assert np.abs(coloured - raw).mean() > 5.0
+
+
+@requires_beam
 def test_style_batch_command(fast_model, inputs, tmp_path):
     out = tmp_path / "out"
     result = run_command("keras_style.cli.batch", f"--input={inputs}", f"--model={fast_model}",

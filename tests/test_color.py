@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 
 from keras_style.color import (
+    ColorMoments,
     match_color_histogram,
     preserve_color,
     rgb_to_yiq,
     yiq_to_rgb,
 )
 from keras_style.errors import StyleError
+from keras_style.inference.style_palette import StylePalette
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -133,3 +135,42 @@ def test_size_mismatch_raises_style_error():
 def test_unknown_method_raises_style_error():
     with pytest.raises(StyleError, match="unknown colour preservation method 'hsv'.*luminance"):
         preserve_color(np.zeros((2, 2, 3)), np.zeros((2, 2, 3)), method="hsv")
+
+
+def test_color_moments_mix_is_the_pooled_distribution():
+    """Mixing two images' moments by their pixel shares gives the moments of all their
+    pixels together (the mixture's covariance includes the spread between the means)."""
+    a, b = _correlated_content(1, (20, 30)), _cool_stylized(2, (10, 30))
+    mixed = ColorMoments.mix([ColorMoments.of(a), ColorMoments.of(b)], [2 / 3, 1 / 3])
+    pooled_mean, pooled_cov = _stats(np.concatenate([a, b]))
+    np.testing.assert_allclose(mixed.mean, pooled_mean, atol=1e-9)
+    np.testing.assert_allclose(mixed.covariance, pooled_cov, atol=1e-8)
+    weighted = ColorMoments.of(np.concatenate([a, b]), pixel_weights=np.r_[np.ones(20), np.zeros(10)][:, None]
+                               * np.ones((1, 30)))
+    np.testing.assert_allclose(weighted.mean, _stats(a)[0], atol=1e-9)
+    with pytest.raises(StyleError, match="all zero"):
+        ColorMoments.of(a, pixel_weights=np.zeros(a.shape[:2]))
+
+
+def test_style_palette_gives_the_styles_mixed_colours():
+    stylized = _cool_stylized(3, (40, 40))
+    warm, other = _correlated_content(4, (32, 32)), _correlated_content(5, (16, 48)) * 0.5
+    palette = StylePalette.of([warm, other], [0.75, 0.25])
+    out = palette.apply(stylized)
+    target = ColorMoments.mix([ColorMoments.of(warm), ColorMoments.of(other)], [0.75, 0.25])
+    out_mean, out_cov = _stats(out)
+    np.testing.assert_allclose(out_mean, target.mean, atol=0.05)
+    np.testing.assert_allclose(out_cov, target.covariance, rtol=0.01, atol=0.5)
+    assert np.abs(_stats(stylized)[0] - target.mean).max() > 20  # it was far off before
+
+
+def test_style_palette_with_masks_colours_each_region_and_keeps_uncovered_pixels():
+    stylized = _cool_stylized(6, (30, 40))
+    warm, dark = _correlated_content(7, (24, 24)), _correlated_content(8, (24, 24)) * 0.4
+    left, right = np.zeros((30, 40), np.float32), np.zeros((30, 40), np.float32)
+    left[:, :15], right[:, 25:] = 1.0, 1.0  # columns 15..24 are in neither mask
+    out = StylePalette.of([warm, dark], [0.5, 0.5]).apply(stylized, masks=[left, right])
+    np.testing.assert_allclose(out[:, 15:25], stylized[:, 15:25], atol=1e-3)
+    np.testing.assert_allclose(_stats(out[:, :15])[0], _stats(warm)[0], atol=0.05)
+    np.testing.assert_allclose(_stats(out[:, 25:])[0], _stats(dark)[0], atol=0.05)
+    np.testing.assert_allclose(_stats(out[:, 25:])[1], _stats(dark)[1], rtol=0.01, atol=0.5)

@@ -114,8 +114,15 @@ def test_style_transfer_one_style_matches_the_library(work, runs, stylizer):
 
     _ok(runs["one"])
     content = image_io.load_image(str(work["content"] / "a.png"))
-    expected = stylizer.stylize(content, style=stylizer.prepare_style([image_io.load_image(STYLE_IMAGE)]))
-    assert np.abs(_load(work["root"] / "out" / "one.png") - np.clip(expected, 0, 255)).max() <= 1.0
+    style = stylizer.prepare_style([image_io.load_image(STYLE_IMAGE)])
+    raw = stylizer.stylize(content, style=style)
+    expected = style.palette.apply(raw)  # the palette step is on by default
+    written = _load(work["root"] / "out" / "one.png")
+    assert np.abs(written - expected).max() <= 1.0
+    # It gives the output the painting's mean colour, which the raw network misses.
+    target = style.palette.moments[0].mean
+    assert np.abs(written.reshape(-1, 3).mean(axis=0) - target).max() < 2.0
+    assert np.abs(raw.reshape(-1, 3).mean(axis=0) - target).max() > 10.0
 
 
 def test_style_transfer_runs_a_bfloat16_copy_close_to_float32(work, runs):
@@ -133,7 +140,7 @@ def test_style_transfer_tiled_mix_with_alpha(work, runs, stylizer):
 
     _ok(runs["tiled"])
     assert "wrote 2 images" in runs["tiled"].stderr
-    transfer = MetaNetTransfer([STYLE_IMAGE, STYLE_IMAGE_2], [1.0, 3.0], alpha=0.6)
+    transfer = MetaNetTransfer([STYLE_IMAGE, STYLE_IMAGE_2], [1.0, 3.0], alpha=0.6, style_palette=True)
     transfer.load_inputs([], {})
     for name, (h, w) in SIZES.items():
         out = _load(work["root"] / "out" / "tiled" / name)

@@ -83,6 +83,8 @@ class BatchConfig:
       output_dir: where outputs go (created if missing, for local paths).
       style: style image for arbitrary-style models (adain, metanet).
       alpha: style strength in [0, 1] for arbitrary-style models.
+      style_palette: arbitrary-style models: give each output the style image's colour
+        mean and covariance (`keras_style.inference.style_palette.StylePalette`), as style_transfer does.
       output_format: png, jpg, webp, bmp or tiff.
       quality: JPEG / WebP quality.
       max_size: resize each input so its long side is this many pixels.
@@ -98,6 +100,7 @@ class BatchConfig:
     output_dir: str
     style: str | None = None
     alpha: float = 1.0
+    style_palette: bool = True
     output_format: str = "png"
     quality: int = 95
     max_size: int | None = None
@@ -330,7 +333,7 @@ def run_batch(config: BatchConfig, pipeline_args: Sequence[str] = ()) -> dict:
         model_dir = serving_precision.precision_copy(model_dir, config.precision,
                                                      log=lambda line: print(line, file=sys.stderr))
         computed_in = serving_precision.model_precision(read_metadata(model_dir))
-    handler = StyleModelHandler(model_dir, style=style, alpha=config.alpha)
+    handler = StyleModelHandler(model_dir, style=style, alpha=config.alpha, style_palette=config.style_palette)
     handler.load_model()  # fails here, with one message, rather than inside a worker
 
     with beam.Pipeline(options=PipelineOptions(options)) as pipeline:

@@ -85,11 +85,14 @@ class StyleModelHandler(ModelHandler):
       style: float32 (H, W, 3) style image in [0, 255]; required for adain
         and metanet, refused for fast_style.
       alpha: style strength in [0, 1] for adain / metanet.
+      style_palette: adain / metanet: give each output the style image's colour mean and
+        covariance, in full at any `alpha` (`keras_style.inference.style_palette.StylePalette`), as
+        `style_transfer` does by default.
       signature: fast_style only: force "stylize_float" or "serving_default".
     """
 
     def __init__(self, model_dir: str, style: np.ndarray | None = None, alpha: float = 1.0,
-                 signature: str | None = None):
+                 signature: str | None = None, style_palette: bool = True):
         super().__init__()
         self.model_dir = os.fspath(model_dir)
         self.metadata = _read_metadata(self.model_dir)
@@ -97,6 +100,7 @@ class StyleModelHandler(ModelHandler):
         self.style = None if style is None else np.asarray(style, np.float32)
         self.alpha = float(alpha)
         self.signature = signature
+        self.style_palette = bool(style_palette)
         takes_style = registry.get(self.kind, self.model_dir).takes_style
         if takes_style and self.style is None:
             raise StyleError(f"model '{self.model_dir}' is an arbitrary-style ({self.kind}) model; pass --style=IMAGE")
@@ -146,7 +150,12 @@ class StyleModelHandler(ModelHandler):
         stylizer = stylizer_class(self.model_dir, metadata=self.metadata)
         prepared = stylizer.prepare_style([self.style])  # once per worker, not per image
         alpha = None if self.alpha == 1.0 else self.alpha
-        return _LoadedModel(lambda image: stylizer.stylize(image, style=prepared, alpha=alpha), stylizer)
+
+        def stylize(image):
+            out = stylizer.stylize(image, style=prepared, alpha=alpha)
+            return prepared.palette.apply(out) if self.style_palette else out
+
+        return _LoadedModel(stylize, stylizer)
 
     def run_inference(self, batch: Sequence[np.ndarray], model: _LoadedModel,
                       inference_args: Optional[dict[str, Any]] = None) -> Iterable[PredictionResult]:

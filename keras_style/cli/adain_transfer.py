@@ -1,4 +1,5 @@
-"""style_transfer's AdaIN options: --style, --style_weights, --alpha, --mask, --preserve_color.
+"""style_transfer's AdaIN options: --style, --style_weights, --alpha, --mask, --preserve_color,
+--style_palette.
 
 `style_transfer` calls, in order: `check_flags` (cheap, before anything is read),
 `AdaINTransfer.load_inputs` (decodes the style images and masks, checks the masks
@@ -10,6 +11,10 @@ against every content image; still before any output is written), and
   content image and every tile. With --preserve_color=histogram the style images
   are first recoloured to each content image's colour mean and covariance (the
   paper's method), so the statistics are computed once per content image.
+* Unless --preserve_color or --nostyle_palette, the palette step gives each result
+  the style images' colours (`keras_style.inference.style_palette.StylePalette`: mixed by
+  --style_weights, each style in its --mask region; in full at any --alpha), once
+  the tiles are stitched, so that tiles share one colour map.
 * --mask (one grayscale image per style, the content's size; white = apply that
   style) runs the SavedModel's `stylize_masked` signature: feature-space
   blending, as `keras_style.adain.stylize` does. It needs the SavedModel (the
@@ -96,10 +101,12 @@ def check_flags(spec, styles, style_weights, alpha, masks, tile: int) -> None:
             )
 
 
-def transfer_from_flags(spec, styles, style_weights, alpha, masks, tile, preserve_color) -> "AdaINTransfer":
+def transfer_from_flags(
+    spec, styles, style_weights, alpha, masks, tile, preserve_color, style_palette=False
+) -> "AdaINTransfer":
     """`check_flags`, then the run's `AdaINTransfer` (the kind's `transfer` entry in the registry)."""
     check_flags(spec, styles, style_weights, alpha, masks, tile)
-    return AdaINTransfer.from_flags(styles, style_weights, alpha, masks, preserve_color)
+    return AdaINTransfer.from_flags(styles, style_weights, alpha, masks, preserve_color, style_palette)
 
 
 @dataclasses.dataclass
@@ -111,14 +118,15 @@ class AdaINTransfer:
     alpha: float | None = None
     mask_paths: list | None = None
     preserve_color: str = "none"
+    style_palette: bool = False
     styles: list = dataclasses.field(default_factory=list)
     masks: list | None = None
     _prepared: object = None
 
     @classmethod
-    def from_flags(cls, styles, style_weights, alpha, masks, preserve_color) -> "AdaINTransfer":
+    def from_flags(cls, styles, style_weights, alpha, masks, preserve_color, style_palette=False) -> "AdaINTransfer":
         return cls(list(styles), float_list(style_weights, "style_weights"), alpha, list(masks or []) or None,
-                   preserve_color)
+                   preserve_color, style_palette)
 
     def load_inputs(self, content_paths, load_kwargs) -> None:
         """Decodes the style images and masks; checks each mask against each content image.
@@ -166,6 +174,7 @@ class AdaINTransfer:
             if self._prepared is None:
                 self._prepared = model.prepare_style(self.styles, self.weights)
             prepared = self._prepared
+        masks = None
         if self.masks:
             masks = [
                 m if m.shape == content.shape[:2]
@@ -181,6 +190,8 @@ class AdaINTransfer:
             result = model.stylize(content, style=prepared, alpha=self.alpha)
         if self.preserve_color == "luminance":
             result = color.preserve_color(content, result, method="luminance")
+        elif self.style_palette:
+            result = prepared.palette.apply(result, masks=masks)
         return result
 
 

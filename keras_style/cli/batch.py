@@ -35,6 +35,9 @@ _MODEL = flags.DEFINE_string("model", None, "Exported SavedModel directory (fast
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where outputs go, named after the inputs (created if missing).")
 _STYLE = flags.DEFINE_string("style", None, "Style image, for arbitrary-style models (adain, metanet).")
 _ALPHA = flags.DEFINE_float("alpha", 1.0, "Style strength 0..1, for arbitrary-style models.")
+_STYLE_PALETTE = flags.DEFINE_bool(
+    "style_palette", True, "Arbitrary-style models: give each output the --style image's colour mean and "
+    "covariance (in full at any --alpha), as style_transfer does; --nostyle_palette: the network's own colours.")
 _OUTPUT_FORMAT = flags.DEFINE_string("output_format", "png", "png, jpg, webp, bmp or tiff.")
 _QUALITY = flags.DEFINE_integer("quality", 95, "JPEG / WebP quality, 1 to 100.")
 _MAX_SIZE = flags.DEFINE_integer("max_size", None, "Resize each input so its long side is this many pixels.")
@@ -87,6 +90,7 @@ def _config():
         output_dir=_OUTPUT_DIR.value,
         style=_STYLE.value,
         alpha=_ALPHA.value,
+        style_palette=_STYLE_PALETTE.value,
         output_format=_OUTPUT_FORMAT.value,
         quality=_QUALITY.value,
         max_size=_MAX_SIZE.value,

@@ -24,7 +24,7 @@ from keras_style.cli import common
 from keras_style.native_logs import import_tensorflow
 
 import_tensorflow()  # first, so its native start-up lines are filtered
-from keras_style.evaluation.evaluate import EvaluationConfig  # noqa: E402
+from keras_style.evaluation.evaluate import PALETTE_MODES, EvaluationConfig  # noqa: E402
 from keras_style.gatys import GatysConfig  # noqa: E402
 from keras_style.evaluation import evaluate
 
@@ -56,6 +56,11 @@ _ALPHAS = flags.DEFINE_list(
     "Style strengths in [0, 1] for the any-style models (AdaIN, MetaNet), each scored as a method of its "
     "own (<model>_alpha<a>), e.g. 1,0.8,0.6 for the E-versus-C trade-off; other methods run once.",
 )
+_STYLE_PALETTE = flags.DEFINE_enum(
+    "style_palette", _D.style_palette, list(PALETTE_MODES),
+    "The any-style models' palette step (the style's colour mean and covariance given to the output, as "
+    "style_transfer does by default): on, off, or both (the raw outputs scored as <model>_nopalette).",
+)
 _MAX_PIXELS = flags.DEFINE_integer("max_image_pixels", None, "Refuse input images with more pixels than this "
                                    "(decompression-bomb guard); default: the library's limit.")
 
@@ -79,6 +84,7 @@ def _config() -> EvaluationConfig:
         weights=_WEIGHTS.value,
         precision=_PRECISION.value,
         alphas=common.float_list(_ALPHAS.value, "alphas") or [],
+        style_palette=_STYLE_PALETTE.value,
         **extra,
     )
 

@@ -15,7 +15,9 @@ written), and `MetaNetTransfer.stylize` per content image, after the model is lo
 * --mask is refused: a MetaNet draws one network per style (or mix of styles) for the
   whole image; spatial style control needs an AdaIN model.
 * --preserve_color is applied to the result (luminance transfer or colour
-  histogram matching of the stylized image to the content).
+  histogram matching of the stylized image to the content); otherwise, unless
+  --nostyle_palette, the palette step gives it the style images' colours
+  (`keras_style.inference.style_palette.StylePalette`, in full at any --alpha).
 """
 
 from __future__ import annotations
@@ -49,10 +51,12 @@ def check_flags(spec, styles, style_weights, alpha, masks, tile: int = 0) -> Non
         raise StyleError(f"--alpha must be in [0, 1], got {alpha:g}")
 
 
-def transfer_from_flags(spec, styles, style_weights, alpha, masks, tile, preserve_color) -> "MetaNetTransfer":
+def transfer_from_flags(
+    spec, styles, style_weights, alpha, masks, tile, preserve_color, style_palette=False
+) -> "MetaNetTransfer":
     """`check_flags`, then the run's `MetaNetTransfer` (the kind's `transfer` entry in the registry)."""
     check_flags(spec, styles, style_weights, alpha, masks, tile)
-    return MetaNetTransfer.from_flags(styles, style_weights, alpha, preserve_color)
+    return MetaNetTransfer.from_flags(styles, style_weights, alpha, preserve_color, style_palette)
 
 
 @dataclasses.dataclass
@@ -63,12 +67,13 @@ class MetaNetTransfer:
     weights: list | None = None
     alpha: float | None = None
     preserve_color: str = "none"
+    style_palette: bool = False
     styles: list = dataclasses.field(default_factory=list)
     _prepared: object = None
 
     @classmethod
-    def from_flags(cls, styles, style_weights, alpha, preserve_color="none") -> "MetaNetTransfer":
-        return cls(list(styles), float_list(style_weights, "style_weights"), alpha, preserve_color)
+    def from_flags(cls, styles, style_weights, alpha, preserve_color="none", style_palette=False) -> "MetaNetTransfer":
+        return cls(list(styles), float_list(style_weights, "style_weights"), alpha, preserve_color, style_palette)
 
     def load_inputs(self, content_paths, load_kwargs) -> None:
         """Decodes the style images (a missing or unreadable one is a StyleError)."""
@@ -89,4 +94,6 @@ class MetaNetTransfer:
             result = model.stylize(content, style=style)
         if self.preserve_color != "none":
             result = color.preserve_color(content, result, method=self.preserve_color)
+        elif self.style_palette:
+            result = style.palette.apply(result)
         return result

@@ -62,6 +62,12 @@ _MASK = flags.DEFINE_list(
     "mask", None, "AdaIN spatial control: one grayscale image per --style, the content's size; white applies "
     "that style. Needs the SavedModel and whole images (no --tile).")
 
+_STYLE_PALETTE = flags.DEFINE_bool(
+    "style_palette", True, "Arbitrary-style models: give the result the --style images' colour mean and "
+    "covariance (mixed by --style_weights, each in its --mask region; in full at any --alpha), after the model "
+    "and after stitching tiles. --nostyle_palette: the network's own colours. Not with --preserve_color, "
+    "which keeps the content's colours instead.")
+
 _PRECISION = common.define_precision_flag(
     "SavedModels only (a .tflite file runs as converted): a fast-style or AdaIN SavedModel is run from a copy "
     "computing in that precision, made once and kept in $KERAS_STYLE_CACHE (default ~/.cache/keras_style).")
@@ -94,6 +100,11 @@ def _check_style_flags(spec):
     given = [name for name, value in (("--style", _STYLE.value), ("--alpha", _ALPHA.value),
                                       ("--style_weights", _STYLE_WEIGHTS.value), ("--mask", _MASK.value))
              if value is not None]
+    if flags.FLAGS["style_palette"].present:
+        given.append("--style_palette" if _STYLE_PALETTE.value else "--nostyle_palette")
+        if _STYLE_PALETTE.value and _PRESERVE_COLOR.value != "none":
+            raise StyleError("--style_palette gives the result the style's colours and --preserve_color the "
+                             "content's; pass one of them")
     if given and not spec.takes_style:
         raise StyleError(
             f"model {spec.source} is a fixed-style model; {' and '.join(given)} "
@@ -103,7 +114,7 @@ def _check_style_flags(spec):
         return None
     # The kind's style-flag handler (load_inputs, stylize), e.g. keras_style.cli.adain_transfer.
     return kind.part("transfer")(spec, _STYLE.value, _STYLE_WEIGHTS.value, _ALPHA.value, _MASK.value, _TILE.value,
-                                 _PRESERVE_COLOR.value)
+                                 _PRESERVE_COLOR.value, _STYLE_PALETTE.value and _PRESERVE_COLOR.value == "none")
 
 
 def _output_paths(inputs: list[str], fmt: str) -> list[str]:

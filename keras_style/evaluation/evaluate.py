@@ -83,6 +83,7 @@ SCATTER_PNG = "ec_scatter.png"
 BARS_PNG = "loss_time.png"
 SIDE_BY_SIDE_JPG = "sheet_side_by_side.jpg"
 OUTPUTS_DIR = "outputs"
+PALETTE_MODES = ("on", "off", "both")
 UNKNOWN_STYLE = "unknown"
 
 
@@ -112,6 +113,10 @@ class EvaluationConfig:
       alphas: style strengths in [0, 1] for the arbitrary-style models, each scored
         as a method of its own (labelled "<model>_alpha<a>"; 1 keeps the model's
         plain label). Other methods run once.
+      style_palette: "on": the arbitrary-style models' outputs get the style's
+        colours (`keras_style.inference.style_palette.StylePalette`, in full at every alpha), as
+        `style_transfer` gives them by default; "off": the networks' own colours;
+        "both": each scored both ways, the raw ones labelled "<model>_nopalette".
     """
 
     content: str
@@ -129,6 +134,7 @@ class EvaluationConfig:
     max_pixels: int | None = image_io.DEFAULT_MAX_PIXELS
     precision: str = "auto"
     alphas: Sequence[float] = (1.0,)
+    style_palette: str = "on"
 
     def gatys_config(self):
         """The GatysConfig the "gatys" method runs with."""
@@ -165,6 +171,8 @@ class EvaluationConfig:
             raise StyleError("no alphas given; pass --alphas=1 (or a list such as 1,0.8,0.6)")
         for alpha in self.alphas:
             check_alpha(alpha)
+        if self.style_palette not in PALETTE_MODES:
+            raise StyleError(f"style_palette must be one of {', '.join(PALETTE_MODES)}, got '{self.style_palette}'")
         if len(set(self.alphas)) != len(self.alphas):
             raise StyleError(f"alphas must differ, got {', '.join(f'{a:g}' for a in self.alphas)}")
         self.gatys_config().validate()
@@ -179,6 +187,7 @@ class _Method:
     own_style: str = ""  # fixed-style models: the training style's name
     reference: str = ""  # fixed-style models: stem of the style used for E, or a file path, or ""
     alpha: float | None = None  # arbitrary-style models: the style strength
+    palette: bool = False  # arbitrary-style models: whether the palette step runs
     stylizer: object = None
     prepared: dict = dataclasses.field(default_factory=dict)
     warmed_up: set = dataclasses.field(default_factory=set)  # image shapes already run once
@@ -252,10 +261,15 @@ def _resolve_methods(config: EvaluationConfig, styles: dict[str, str]) -> list[_
             # The alphas of one model share its stylizer and prepared styles (alpha
             # is applied at stylize time), so each style is prepared once.
             prepared, warmed_up = {}, set()
+            palettes = {"on": (True,), "off": (False,), "both": (True, False)}[config.style_palette]
             for alpha in config.alphas:
-                name = label if alpha == 1 else _unique_label(f"{label}_alpha{alpha:g}", labels)
-                methods.append(_Method(spec, name, "arbitrary", model, alpha=float(alpha),
-                                       prepared=prepared, warmed_up=warmed_up))
+                for palette in palettes:
+                    name = label if alpha == 1 else f"{label}_alpha{alpha:g}"
+                    if not palette and config.style_palette == "both":
+                        name += "_nopalette"
+                    name = name if name == label else _unique_label(name, labels)
+                    methods.append(_Method(spec, name, "arbitrary", model, alpha=float(alpha), palette=palette,
+                                           prepared=prepared, warmed_up=warmed_up))
             continue
         own = str(model.metadata.get("style") or "")
         lowered = {stem.lower(): stem for stem in styles}
@@ -496,7 +510,8 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
                 return read_folder_output(method, pair, content)
             if method.kind == "gatys":
                 return gatys.stylize(gatys_extractor, content, [style], config=gatys_config)
-            return method.stylizer.stylize(content, style=prepared, alpha=method.alpha)
+            output = method.stylizer.stylize(content, style=prepared, alpha=method.alpha)
+            return prepared.palette.apply(output) if method.palette else output
 
         if method.kind in ("fixed", "arbitrary") and content.shape not in method.warmed_up:
             run()  # a new size traces and allocates: not what a steady-state image costs

@@ -5,6 +5,10 @@
     out = stylizer.stylize(image)                      # float32 (H, W, 3) in [0, 255]
     big = stylize_tiled(stylizer, image, tile=512)    # bounded memory
 
+    adain = load_stylizer("adain")                     # any painting
+    style = adain.prepare_style([painting])
+    out = style.palette.apply(adain.stylize(photo, style=style, alpha=0.6))  # + the palette step
+
 Nothing here imports TensorFlow until a SavedModel is loaded.
 """
 
@@ -16,11 +20,13 @@ from keras_style.inference.model_spec import (
     shipped_model_names,
     shipped_models_dirs,
 )
+from keras_style.inference.style_palette import StylePalette
 from keras_style.inference.stylizer import Stylizer
 from keras_style.inference.tiling import stylize_tiled
 
 __all__ = [
     "ModelSpec",
+    "StylePalette",
     "Stylizer",
     "load_stylizer",
     "read_metadata",

@@ -43,6 +43,7 @@ from keras_style.checks import as_image, check_masks, normalised_weights, one_li
 from keras_style.errors import StyleError
 from keras_style.inference.saved_model import load_saved_model
 from keras_style.inference.stylizer import Stylizer
+from keras_style.inference.style_palette import StylePalette
 from keras_style.inference.tflite import (
     QUANTIZE_SUFFIXES,
     open_interpreter,
@@ -70,11 +71,14 @@ class AdaINStyle:
         (channel means, then standard deviations).
       per_style: float32 (K, 2C), each style's own statistics (for masks).
       weights: the K weights, normalised to sum to 1.
+      palette: the style images' colours (`keras_style.inference.style_palette.StylePalette`), for the
+        palette step after stylizing; None if not computed.
     """
 
     statistics: np.ndarray
     per_style: np.ndarray
     weights: tuple
+    palette: StylePalette | None = None
 
     @property
     def num_styles(self) -> int:
@@ -118,7 +122,7 @@ class AdaINStylizer(Stylizer):
         weights = normalised_weights(weights, len(styles))
         per_style = np.concatenate([np.asarray(self.encode_style(s), np.float32).reshape(1, -1) for s in styles])
         mixed = (np.asarray(weights, np.float64)[:, None] * per_style.astype(np.float64)).sum(axis=0, keepdims=True)
-        return AdaINStyle(mixed.astype(np.float32), per_style, tuple(weights))
+        return AdaINStyle(mixed.astype(np.float32), per_style, tuple(weights), StylePalette.of(styles, weights))
 
     def _bind_style(self, image: np.ndarray, style: Any, alpha: float | None) -> tuple[AdaINStyle, float]:
         del image

@@ -46,6 +46,7 @@ from keras_style.errors import StyleError
 from keras_style.inference.model_spec import read_metadata
 from keras_style.inference.saved_model import load_saved_model
 from keras_style.inference.stylizer import Stylizer
+from keras_style.inference.style_palette import StylePalette
 from keras_style.inference.tflite import (
     QUANTIZE_SUFFIXES,
     open_interpreter,
@@ -169,6 +170,8 @@ class MetaNetStyle:
       mix: the normalised style weights, one per style image.
       alpha: the style strength applied by `style_for_content` (1: none).
       for_content: whether the weights are bound to one content image (alpha < 1).
+      palette: the style images' colours (`keras_style.inference.style_palette.StylePalette`), for the
+        palette step after stylizing; None if not computed.
     """
 
     statistics: np.ndarray
@@ -176,6 +179,7 @@ class MetaNetStyle:
     mix: tuple
     alpha: float = 1.0
     for_content: bool = False
+    palette: StylePalette | None = None
 
 
 class MetaNetStylizer(Stylizer):
@@ -272,9 +276,12 @@ class MetaNetStylizer(Stylizer):
             styles = [styles]
         styles = list(styles or [])
         mix = convex_weights(weights, len(styles))
-        vectors = [self.image_statistics(self.resize_style(style)) for style in styles]
-        statistics = mix_statistics(vectors, mix)
-        return MetaNetStyle(statistics, self.statistics_to_weights(statistics), tuple(float(w) for w in mix))
+        resized = [self.resize_style(style) for style in styles]
+        statistics = mix_statistics([self.image_statistics(style) for style in resized], mix)
+        return MetaNetStyle(
+            statistics, self.statistics_to_weights(statistics), tuple(float(w) for w in mix),
+            palette=StylePalette.of(resized, mix),
+        )
 
     def content_statistics(self, content: np.ndarray, tile: int | None = None) -> np.ndarray:
         """(1, 1920) statistics of a content image; with `tile`, taken on tiles of at most
