@@ -123,10 +123,8 @@ def adain_target(
 
     masks = checks.check_masks(masks, len(stats_list), content.shape[:2])
     coefficients = _numpy(model.feature_masks(np.stack(masks, axis=-1)[None]))[0]  # (h, w, K)
-    coefficients = coefficients * np.asarray(weights, np.float32)
-    total = coefficients.sum(axis=-1, keepdims=True)
-    covered = total > 0
-    coefficients = np.where(covered, coefficients / np.where(covered, total, 1.0), 0.0)
+    coefficients = checks.mask_coefficients(coefficients, weights)
+    covered = coefficients.sum(axis=-1, keepdims=True) > 0
     f = _numpy(features)[0]
     target = np.zeros_like(f)
     for k, (mean, std) in enumerate(stats_list):

@@ -54,6 +54,16 @@ def normalised_weights(weights, count: int) -> list[float]:
     return [w / total for w in weights]
 
 
+def mask_coefficients(masks: np.ndarray, weights) -> np.ndarray:
+    """How much of each style a pixel gets when styles are blended by masks: `masks`
+    (..., K) times the K style weights, normalised to sum to 1 wherever any mask covers
+    the pixel, and 0 where none does (those pixels keep the content). Same dtype as `masks`."""
+    coefficients = masks * np.asarray(weights, masks.dtype)
+    total = coefficients.sum(axis=-1, keepdims=True)
+    covered = total > 0
+    return np.where(covered, coefficients / np.where(covered, total, 1), 0).astype(masks.dtype)
+
+
 def check_masks(masks, count: int, size) -> list[np.ndarray]:
     """One float32 (H, W) mask in [0, 1] per style, each of the content's `size` (H, W).
 

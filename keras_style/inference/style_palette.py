@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from keras_style import color
+from keras_style.checks import mask_coefficients
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,17 +54,14 @@ class StylePalette:
 
         Args:
           image: a stylized image.
-          masks: None, or one (H, W) mask in [0, 1] per style, as AdaIN blends its
-            targets (`keras_style.adain.adain_target`): the masks times the weights,
-            normalised to sum to 1 wherever any mask covers a pixel, say how much of each
-            style's map that pixel gets; pixels no mask covers keep their colours.
+          masks: None, or one (H, W) mask in [0, 1] per style: each pixel gets each
+            style's map by `keras_style.checks.mask_coefficients`, as AdaIN blends its
+            targets; pixels no mask covers keep their colours.
         """
         image = np.asarray(image, np.float64)
         if masks is None:
             return color.match_color_moments(image, color.ColorMoments.mix(self.moments, self.weights))
-        coefficients = np.stack([np.asarray(m, np.float64) for m in masks], axis=-1) * np.asarray(self.weights)
-        total = coefficients.sum(axis=-1, keepdims=True)
-        coefficients = np.where(total > 0, coefficients / np.where(total > 0, total, 1.0), 0.0)
+        coefficients = mask_coefficients(np.stack([np.asarray(m, np.float64) for m in masks], axis=-1), self.weights)
         matched = image * (1.0 - coefficients.sum(axis=-1, keepdims=True))
         for k, moments in enumerate(self.moments):
             if coefficients[..., k].sum() > 0:
