@@ -15,6 +15,7 @@ from keras_style.cli import common
 _MODELS = flags.DEFINE_list("models", None, "Model specs (directories, .tflite files or shipped names).")
 _CONTENT = flags.DEFINE_string("content", "examples/content", "Content images: file, folder, glob or list.")
 _STYLES = flags.DEFINE_list("styles", None, "For arbitrary-style models: one style image per model.")
+_ALPHA = flags.DEFINE_float("alpha", None, "Style strength for arbitrary-style models; default: each model's own.")
 _OUTPUT = flags.DEFINE_string("output", None, "Output image (.jpg or .png).")
 _SIZE = flags.DEFINE_integer("max_size", 512, "Long side the content is stylized at.")
 _CELL = flags.DEFINE_integer("cell", 256, "Cell size in the sheet.")
@@ -42,7 +43,8 @@ def main(argv):
             style = stylizer.prepare_style([style_image])
         else:
             header.append(None)
-        outputs = [stylizer.stylize(c, style=style) for c in contents]
+        outputs = [stylizer.stylize(c, style=style, alpha=_ALPHA.value if style is not None else None)
+                   for c in contents]
         columns.append([style.palette.apply(o) for o in outputs] if style is not None else outputs)
     rows = ([header] if any(h is not None for h in header) else []) + [
         [c] + [col[i] for col in columns] for i, c in enumerate(contents)

@@ -42,16 +42,24 @@ def test_float16_tflite_matches_saved_model(name, content):
 
 def test_shipped_adain_matches_golden_output_and_its_tflite_pair(content):
     """The shipped AdaIN decoder, Starry Night as the style (alpha 1), as a SavedModel and
-    as the float16 TFLite pair."""
+    as the float16 TFLite pair; given no alpha, both run at the recorded default, 0.6
+    (the alpha chosen on training images, saved_models/README.md)."""
     from conftest import STYLE_IMAGE
 
     style = [image_io.load_image(STYLE_IMAGE)]
     stylizer = load_stylizer("adain")
-    out = stylizer.stylize(content, style=stylizer.prepare_style(style))
+    prepared = stylizer.prepare_style(style)
+    out = stylizer.stylize(content, style=prepared, alpha=1.0)
     assert_matches_golden(out, "adain_starry_night_astronaut64.png", content)
     lite = load_stylizer("adain", format="tflite")
     assert lite.backend == "tflite"
-    assert np.abs(lite.stylize(content, style=lite.prepare_style(style)) - out).max() <= 3.0
+    lite_prepared = lite.prepare_style(style)
+    assert np.abs(lite.stylize(content, style=lite_prepared, alpha=1.0) - out).max() <= 3.0
+    assert stylizer.default_alpha == lite.default_alpha == 0.6
+    default = stylizer.stylize(content, style=prepared)
+    np.testing.assert_array_equal(default, stylizer.stylize(content, style=prepared, alpha=0.6))
+    assert np.abs(default - out).mean() > 5.0
+    assert np.abs(lite.stylize(content, style=lite_prepared) - default).max() <= 3.0
 
 
 def test_shipped_metanet_matches_golden_output(content):

@@ -82,7 +82,8 @@ class BatchConfig:
       model: SavedModel directory or shipped model name.
       output_dir: where outputs go (created if missing, for local paths).
       style: style image for arbitrary-style models (adain, metanet).
-      alpha: style strength in [0, 1] for arbitrary-style models.
+      alpha: style strength in [0, 1] for arbitrary-style models; None: the model's
+        default (its recorded `default_alpha`, else 1).
       style_palette: arbitrary-style models: give each output the style image's colour
         mean and covariance (`keras_style.inference.style_palette.StylePalette`), as style_transfer does.
       output_format: png, jpg, webp, bmp or tiff.
@@ -99,7 +100,7 @@ class BatchConfig:
     model: str
     output_dir: str
     style: str | None = None
-    alpha: float = 1.0
+    alpha: float | None = None
     style_palette: bool = True
     output_format: str = "png"
     quality: int = 95
@@ -121,7 +122,7 @@ class BatchConfig:
             raise StyleError(f"--quality must be 1 to 100, got {self.quality}")
         if self.max_size is not None and self.max_size < 1:
             raise StyleError(f"--max_size must be at least 1, got {self.max_size}")
-        if not 0.0 <= self.alpha <= 1.0:
+        if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
             raise StyleError(f"--alpha must be in [0, 1], got {self.alpha:g}")
 
     def failures_path(self) -> str:

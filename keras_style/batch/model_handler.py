@@ -84,21 +84,22 @@ class StyleModelHandler(ModelHandler):
       model_dir: the SavedModel directory (with its `keras_style.json`).
       style: float32 (H, W, 3) style image in [0, 255]; required for adain
         and metanet, refused for fast_style.
-      alpha: style strength in [0, 1] for adain / metanet.
+      alpha: style strength in [0, 1] for adain / metanet; None: the model's default
+        (`Stylizer.default_alpha`: its recorded `default_alpha`, else 1).
       style_palette: adain / metanet: give each output the style image's colour mean and
         covariance, in full at any `alpha` (`keras_style.inference.style_palette.StylePalette`), as
         `style_transfer` does by default.
       signature: fast_style only: force "stylize_float" or "serving_default".
     """
 
-    def __init__(self, model_dir: str, style: np.ndarray | None = None, alpha: float = 1.0,
+    def __init__(self, model_dir: str, style: np.ndarray | None = None, alpha: float | None = None,
                  signature: str | None = None, style_palette: bool = True):
         super().__init__()
         self.model_dir = os.fspath(model_dir)
         self.metadata = _read_metadata(self.model_dir)
         self.kind = self.metadata.get("kind", "fast_style")
         self.style = None if style is None else np.asarray(style, np.float32)
-        self.alpha = float(alpha)
+        self.alpha = None if alpha is None else float(alpha)
         self.signature = signature
         self.style_palette = bool(style_palette)
         takes_style = registry.get(self.kind, self.model_dir).takes_style
@@ -108,9 +109,9 @@ class StyleModelHandler(ModelHandler):
             raise StyleError(
                 f"model '{self.model_dir}' is a fixed-style model; --style needs an arbitrary-style model (adain, metanet)"
             )
-        if not takes_style and self.alpha != 1.0:
+        if self.alpha is not None and not takes_style and self.alpha != 1.0:
             raise StyleError("--alpha needs an arbitrary-style model (adain, metanet)")
-        if not 0.0 <= self.alpha <= 1.0:
+        if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
             raise StyleError(f"--alpha must be in [0, 1], got {self.alpha:g}")
 
     def load_model(self) -> _LoadedModel:
@@ -149,10 +150,9 @@ class StyleModelHandler(ModelHandler):
         stylizer_class = registry.get(self.kind, self.model_dir).part("saved_model_stylizer")
         stylizer = stylizer_class(self.model_dir, metadata=self.metadata)
         prepared = stylizer.prepare_style([self.style])  # once per worker, not per image
-        alpha = None if self.alpha == 1.0 else self.alpha
 
         def stylize(image):
-            out = stylizer.stylize(image, style=prepared, alpha=alpha)
+            out = stylizer.stylize(image, style=prepared, alpha=self.alpha)
             return prepared.palette.apply(out) if self.style_palette else out
 
         return _LoadedModel(stylize, stylizer)

@@ -34,7 +34,9 @@ _MODEL = flags.DEFINE_string("model", None, "Exported SavedModel directory (fast
                              "shipped model name.")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where outputs go, named after the inputs (created if missing).")
 _STYLE = flags.DEFINE_string("style", None, "Style image, for arbitrary-style models (adain, metanet).")
-_ALPHA = flags.DEFINE_float("alpha", 1.0, "Style strength 0..1, for arbitrary-style models.")
+_ALPHA = flags.DEFINE_float(
+    "alpha", None, "Style strength 0..1, for arbitrary-style models; default: the model's recorded default "
+    "alpha (the shipped adain: 0.6), else 1.")
 _STYLE_PALETTE = flags.DEFINE_bool(
     "style_palette", True, "Arbitrary-style models: give each output the --style image's colour mean and "
     "covariance (in full at any --alpha), as style_transfer does; --nostyle_palette: the network's own colours.")

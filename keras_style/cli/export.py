@@ -8,6 +8,8 @@ stores its weights in float16 (half the bytes on disk).
       --export_dir=exports/adain_bf16
   style_export --saved_model=exports/metanet/saved_model --weights_dtype=float16 \
       --export_dir=saved_models/metanet/saved_model
+  style_export --saved_model=exports/adain/saved_model --default_alpha=0.6 \
+      --export_dir=exports/adain_alpha06/saved_model
 
 After converting, the TFLite model and the SavedModel stylize the same image
 (--parity_image, else an example image from the repository, else a synthetic
@@ -26,7 +28,7 @@ from keras_style import precision, registry
 from keras_style.cli import common
 from keras_style.errors import StyleError
 from keras_style.export.serving_precision import export_in_precision
-from keras_style.inference.model_spec import read_metadata
+from keras_style.inference.model_spec import DEFAULT_ALPHA_KEY, read_metadata
 from keras_style.native_logs import import_tensorflow
 
 _SAVED_MODEL = flags.DEFINE_string("saved_model", None, "SavedModel directory written by keras_style.export.")
@@ -57,26 +59,34 @@ _WEIGHTS_DTYPE = flags.DEFINE_enum(
     "weights_dtype", None, ["float32", "float16"],
     "Write a SavedModel copy to --export_dir that stores its weights in this dtype (float16: half the bytes, "
     "read back as float32; default: the original's). Combines with --precision.")
+_DEFAULT_ALPHA = flags.DEFINE_float(
+    "default_alpha", None, "Arbitrary-style models: write a SavedModel copy to --export_dir that runs at this "
+    "style strength (0..1) when style_transfer, style_batch or a Stylizer is given no alpha (recorded in its "
+    "keras_style.json; TF Serving clients still pass alpha). Combines with --precision and --weights_dtype.")
 _EXPORT_DIR = flags.DEFINE_string(
-    "export_dir", None, "With --precision or --weights_dtype: the new SavedModel directory.")
+    "export_dir", None, "With --precision, --weights_dtype or --default_alpha: the new SavedModel directory.")
 
 flags.mark_flags_as_required(["saved_model"])
 
 def main(argv):
     del argv
     policy = precision.canonical(_PRECISION.value)
-    if policy != precision.FLOAT32 or _WEIGHTS_DTYPE.value:
+    if policy != precision.FLOAT32 or _WEIGHTS_DTYPE.value or _DEFAULT_ALPHA.value is not None:
         if policy == precision.AUTO:
             policy = common.PrecisionLine(policy).announce()
-        asked = f"--precision={_PRECISION.value}" if policy != precision.FLOAT32 else "--weights_dtype"
+        asked = (f"--precision={_PRECISION.value}" if policy != precision.FLOAT32
+                 else "--weights_dtype" if _WEIGHTS_DTYPE.value else "--default_alpha")
         if _TFLITE.value or not _EXPORT_DIR.value:
-            raise StyleError(f"{asked} writes a SavedModel: pass --export_dir, not --tflite "
-                             "(TFLite has no bfloat16 kernels; use --quantize=float16 for phones)")
+            why = " (TFLite has no bfloat16 kernels; use --quantize=float16 for phones)" if asked.startswith(
+                "--precision") else ""
+            raise StyleError(f"{asked} writes a SavedModel: pass --export_dir, not --tflite{why}")
         import_tensorflow()  # with its start-up lines filtered
         path = export_in_precision(_SAVED_MODEL.value, _EXPORT_DIR.value, policy, overwrite=_OVERWRITE.value,
-                                   weights_dtype=_WEIGHTS_DTYPE.value)
-        stored = read_metadata(path).get("weights_dtype", "float32")
-        print(f"wrote {path} (computes in {policy}, weights stored in {stored})", file=sys.stderr)
+                                   weights_dtype=_WEIGHTS_DTYPE.value, default_alpha=_DEFAULT_ALPHA.value)
+        written = read_metadata(path)
+        alpha = f", default alpha {written[DEFAULT_ALPHA_KEY]:g}" if DEFAULT_ALPHA_KEY in written else ""
+        print(f"wrote {path} (computes in {policy}, weights stored in {written.get('weights_dtype', 'float32')}"
+              f"{alpha})", file=sys.stderr)
         return 0
     if not _TFLITE.value:
         raise StyleError("pass --tflite (a .tflite file to write), or --export_dir with --precision or "

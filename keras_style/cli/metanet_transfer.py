@@ -86,8 +86,9 @@ class MetaNetTransfer:
         if self._prepared is None:
             self._prepared = model.prepare_style(self.styles, self.weights)
         style = self._prepared
-        if self.alpha is not None and self.alpha != 1.0:
-            style = model.style_for_content(style, content, self.alpha, tile=tile or None)
+        alpha = model.default_alpha if self.alpha is None else self.alpha
+        if alpha != 1.0:  # filters generated once per content image, not per tile
+            style = model.style_for_content(style, content, alpha, tile=tile or None)
         if tile:
             result = stylize_tiled(lambda t: model.stylize(t, style=style), content, tile=tile, overlap=overlap)
         else:

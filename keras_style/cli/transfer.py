@@ -54,7 +54,9 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing output file
 _MAX_PIXELS = flags.DEFINE_integer("max_image_pixels", None, "Refuse content images with more pixels than this "
                                    "(decompression-bomb guard); default: the library's limit.")
 _STYLE = flags.DEFINE_list("style", None, "Style image(s); only for arbitrary-style models (adain, metanet).")
-_ALPHA = flags.DEFINE_float("alpha", None, "Style strength 0..1; only for arbitrary-style models (adain, metanet).")
+_ALPHA = flags.DEFINE_float(
+    "alpha", None, "Style strength 0..1; only for arbitrary-style models (adain, metanet). Default: the model's "
+    "recorded default alpha (the shipped adain: 0.6), else 1.")
 _STYLE_WEIGHTS = flags.DEFINE_list(
     "style_weights", None, "One weight per --style image (normalised to sum to 1); default equal. "
     "Arbitrary-style models only.")
@@ -201,6 +203,9 @@ def main(argv):
     if spec.format == "saved_model":
         spec = _in_precision(spec)
     model = spec.load()
+    if styled and _ALPHA.value is None and model.default_alpha != 1.0:
+        print(f"alpha {model.default_alpha:g}: {spec.source}'s default (--alpha=1 for full strength)",
+              file=sys.stderr, flush=True)
     if _OUTPUT_DIR.value:
         try:
             os.makedirs(_OUTPUT_DIR.value, exist_ok=True)

@@ -19,12 +19,13 @@ import os
 from typing import Callable
 
 from keras_style import precision, registry
+from keras_style.checks import check_alpha
 from keras_style.errors import StyleError
 from keras_style.export import saved_model
 from keras_style.export.adain import export_adain_model
 from keras_style.export.fast_style import export_fast_style_model
 from keras_style.export.metanet import export_metanet_model
-from keras_style.inference.model_spec import read_metadata
+from keras_style.inference.model_spec import DEFAULT_ALPHA_KEY, read_metadata
 
 PRECISION_KEY = "precision"
 
@@ -83,7 +84,8 @@ def _rebuildable_kinds() -> tuple[str, ...]:
 
 
 def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: str,
-                        overwrite: bool = False, weights_dtype: str | None = None) -> str:
+                        overwrite: bool = False, weights_dtype: str | None = None,
+                        default_alpha: float | None = None) -> str:
     """Writes a copy of a keras-style SavedModel that computes in `precision_name`.
 
     Args:
@@ -94,14 +96,20 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
       overwrite: replace an existing SavedModel at `export_dir`.
       weights_dtype: the dtype the copy stores its weights in (float32, float16); None
         keeps the original's.
+      default_alpha: arbitrary-style models: the style strength the copy runs at when a
+        caller gives none (`Stylizer.default_alpha`), recorded in its `keras_style.json`;
+        None keeps the original's.
 
     Returns:
       The absolute path of the new SavedModel.
 
     Raises:
-      StyleError: not a keras-style SavedModel, a kind without a rebuilder, or bad paths.
+      StyleError: not a keras-style SavedModel, a kind without a rebuilder, bad paths, or
+        a default alpha outside [0, 1] or for a fixed-style model.
     """
     policy = precision.canonical(precision_name)
+    if default_alpha is not None:
+        default_alpha = check_alpha(default_alpha)
     if weights_dtype is not None:
         saved_model.check_weights_dtype(weights_dtype)
     if policy == precision.AUTO:
@@ -117,12 +125,17 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
         )
     if os.path.realpath(saved_model_dir) == os.path.realpath(export_dir):
         raise StyleError("the precision copy must go to another directory than the SavedModel it copies")
+    if default_alpha is not None and not registry.get(kind).takes_style:
+        raise StyleError(f"'{saved_model_dir}' is a fixed-style ({kind}) model; a default alpha needs an "
+                         "arbitrary-style model (adain, metanet)")
     saved_model.check_export_dir(export_dir, overwrite)
     skip = {"kind", "format_version", "keras_version", "tensorflow_version", "keras_style_version", "signatures",
             "value_range", "model_class", "base", "style", "epsilon", "statistics_size", "statistics_layout",
             "tflite_signatures", PRECISION_KEY, saved_model.WEIGHTS_DTYPE_KEY}
     extra = {k: v for k, v in metadata.items() if k not in skip}
     extra[PRECISION_KEY] = policy
+    if default_alpha is not None:
+        extra[DEFAULT_ALPHA_KEY] = default_alpha
     build, export = registry.get(kind).part("serving_rebuilder")(metadata, export_dir, overwrite, extra)
     weights = saved_model.saved_model_weights(saved_model_dir)
     with precision.policy_scope(policy):

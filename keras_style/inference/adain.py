@@ -133,7 +133,7 @@ class AdaINStylizer(Stylizer):
             )
         if not isinstance(style, AdaINStyle):
             raise StyleError(f"style must come from this model's prepare_style, got {type(style).__name__}")
-        return style, 1.0 if alpha is None else alpha
+        return style, self.default_alpha if alpha is None else alpha
 
     def _stylize_batch(self, images: np.ndarray, style: Any) -> np.ndarray:
         prepared, alpha = style

@@ -325,11 +325,13 @@ class MetaNetStylizer(Stylizer):
         )
 
     def _bind_style(self, image: np.ndarray, style: Any, alpha: float | None) -> MetaNetStyle:
-        """`style` for `image` at strength `alpha` (None: 1, or the strength `style` was
-        prepared with). Below 1 the filters are generated for this image's own statistics
-        mixed in (see `style_for_content`; not per tile)."""
+        """`style` for `image` at strength `alpha` (None: the strength `style` was prepared
+        with, else the model's `default_alpha`). Below 1 the filters are generated for this
+        image's own statistics mixed in (see `style_for_content`; not per tile)."""
         style = self._check_style(style)
-        if alpha is None or alpha == 1.0:
+        if alpha is None:
+            alpha = style.alpha if style.for_content else self.default_alpha
+        if alpha == 1.0:
             return style
         if style.for_content:
             if alpha != style.alpha:

@@ -28,6 +28,7 @@ import numpy as np
 
 from keras_style.checks import as_image, check_alpha
 from keras_style.errors import StyleError
+from keras_style.inference.model_spec import DEFAULT_ALPHA_KEY
 
 
 class Stylizer(abc.ABC):
@@ -66,6 +67,19 @@ class Stylizer(abc.ABC):
         """Model kind, as `keras_style.json` names it ("fast_style", "adain", "metanet")."""
         return self.metadata.get("kind", "fast_style")
 
+    @property
+    def default_alpha(self) -> float:
+        """The style strength `stylize` uses when given none: the `default_alpha` recorded in
+        the model's `keras_style.json` (`style_export --default_alpha`), else 1; always 1 for
+        models without an alpha.
+
+        Raises:
+          StyleError: the recorded value is not a number in [0, 1].
+        """
+        if not self.supports_alpha:
+            return 1.0
+        return check_alpha(self.metadata.get(DEFAULT_ALPHA_KEY, 1.0))
+
     def prepare_style(self, styles: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> Any:
         """Precomputes what the model needs from style images, once.
 
@@ -95,8 +109,8 @@ class Stylizer(abc.ABC):
           image: the content image.
           style: `prepare_style`'s result (arbitrary-style models; reused for every
             image and tile); None for fixed-style models.
-          alpha: style strength in [0, 1]; None: full strength (or what `style` was
-            prepared with). Below 1 only where `supports_alpha`.
+          alpha: style strength in [0, 1]; None: the model's `default_alpha` (or what
+            `style` was prepared with). Below 1 only where `supports_alpha`.
           masks: None, or one (H, W) map in [0, 1] per style, the image's size
             (spatial control; only where `supports_masks`).
 
