@@ -269,8 +269,9 @@ def _signature_types(function):
 def test_bfloat16_serving_copy_keeps_signatures_and_matches_float32(bfloat16_copies, kind, max_levels):
     """Shipped models, 128 px astronaut (× Great Wave for AdaIN and MetaNet), serving_default
     uint8: measured 52.7 dB (fast style) and 52.6 dB (AdaIN), at most 4 levels apart; the
-    2026-12-02 MetaNet 49.5 dB, 12 levels at most (8 of 49,152 values more than 8 apart): its
-    filters are themselves computed in bfloat16, so its rounding compounds."""
+    stage-2 MetaNet of 2026-12-02 46.4 dB, 9 levels at most (2 of 49,152 values more than 8
+    apart; stage 1: 49.5 dB, 12 levels): its filters are themselves computed in bfloat16, so
+    its rounding compounds."""
     import json
     import os
 

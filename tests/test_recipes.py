@@ -26,6 +26,9 @@ SHIPPED = {
     "adain.cfg": ("keras_style.trainers.train_adain", "adain"),
     "metanet.cfg": ("keras_style.trainers.train_metanet", "metanet"),
 }
+# Earlier stages of a shipped recipe: stage recipe -> the shipped recipe that starts from
+# its export (--init_from).
+STAGES = {"metanet_stage1.cfg": "metanet.cfg"}
 SMOKE = {
     "fast_style_smoke.cfg": "keras_style.trainers.train_fast",
     "adain_smoke.cfg": "keras_style.trainers.train_adain",
@@ -59,7 +62,20 @@ def test_every_training_recipe_is_covered():
         os.path.basename(p) for p in glob.glob(os.path.join(REPO, "flags", "*.cfg"))
         if not os.path.basename(p).startswith("gatys")
     }
-    assert training_recipes == set(SHIPPED) | set(SMOKE)
+    assert training_recipes == set(SHIPPED) | set(STAGES) | set(SMOKE)
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_stage_recipes_feed_their_shipped_recipe(stage):
+    """A stage exports where the shipped recipe's --init_from reads, outside saved_models/,
+    and trains the same network on the same data."""
+    shipped = STAGES[stage]
+    module = SHIPPED[shipped][0]
+    first, second = parse_recipe(module, stage), parse_recipe(module, shipped)
+    assert first["init_from"] is None
+    assert second["init_from"] == first["export_dir"] and not first["export_dir"].startswith("saved_models/")
+    same = ("content_data", "style_data", "base", "hidden_per_layer", "crop_size", "style_size", "batch_size")
+    assert {k: first["config"][k] for k in same} == {k: second["config"][k] for k in same}
 
 
 @pytest.mark.parametrize("recipe", sorted(SMOKE))
