@@ -14,7 +14,8 @@ from keras_style import image_io
 from keras_style.errors import StyleError
 from keras_style.export.serving_precision import export_in_precision
 from keras_style.inference import load_stylizer
-from keras_style.inference.model_spec import DEFAULT_ALPHA_KEY, read_metadata
+from keras_style.inference.model_spec import read_metadata
+from keras_style.inference.stylizer import DEFAULT_ALPHA_KEY
 
 
 @pytest.fixture(scope="module")

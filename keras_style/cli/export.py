@@ -28,7 +28,8 @@ from keras_style import precision, registry
 from keras_style.cli import common
 from keras_style.errors import StyleError
 from keras_style.export.serving_precision import export_in_precision
-from keras_style.inference.model_spec import DEFAULT_ALPHA_KEY, read_metadata
+from keras_style.inference.model_spec import read_metadata
+from keras_style.inference.stylizer import DEFAULT_ALPHA_KEY
 from keras_style.native_logs import import_tensorflow
 
 _SAVED_MODEL = flags.DEFINE_string("saved_model", None, "SavedModel directory written by keras_style.export.")

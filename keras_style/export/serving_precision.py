@@ -25,7 +25,8 @@ from keras_style.export import saved_model
 from keras_style.export.adain import export_adain_model
 from keras_style.export.fast_style import export_fast_style_model
 from keras_style.export.metanet import export_metanet_model
-from keras_style.inference.model_spec import DEFAULT_ALPHA_KEY, read_metadata
+from keras_style.inference.model_spec import read_metadata
+from keras_style.inference.stylizer import DEFAULT_ALPHA_KEY
 
 PRECISION_KEY = "precision"
 

@@ -24,9 +24,6 @@ if TYPE_CHECKING:
     from keras_style.inference.stylizer import Stylizer
 
 METADATA_FILENAME = "keras_style.json"
-# The style strength an arbitrary-style model runs at when none is given (written by
-# `style_export --default_alpha`; absent: 1, full strength).
-DEFAULT_ALPHA_KEY = "default_alpha"
 SAVED_MODEL_FILENAME = "saved_model.pb"
 # Inside a shipped model directory NAME/: the SavedModel and the float16 TFLite file.
 SHIPPED_SAVED_MODEL_DIR = "saved_model"

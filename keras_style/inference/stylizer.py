@@ -28,7 +28,10 @@ import numpy as np
 
 from keras_style.checks import as_image, check_alpha
 from keras_style.errors import StyleError
-from keras_style.inference.model_spec import DEFAULT_ALPHA_KEY
+
+# The `keras_style.json` key of the style strength an arbitrary-style model runs at when
+# none is given (written by `style_export --default_alpha`; absent: 1, full strength).
+DEFAULT_ALPHA_KEY = "default_alpha"
 
 
 class Stylizer(abc.ABC):
