@@ -288,10 +288,15 @@ def test_evaluate_writes_everything_then_resumes_without_work(tmp_path, fast_mod
 
     config = _config(tmp_path, fast_models, vgg19_weights_path)
     progress = []
-    first = evaluate(config, on_progress=lambda done, total, message: progress.append((done, total)))
+    first = evaluate(config, on_progress=lambda *report: progress.append(report))
     out = tmp_path / "eval"
     assert first["new_pairs"] == 3 and first["skipped_pairs"] == 0
-    assert progress[0] == (0, 3) and progress[-1] == (3, 3)
+    assert progress[0][:2] == (0, 3) and progress[-1][:2] == (3, 3)
+    # The Gatys pair reports each of its evaluations before its row is counted.
+    inside = [(done, m) for done, _, m in progress if ": evaluation " in m]
+    assert inside and all(done == 0 and m.startswith("gatys ") for done, m in inside)
+    assert f"evaluation 1/{config.iterations} " in inside[0][1]
+    assert int(inside[-1][1].split("evaluation ")[1].split("/")[0]) >= config.iterations
     for name in ("results.csv", "summary.csv", "ec_scatter.png", "loss_time.png",
                  "sheet_gatys.jpg", "sheet_starry.jpg", "sheet_mystery.jpg"):
         assert (out / name).stat().st_size > 0, name

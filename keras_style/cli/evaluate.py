@@ -97,7 +97,10 @@ def main(argv):
         precision_line.announce()  # after every check, when the work has started
         if "bar" not in bar:
             bar["bar"] = common.ProgressBar(total, label="evaluate")
-        bar["bar"].update(done, message, force=True)
+        # Every finished pair gets a line; reports from inside a long Gatys pair are
+        # drawn in place on a terminal and thinned to one every few seconds in a log.
+        bar["bar"].update(done, message, force=done != bar.get("done"))
+        bar["done"] = done
 
     config = _config()
     precision_line = common.PrecisionLine(config.precision)

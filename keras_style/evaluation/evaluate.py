@@ -370,7 +370,9 @@ def evaluate(
     Args:
       config: what to run; validated here.
       on_progress: called as `on_progress(done, total, message)` once with the
-        pairs already in results.csv, then after each new pair.
+        pairs already in results.csv, then after each new pair, and during a Gatys
+        pair after each of its loss evaluations (`done` unchanged): one such pair
+        takes minutes to tens of minutes.
 
     Returns:
       A dict: "results_csv", "summary_csv" (paths), "summary" (per-method dicts,
@@ -509,7 +511,12 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
             if method.kind == "folder":
                 return read_folder_output(method, pair, content)
             if method.kind == "gatys":
-                return gatys.stylize(gatys_extractor, content, [style], config=gatys_config)
+                def report(p, label=f"{method.label} {pair.content} x {pair.style}"):
+                    on_progress(done, total, f"{label}: evaluation {p.evaluation}/"
+                                f"{p.total_evaluations} loss {p.loss:.4g}")
+
+                return gatys.stylize(gatys_extractor, content, [style], config=gatys_config,
+                                     on_progress=report if on_progress else None)
             output = method.stylizer.stylize(content, style=prepared, alpha=method.alpha)
             return prepared.palette.apply(output) if method.palette else output
 
