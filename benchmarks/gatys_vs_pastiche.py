@@ -17,7 +17,6 @@ gives the median wall time and peak RSS and the ratio against pastiche in the sa
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 import subprocess
 import sys

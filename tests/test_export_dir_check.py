@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import CONTENT_IMAGE, EXAMPLES, STYLE_IMAGE, assert_one_line_error, run_command
+from conftest import EXAMPLES, STYLE_IMAGE, assert_one_line_error, run_command
 from keras_style import registry
 from keras_style.errors import StyleError
 from keras_style.export.saved_model import check_export_dir

@@ -64,10 +64,6 @@ def test_features_respond_to_image_content(vgg19_weights_path):
 
 
 def test_config_round_trip(vgg19_weights_path):
-    import tempfile
-
-    import keras
-
     from model_test_utils import assert_serialization_round_trip
 
     extractor = VGGFeatureExtractor(["relu2_1"], network="vgg19", pooling="max")

@@ -178,21 +178,167 @@ class EvaluationConfig:
         self.gatys_config().validate()
 
 
-@dataclasses.dataclass(eq=False)  # compared and hashed by identity
 class _Method:
-    spec: str
-    label: str
-    kind: str  # "gatys", "fixed", "arbitrary" or "folder"
-    model_spec: object = None  # a resolved ModelSpec for models
-    own_style: str = ""  # fixed-style models: the training style's name
-    reference: str = ""  # fixed-style models: stem of the style used for E, or a file path, or ""
-    alpha: float | None = None  # arbitrary-style models: the style strength
-    palette: bool = False  # arbitrary-style models: whether the palette step runs
-    stylizer: object = None
-    prepared: dict = dataclasses.field(default_factory=dict)
-    warmed_up: set = dataclasses.field(default_factory=set)  # image shapes already run once
-    folder: str = ""  # folder methods: the directory of outputs
-    timings: dict = dataclasses.field(default_factory=dict)  # folder methods: (content, style) -> row
+    """One column of the evaluation: how it makes the output for a pair.
+
+    Compared and hashed by identity. Subclasses say what differs between Gatys, a
+    fixed-style model, an arbitrary-style model and another tool's folder, so the
+    evaluation loop has no per-kind branches.
+    """
+
+    # Fixed-style models ignore the style images: one row per content, scored against
+    # their own training style (`reference`).
+    fixed_style = False
+
+    def __init__(self, spec: str, label: str):
+        self.spec = spec
+        self.label = label
+
+    def check(self, pair: _Pair):
+        """Raises StyleError if `pair` cannot run; called before any work."""
+
+    def load(self, loaded: dict):
+        """Loads what `stylize` needs; `loaded` maps model specs to stylizers, so the
+        alphas of one model share it. Called before any work: a bad model fails fast."""
+
+    def prepare(self, pair: _Pair, content: np.ndarray, style, context: _RunContext):
+        """Untimed work before the timed call: per-style preparation, a warm-up call."""
+
+    def stylize(self, pair: _Pair, content: np.ndarray, style, context: _RunContext) -> np.ndarray:
+        """The output image for `pair` (the timed call)."""
+        raise NotImplementedError
+
+    def cost(self, pair: _Pair, seconds: float, peak_mib: float):
+        """(seconds, peak_rss_mib) to record for the pair, given what the call measured."""
+        return seconds, peak_mib
+
+    def reference(self, style: str) -> str:
+        """The style image (stem, or a file path) that the output for the style image
+        `style` (stem) is scored against; "" for none."""
+        return style
+
+    def iterations(self, config: EvaluationConfig):
+        """The results' `iterations` column."""
+        return ""
+
+
+class _GatysMethod(_Method):
+    def stylize(self, pair, content, style, context):
+        from keras_style import gatys
+
+        def report(p, label=f"{self.label} {pair.content} x {pair.style}"):
+            context.report(f"{label}: evaluation {p.evaluation}/{p.total_evaluations} loss {p.loss:.4g}")
+
+        return gatys.stylize(context.gatys_extractor(), content, [style], config=context.gatys_config,
+                             on_progress=report if context.report else None)
+
+    def iterations(self, config):
+        return config.iterations
+
+
+class _FolderMethod(_Method):
+    """Images another tool made: `folder/<content>__<style>.<ext>`."""
+
+    def __init__(self, spec, label, folder: str):
+        super().__init__(spec, label)
+        self.folder = folder
+        self.timings = read_timings(folder)  # (content, style) -> row
+
+    def check(self, pair):
+        if folder_output_path(self.folder, pair.content, pair.style) is None:
+            raise StyleError(
+                f"method '{self.spec}' has no image for {pair.content} x {pair.style}; expected "
+                f"'{os.path.join(self.folder, pair.content + '__' + pair.style + '.png')}'"
+            )
+
+    def stylize(self, pair, content, style, context):
+        return read_folder_output(self, pair, content)
+
+    def cost(self, pair, seconds, peak_mib):
+        # Reading a file is not the other tool's cost: its own record, or blank.
+        timing = self.timings.get((pair.content, pair.style), {})
+        return timing.get("seconds", ""), timing.get("peak_rss_mib", "")
+
+
+class _ModelMethod(_Method):
+    """A model of this project (`keras_style.inference.load_stylizer`)."""
+
+    def __init__(self, spec, label, model_spec, warmed_up: set | None = None):
+        super().__init__(spec, label)
+        self.model_spec = model_spec
+        self.stylizer = None
+        # Image shapes already run once: a new size traces and allocates, which is
+        # not what a steady-state image costs.
+        self.warmed_up = set() if warmed_up is None else warmed_up
+
+    def load(self, loaded):
+        if self.spec not in loaded:
+            loaded[self.spec] = self.model_spec.load()
+        self.stylizer = loaded[self.spec]
+
+    def prepare(self, pair, content, style, context):
+        if content.shape not in self.warmed_up:
+            self.stylize(pair, content, style, context)
+            self.warmed_up.add(content.shape)
+
+
+class _FixedStyleMethod(_ModelMethod):
+    fixed_style = True
+
+    def __init__(self, spec, label, model_spec, own_style: str, reference: str):
+        super().__init__(spec, label, model_spec)
+        self.own_style = own_style  # the training style's name
+        self.style_reference = reference  # stem of the style used for E, or a file path, or ""
+
+    def stylize(self, pair, content, style, context):
+        return self.stylizer.stylize(content)
+
+    def reference(self, style):
+        return self.style_reference
+
+
+class _ArbitraryStyleMethod(_ModelMethod):
+    def __init__(self, spec, label, model_spec, alpha: float, palette: bool, prepared: dict, warmed_up: set):
+        super().__init__(spec, label, model_spec, warmed_up)
+        self.alpha = alpha
+        self.palette = palette  # whether the palette step runs
+        self.prepared = prepared  # style stem -> prepared style, shared by the model's alphas
+
+    def prepare(self, pair, content, style, context):
+        if pair.style not in self.prepared:  # once per style
+            self.prepared[pair.style] = self.stylizer.prepare_style([style])
+        super().prepare(pair, content, style, context)
+
+    def stylize(self, pair, content, style, context):
+        prepared = self.prepared[pair.style]
+        output = self.stylizer.stylize(content, style=prepared, alpha=self.alpha)
+        return prepared.palette.apply(output) if self.palette else output
+
+
+class _RunContext:
+    """What the methods share while pairs run: Gatys' settings and loss network, and
+    the progress line for the pair in progress."""
+
+    def __init__(self, config: EvaluationConfig, metrics):
+        from keras_style import precision
+
+        self.gatys_config = config.gatys_config()
+        self.gatys_config.precision = precision.resolve(self.gatys_config.precision)
+        self._metrics = metrics
+        self._gatys_extractor = None
+        self.report = None  # report(message) for the pair in progress, or None
+
+    def gatys_extractor(self):
+        """Gatys' loss network, built on first use."""
+        if self._gatys_extractor is None:
+            from keras_style import gatys, precision
+
+            # The metrics' float32 network doubles as Gatys' loss network when Gatys runs in float32.
+            if self.gatys_config.precision == precision.FLOAT32:
+                self._gatys_extractor = self._metrics.loss_extractor
+            else:
+                self._gatys_extractor = gatys.loss_network(self.gatys_config)
+        return self._gatys_extractor
 
 
 @dataclasses.dataclass
@@ -248,13 +394,13 @@ def _resolve_methods(config: EvaluationConfig, styles: dict[str, str]) -> list[_
     for spec in dict.fromkeys(m.strip() for m in config.methods if m and m.strip()):
         label = _unique_label(method_label(spec), labels)
         if spec == GATYS:
-            methods.append(_Method(spec, label, "gatys"))
+            methods.append(_GatysMethod(spec, label))
             continue
         if spec.startswith(FOLDER_PREFIX):
             folder = spec[len(FOLDER_PREFIX):]
             if not os.path.isdir(folder):
                 raise StyleError(f"method '{spec}': '{folder}' is not a directory of output images")
-            methods.append(_Method(spec, label, "folder", folder=folder, timings=read_timings(folder)))
+            methods.append(_FolderMethod(spec, label, folder))
             continue
         model = resolve_model(spec)
         if model.takes_style:
@@ -268,8 +414,7 @@ def _resolve_methods(config: EvaluationConfig, styles: dict[str, str]) -> list[_
                     if not palette and config.style_palette == "both":
                         name += "_nopalette"
                     name = name if name == label else _unique_label(name, labels)
-                    methods.append(_Method(spec, name, "arbitrary", model, alpha=float(alpha), palette=palette,
-                                           prepared=prepared, warmed_up=warmed_up))
+                    methods.append(_ArbitraryStyleMethod(spec, name, model, float(alpha), palette, prepared, warmed_up))
             continue
         own = str(model.metadata.get("style") or "")
         lowered = {stem.lower(): stem for stem in styles}
@@ -281,7 +426,7 @@ def _resolve_methods(config: EvaluationConfig, styles: dict[str, str]) -> list[_
                 reference = lowered[Path(training_image).stem.lower()]
             elif os.path.isfile(training_image):
                 reference = training_image  # a path: loaded on its own below
-        methods.append(_Method(spec, label, "fixed", model, own or UNKNOWN_STYLE, reference))
+        methods.append(_FixedStyleMethod(spec, label, model, own or UNKNOWN_STYLE, reference))
     return methods
 
 
@@ -290,9 +435,9 @@ def _plan(methods: list[_Method], contents: Sequence[str], styles: dict[str, str
     for content in contents:
         for index, style in enumerate(styles):
             for method in methods:
-                if method.kind == "fixed":
+                if method.fixed_style:
                     if index == 0:  # one row per content: the style images play no part
-                        image = method.reference
+                        image = method.reference(style)
                         image_name = os.path.basename(styles.get(image, image)) if image else ""
                         pairs.append(_Pair(method, content, method.own_style, image_name))
                 else:
@@ -401,7 +546,7 @@ def evaluate(
 
     artifacts = [os.path.join(config.output_dir, n) for n in (SCATTER_PNG, BARS_PNG)]
     artifacts += [os.path.join(config.output_dir, f"sheet_{m.label}.jpg") for m in used]
-    side_by_side = len(used) > 1 and any(m.kind != "fixed" for m in used)
+    side_by_side = len(used) > 1 and any(not m.fixed_style for m in used)
     if side_by_side:
         artifacts.append(os.path.join(config.output_dir, SIDE_BY_SIDE_JPG))
     if pending and not config.overwrite:
@@ -418,23 +563,17 @@ def evaluate(
     load = dict(max_size=config.image_size, max_pixels=config.max_pixels)
     content_images = {stem: image_io.load_image(path, **load) for stem, path in contents.items()}
     style_images = {stem: image_io.load_image(path, **load) for stem, path in styles.items()}
-    for method in methods:
-        if method.kind == "fixed" and method.reference and method.reference not in style_images:
-            style_images[method.reference] = image_io.load_image(method.reference, **load)
+    for pair in pairs:
+        reference = pair.method.reference(pair.style)
+        if reference and reference not in style_images:  # a fixed-style model's training image
+            style_images[reference] = image_io.load_image(reference, **load)
     for pair in pending:
-        if pair.method.kind == "folder" and folder_output_path(pair.method.folder, pair.content, pair.style) is None:
-            raise StyleError(
-                f"method '{pair.method.spec}' has no image for {pair.content} x {pair.style}; expected "
-                f"'{os.path.join(pair.method.folder, pair.content + '__' + pair.style + '.png')}'"
-            )
+        pair.method.check(pair)
     # Load every model needed, and the metrics' VGG19, before computing (or writing)
     # anything: a bad model or missing weights fail fast.
     loaded = {}  # spec -> stylizer: a model's alphas share one
     for method in dict.fromkeys(p.method for p in pending):
-        if method.kind in ("fixed", "arbitrary"):
-            if method.spec not in loaded:
-                loaded[method.spec] = method.model_spec.load()
-            method.stylizer = loaded[method.spec]
+        method.load(loaded)
     metrics = None
     if pending:
         from keras_style.evaluation.metrics import StyleMetrics
@@ -487,53 +626,23 @@ def evaluate(
 
 
 def _run_pairs(config, pending, content_images, style_images, results, metrics, on_progress, total):
-    from keras_style import gatys, precision
-
-    gatys_config = config.gatys_config()
-    gatys_config.precision = precision.resolve(gatys_config.precision)
-    # The metrics' float32 network doubles as Gatys' loss network when Gatys runs in float32.
-    gatys_extractor = metrics.loss_extractor
-    if gatys_config.precision != precision.FLOAT32 and any(p.method.kind == "gatys" for p in pending):
-        gatys_extractor = gatys.loss_network(gatys_config)
+    context = _RunContext(config, metrics)
     references = {}
     done = total - len(pending)
+    if on_progress:
+        context.report = lambda message: on_progress(done, total, message)  # `done` as it is then
     for pair in pending:
         method, content = pair.method, content_images[pair.content]
-        style = style_images[pair.style] if method.kind != "fixed" else None
+        style = None if method.fixed_style else style_images[pair.style]
 
-        prepared = None
-        if method.kind == "arbitrary":
-            if pair.style not in method.prepared:  # once per style, not timed
-                method.prepared[pair.style] = method.stylizer.prepare_style([style])
-            prepared = method.prepared[pair.style]
-
-        def run(method=method, content=content, style=style, prepared=prepared, pair=pair):
-            if method.kind == "folder":
-                return read_folder_output(method, pair, content)
-            if method.kind == "gatys":
-                def report(p, label=f"{method.label} {pair.content} x {pair.style}"):
-                    on_progress(done, total, f"{label}: evaluation {p.evaluation}/"
-                                f"{p.total_evaluations} loss {p.loss:.4g}")
-
-                return gatys.stylize(gatys_extractor, content, [style], config=gatys_config,
-                                     on_progress=report if on_progress else None)
-            output = method.stylizer.stylize(content, style=prepared, alpha=method.alpha)
-            return prepared.palette.apply(output) if method.palette else output
-
-        if method.kind in ("fixed", "arbitrary") and content.shape not in method.warmed_up:
-            run()  # a new size traces and allocates: not what a steady-state image costs
-            method.warmed_up.add(content.shape)
-
+        method.prepare(pair, content, style, context)
         with PeakRSS() as memory:
             start = time.perf_counter()
-            output = np.asarray(run(), np.float32)
+            output = np.asarray(method.stylize(pair, content, style, context), np.float32)
             seconds = time.perf_counter() - start
-        peak_mib = memory.peak_mib
-        if method.kind == "folder":  # reading a file is not the other tool's cost
-            timing = method.timings.get((pair.content, pair.style), {})
-            seconds, peak_mib = timing.get("seconds", ""), timing.get("peak_rss_mib", "")
+        seconds, peak_mib = method.cost(pair, seconds, memory.peak_mib)
 
-        reference_name = pair.style if method.kind != "fixed" else method.reference
+        reference_name = method.reference(pair.style)
         if reference_name and reference_name not in references:
             references[reference_name] = metrics.style_reference(style_images[reference_name])
         values = metrics.evaluate(content, output, references.get(reference_name))
@@ -553,7 +662,7 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
             "width": output.shape[1],
             "height": output.shape[0],
             "image_size": config.image_size,
-            "iterations": config.iterations if method.kind == "gatys" else "",
+            "iterations": method.iterations(config),
         })
         done += 1
         if on_progress:
@@ -568,10 +677,11 @@ def _side_by_side_sheet(config, methods, pairs, content_images, style_images):
     any-style methods; columns: the content, the style image, the fixed-style model
     trained on that style (blank where none was evaluated), then each other method in
     the order given (a `folder:` peer next to ours)."""
-    others = [m for m in methods if m.kind != "fixed"]
-    keys = list(dict.fromkeys((p.content, p.style) for p in pairs if p.method.kind != "fixed"))
+    others = [m for m in methods if not m.fixed_style]
+    keys = list(dict.fromkeys((p.content, p.style) for p in pairs if not p.method.fixed_style))
+
     def column(method):  # every fixed-style model shares one column
-        return "fixed" if method.kind == "fixed" else method
+        return "fixed" if method.fixed_style else method
 
     found = {(column(p.method), p.content, p.style): p for p in pairs}
 
@@ -594,8 +704,9 @@ def _contact_sheet(config, method, pairs, content_images, style_images):
     columns = list(dict.fromkeys(p.style for p in mine))
 
     def header(style):
-        if method.kind == "fixed":
-            return style_images.get(method.reference) if method.reference else None
+        if method.fixed_style:
+            reference = method.reference(style)
+            return style_images.get(reference) if reference else None
         return style_images[style]
 
     rows = [[None] + [header(s) for s in columns]]
