@@ -32,6 +32,7 @@ STAGES = {
     "metanet_stage1.cfg": ("metanet.cfg", ()),
     # The networks are fully convolutional, so a stage may train on other crops.
     "fast_style_great_wave_stage1.cfg": ("fast_style_great_wave.cfg", ("crop_size",)),
+    "fast_style_starry_night_stage1.cfg": ("fast_style_starry_night.cfg", ()),
 }
 SMOKE = {
     "fast_style_smoke.cfg": "keras_style.trainers.train_fast",

@@ -3,7 +3,7 @@ r"""style_train_fast: train a Johnson et al. fast style transfer network for one
   style_train_fast --style_image=starry.jpg --content_data=tfds:coco/2014 \
       --model_dir=runs/starry --export_dir=saved_models/starry --train_steps=40000
 
-  style_train_fast --flagfile=flags/fast_style_starry_night.cfg
+  style_train_fast --flagfile=flags/fast_style_auvers.cfg
 
 --content_data is a folder, glob or comma list of images, or tfds:NAME[/CONFIG][:SPLIT]
 (a TensorFlow Datasets dataset already prepared with `tfds build`). Rerunning with the
