@@ -44,7 +44,7 @@ setup(
         "tflite": ["ai-edge-litert"],
         "eval": ["matplotlib"],
         "beam": ["apache-beam"],
-        "test": ["pytest"],
+        "test": ["pytest", "pytest-xdist"],
     },
     entry_points={"console_scripts": CONSOLE_SCRIPTS},
 )

