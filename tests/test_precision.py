@@ -98,8 +98,8 @@ def test_set_model_policy_switches_a_built_model():
 
 def test_gatys_in_bfloat16_reaches_the_float32_loss(vgg19_weights_path):
     """100 L-BFGS evaluations at 64 px, float32 vs mixed_bfloat16, both results scored
-    by one float32 loss. Measured: losses 2.148e5 (float32) and 2.186e5 (bfloat16,
-    +1.8%) from 2.54e7 at the start; PSNR between the two pictures 24.5 dB (two L-BFGS
+    by one float32 loss. Measured: losses 2.148e5 (float32) and 2.188e5 (bfloat16,
+    +1.9%) from 2.54e7 at the start; PSNR between the two pictures 24.3 dB (two L-BFGS
     paths through a non-convex loss part ways; the styles look the same)."""
     from keras_style.vgg import VGGFeatureExtractor
 
@@ -151,7 +151,7 @@ def _psnr_of_model(build, inputs):
 
 
 def test_transform_net_in_bfloat16_matches_float32():
-    """Seeded TransformNet (base 8), 64² photo: measured 42.9 dB. The shipped models'
+    """Seeded TransformNet (base 8), 64² photo: measured 43.0 dB. The shipped models'
     bfloat16 serving copies are checked below."""
     from keras_style.models.transform_net import TransformNet
 
@@ -268,10 +268,10 @@ def _signature_types(function):
 @pytest.mark.parametrize("kind, max_levels", [("fast_style", 8), ("adain", 8), ("metanet", 16)])
 def test_bfloat16_serving_copy_keeps_signatures_and_matches_float32(bfloat16_copies, kind, max_levels):
     """Shipped models, 128 px astronaut (× Great Wave for AdaIN and MetaNet), serving_default
-    uint8: measured 52.7 dB (fast style) and 52.6 dB (AdaIN), at most 4 levels apart; the
-    stage-2 MetaNet of 2026-12-02 46.4 dB, 9 levels at most (2 of 49,152 values more than 8
-    apart; stage 1: 49.5 dB, 12 levels): its filters are themselves computed in bfloat16, so
-    its rounding compounds."""
+    uint8: measured 52.5 dB (fast style, at most 5 levels apart) and 52.3 dB (AdaIN, 3
+    levels); the stage-2 MetaNet of 2026-12-02 49.8 dB, 7 levels at most (46.4 dB and 9
+    levels on 2026-12-02's CPU, before instance norm became one multiply-add): its
+    filters are themselves computed in bfloat16, so its rounding compounds."""
     import json
     import os
 
@@ -321,7 +321,7 @@ def test_style_export_precision_command(tmp_path, bfloat16_copies):
 
 
 def test_adain_model_in_bfloat16_matches_float32(vgg19_weights_path):
-    """Real VGG19 encoder, seeded decoder, 64² photo × painting: measured 56.3 dB."""
+    """Real VGG19 encoder, seeded decoder, 64² photo × painting: measured 56.1 dB."""
     from keras_style.models.adain_model import AdaINStyleTransfer
 
     keras.utils.set_random_seed(0)
@@ -332,7 +332,7 @@ def test_adain_model_in_bfloat16_matches_float32(vgg19_weights_path):
 
 
 def test_metanet_in_bfloat16_matches_float32():
-    """Seeded MetaNet + generated-weight TransformNet, 64² photo: measured 41.7 dB."""
+    """Seeded MetaNet + generated-weight TransformNet, 64² photo: measured 43.5 dB."""
     from keras_style.models.generated_transform_net import GeneratedTransformNet
     from keras_style.models.metanet import STATISTICS_DIM, MetaNet
 

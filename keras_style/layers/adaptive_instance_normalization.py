@@ -46,7 +46,6 @@ class AdaptiveInstanceNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         content, style_mean, style_std = inputs
-        normalized = instance_normalize(content, self.epsilon)
         style_mean = ops.cast(style_mean, "float32")
         style_std = ops.cast(style_std, "float32")
         # (N, C) -> (N, 1, 1, C); (C,) broadcasts as it is.
@@ -54,7 +53,8 @@ class AdaptiveInstanceNormalization(keras.layers.Layer):
             style_mean = style_mean[:, None, None, :]
         if len(style_std.shape) == 2:
             style_std = style_std[:, None, None, :]
-        return ops.cast(normalized * style_std + style_mean, self.compute_dtype)
+        stylized = instance_normalize(content, self.epsilon, scale=style_std, offset=style_mean)
+        return ops.cast(stylized, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
