@@ -14,6 +14,8 @@ from typing import Mapping, Sequence
 import keras
 from keras import ops
 
+from keras_style import precision
+
 
 def _f32(x):
     return ops.cast(x, "float32")
@@ -27,17 +29,23 @@ def content_loss(features, target):
 def gram_matrix(features):
     """Gram matrices of (N, H, W, C) features, normalised by C·H·W: shape (N, C, C), float32.
 
-    bfloat16 features (the `mixed_bfloat16` policy) are multiplied as they are: the CPU's
-    bfloat16 matrix units sum the products in float32 and round only the finished sums
-    to bfloat16. That rounding was not measurable in results: 100 Gatys evaluations
-    reached the same float32-scored loss with either (256 px: 1.367e5 both; 512 px:
-    9.383e4 against 9.378e4 for an all-float32 run and 9.426e4 with float32 Grams on
-    bfloat16 features), while float32
-    Grams took 0.165 s of a 0.46 s bfloat16 evaluation at 512 px and bfloat16 ones
-    0.05 s (AMX CPU). Every other dtype is multiplied in float32: float16 sums of
-    activations in the hundreds overflow.
+    bfloat16 features (the `mixed_bfloat16` policy) are multiplied as they are where
+    TensorFlow's bfloat16 matrix products sum in float32 and round only the finished sums
+    to bfloat16 (oneDNN on a CPU with bfloat16 units:
+    `precision.bfloat16_products_sum_in_float32`; `tests/test_losses.py` checks the
+    result), and in float32 everywhere else. That rounding was not measurable in
+    results: 100 Gatys evaluations reached the same float32-scored loss either way
+    (256 px: 1.367e5 both; 512 px: 9.383e4, against 9.378e4 for an all-float32 run and
+    9.426e4 with float32 Grams on bfloat16 features), while on an AMX CPU float32 Grams
+    took 0.165 s of a 0.46 s bfloat16 evaluation at 512 px and bfloat16 ones 0.05 s.
+    Every other dtype is multiplied in float32: float16 sums of activations in the
+    hundreds overflow.
     """
-    if keras.backend.standardize_dtype(features.dtype) != "bfloat16":
+    if not (
+        keras.backend.standardize_dtype(features.dtype) == "bfloat16"
+        and keras.backend.backend() == "tensorflow"
+        and precision.bfloat16_products_sum_in_float32()
+    ):
         features = _f32(features)
     shape = ops.shape(features)
     n, c = shape[0], shape[3]

@@ -32,10 +32,12 @@ def test_gram_matrix_is_symmetric_and_float32_for_float16_input(feats):
 
 @pytest.mark.parametrize("side", [16, 256])
 def test_gram_matrix_of_bfloat16_features_sums_in_float32(side):
-    """bfloat16 features are multiplied in bfloat16 with float32 sums: a float32 result
-    within one bfloat16 step (2^-8 relative; measured at most 0.0034) of the exact Gram
-    of the rounded features, at 256 and at 65536 pixels of one sign alike (sums kept
-    in bfloat16 drift with the pixel count: 81% off after 4096 sequential adds)."""
+    """bfloat16 features: a float32 result within one bfloat16 step (2^-8 relative) of
+    the exact Gram of the rounded features, at 256 and at 65536 pixels of one sign
+    alike, on every machine: multiplied in bfloat16 where the products sum in float32
+    (oneDNN with bfloat16 units; measured at most 0.0034 off), else in float32 (Eigen's
+    bfloat16 products were up to 0.0046 off at 256 pixels; sums kept in bfloat16 drift
+    with the pixel count: 81% off after 4096 sequential adds)."""
     import tensorflow as tf
 
     rng = np.random.default_rng(1)
@@ -44,6 +46,17 @@ def test_gram_matrix_of_bfloat16_features_sums_in_float32(side):
     g = np.asarray(losses.gram_matrix(tf.cast(a, tf.bfloat16)))
     assert g.dtype == np.float32
     np.testing.assert_allclose(g, _np_gram(rounded), rtol=2.0**-8)
+
+
+def test_gram_matrix_of_bfloat16_features_without_float32_sums_multiplies_in_float32(monkeypatch):
+    import tensorflow as tf
+
+    from keras_style import precision
+
+    monkeypatch.setattr(precision, "bfloat16_products_sum_in_float32", lambda: False)
+    a = tf.cast(np.random.default_rng(2).uniform(100, 300, size=(1, 64, 64, 4)), tf.bfloat16)
+    np.testing.assert_allclose(np.asarray(losses.gram_matrix(a)), np.asarray(losses.gram_matrix(tf.cast(a, tf.float32))),
+                               rtol=1e-6)
 
 
 def test_content_loss_is_mse(feats):
