@@ -2,9 +2,9 @@
 
 Feature maps are channels-last (N, H, W, C). Every loss returns a scalar (summed over
 layers, averaged over the batch) and computes in float32, whatever the input dtype:
-Gram matrices and moments of activations in the hundreds overflow float16. (The Gram
-products of bfloat16 features are summed in float32 by the matrix units themselves; see
-`gram_matrix`.)
+Gram matrices and moments of activations in the hundreds overflow float16. (Where
+TensorFlow's bfloat16 matrix products sum in float32, the Gram products of bfloat16
+features are left to them; see `gram_matrix`.)
 """
 
 from __future__ import annotations
