@@ -476,14 +476,15 @@ def test_alphas_score_an_any_style_model_at_each_strength(tmp_path, vgg19_weight
 def test_style_palette_both_scores_the_raw_network_beside_the_palette_step(tmp_path, vgg19_weights_path):
     """--style_palette=both: the shipped AdaIN with the palette step (its plain label) and
     without (`adain_nopalette`), one stylize per pair for both; the palette step brings the
-    output's colours to the painting's. Measured at 96 px: palette distance 6.01 -> 3.06."""
+    output's colours to the painting's. Measured at 96 px: palette distance 3.67 -> 2.86 with
+    the stage-2 decoder of 2026-12-03 (stage 1's network alone was further off: 6.01 -> 3.06)."""
     from keras_style.evaluation import evaluate
 
     result = evaluate(_config(tmp_path, [], vgg19_weights_path, methods=["adain"], style_palette="both",
                               image_size=96))
     summary = {s["method"]: s for s in result["summary"]}
     assert list(summary) == ["adain", "adain_nopalette"]
-    assert summary["adain"]["palette_mean"] < 0.6 * summary["adain_nopalette"]["palette_mean"]
+    assert summary["adain"]["palette_mean"] < 0.85 * summary["adain_nopalette"]["palette_mean"]
 
 
 @pytest.mark.parametrize("alphas, message", [((1.0, 1.5), "alpha must be in \\[0, 1\\], got 1.5"),

@@ -31,6 +31,7 @@ SHIPPED = {
 STAGES = {
     "metanet_stage1.cfg": ("metanet.cfg", ()),
     # The networks are fully convolutional, so a stage may train on other crops.
+    "adain_stage1.cfg": ("adain.cfg", ("crop_size",)),
     "fast_style_great_wave_stage1.cfg": ("fast_style_great_wave.cfg", ("crop_size",)),
     "fast_style_starry_night_stage1.cfg": ("fast_style_starry_night.cfg", ()),
 }
@@ -79,11 +80,14 @@ def test_stage_recipes_feed_their_shipped_recipe(stage):
     first, second = parse_recipe(module, stage), parse_recipe(module, shipped)
     assert first["init_from"] is None
     assert second["init_from"] == first["export_dir"] and not first["export_dir"].startswith("saved_models/")
-    keys = ("content_data", "style_data", "style_image", "base", "hidden_per_layer", "crop_size", "style_size", "batch_size")
+    keys = ("content_data", "style_data", "style_image", "base", "hidden_per_layer", "crop_size", "style_size",
+            "batch_size", "short_side_range", "style_short_side_range", "flip_styles", "style_layers")
     same = [k for k in keys if k not in changed]
     first_kept = {k: v for k, v in first["config"].items() if k in same}
     assert first_kept == {k: v for k, v in second["config"].items() if k in same}
-    assert {"content_data", "base", "style_size", "batch_size"} <= set(first_kept)
+    # Not vacuous: every kind compares its data and batch (AdaIN has no base or style_size).
+    assert {"content_data", "batch_size"} <= set(first_kept) and {"style_data", "style_image"} & set(first_kept)
+    assert {"base", "style_size"} <= set(first_kept) or {"short_side_range", "style_layers"} <= set(first_kept)
 
 
 @pytest.mark.parametrize("recipe", sorted(SMOKE))
