@@ -26,8 +26,9 @@ SHIPPED = {
     "adain.cfg": ("keras_style.trainers.train_adain", "adain"),
     "metanet.cfg": ("keras_style.trainers.train_metanet", "metanet"),
 }
-# Earlier stages of a shipped recipe: stage recipe -> (the shipped recipe that starts from
-# its export (--init_from), the data/network settings the later stage changes on purpose).
+# Earlier stages of a shipped recipe: stage recipe -> (the next stage's recipe, which starts
+# from its export (--init_from), the data/network settings the later stage changes on purpose).
+# A chain ends at a shipped recipe.
 STAGES = {
     "metanet_stage1.cfg": ("metanet.cfg", ()),
     # The networks are fully convolutional, so a stage may train on other crops.
@@ -78,9 +79,14 @@ def test_stage_recipes_feed_their_shipped_recipe(stage):
     """A stage exports where the shipped recipe's --init_from reads, outside saved_models/,
     and trains the same network on the same data."""
     shipped, changed = STAGES[stage]
-    module = SHIPPED[shipped][0]
+    last = shipped
+    while last in STAGES:  # a middle stage: follow the chain to the shipped recipe
+        last = STAGES[last][0]
+    module = SHIPPED[last][0]
     first, second = parse_recipe(module, stage), parse_recipe(module, shipped)
-    assert first["init_from"] is None
+    # Only the first stage starts from scratch; a middle one is fed by the stage before it.
+    feeders = [earlier for earlier, (nxt, _) in STAGES.items() if nxt == stage]
+    assert (first["init_from"] is None) == (not feeders)
     assert second["init_from"] == first["export_dir"] and not first["export_dir"].startswith("saved_models/")
     keys = ("content_data", "style_data", "style_image", "base", "hidden_per_layer", "crop_size", "style_size",
             "batch_size", "short_side_range", "style_short_side_range", "flip_styles", "style_layers")
