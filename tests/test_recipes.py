@@ -36,7 +36,8 @@ STAGES = {
     "fast_style_hokusai_bridge_stage1.cfg": ("fast_style_hokusai_bridge.cfg", ("crop_size",)),
     "fast_style_great_wave_stage1.cfg": ("fast_style_great_wave_stage2.cfg", ("crop_size",)),
     "fast_style_great_wave_stage2.cfg": ("fast_style_great_wave.cfg", ("crop_size",)),
-    "fast_style_starry_night_stage1.cfg": ("fast_style_starry_night.cfg", ()),
+    "fast_style_starry_night_stage1.cfg": ("fast_style_starry_night_stage2.cfg", ()),
+    "fast_style_starry_night_stage2.cfg": ("fast_style_starry_night.cfg", ()),
     "fast_style_auvers_stage1.cfg": ("fast_style_auvers.cfg", ()),
 }
 SMOKE = {
