@@ -78,7 +78,7 @@ def test_every_training_recipe_is_covered():
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_stage_recipes_feed_their_shipped_recipe(stage):
-    """A stage exports where the shipped recipe's --init_from reads, outside saved_models/,
+    """A stage exports where the next stage's --init_from reads, outside saved_models/,
     and trains the same network on the same data."""
     shipped, changed = STAGES[stage]
     last = shipped
