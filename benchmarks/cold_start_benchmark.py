@@ -17,8 +17,8 @@ through every row before the next repeat (so a busy machine slows all rows alike
   * adain_tflite  the same with --model_format=tflite (the float16 .tflite pair);
   * peer_style    the peer with `--style-image=<painting>` (Magenta's arbitrary-style model).
   * adain_sm_384, adain_tflite_384  the AdaIN rows with `--compute_size=384`: stylized at 384 px
-                  on the long side and resized back (Lanczos) to the photo's size, which is
-                  what the peer does with --style-image.
+                  on the long side (the style scaled by the same factor) and resized back
+                  (Lanczos) to the photo's size, which is what the peer does with --style-image.
 
 Columns: wall seconds of the whole process (median and min over the repeats; the parent's
 clock from just before the child starts to its exit) and peak RSS (MiB; the median over the

@@ -71,6 +71,7 @@ def work(tmp_path_factory, vgg19_weights_path):
     _save(photo[:24, 8:40], content / "small.png")
     _save(np.clip(image_io.resize_image(image_io.load_image(STYLE_IMAGE), (48, 40)), 0, 255), root / "a.png")
     _save(np.clip(image_io.resize_image(image_io.load_image(STYLE_IMAGE_2), (40, 56)), 0, 255), root / "b.png")
+    _save(np.clip(image_io.resize_image(image_io.load_image(STYLE_IMAGE), (128, 160)), 0, 255), root / "c.png")
     left = np.zeros((HEIGHT, WIDTH))
     left[:, : WIDTH // 2] = 255
     _save(left, root / "left.png", "L")
@@ -99,6 +100,8 @@ def _transfer_cases(w):
         "weights": case("weights", styles, "--style_weights=0.7,0.3", "--nostyle_palette"),
         "masks": case("masks", styles, masks, "--style_weights=1,3", "--alpha=0.9", "--nostyle_palette"),
         "histogram": case("histogram", f"--style={root / 'a.png'}", "--preserve_color=histogram"),
+        # 40x72 stylized at 20x36: the 128x160 style is scaled by 1/2 too.
+        "compute": case("compute", f"--style={root / 'c.png'}", "--alpha=0.7", "--compute_size=36"),
         # A shipped model name, its .tflite pair; a folder of contents, tiled, luminance kept.
         "tflite_folder": ["--model=adainz", "--model_format=tflite", f"--content={root / 'content'}",
                           f"--output_dir={out / 'tflite'}", styles, "--alpha=0.8", "--preserve_color=luminance",
@@ -234,6 +237,38 @@ def test_masks_route_styles_like_the_library(work, runs, stylizer):
              for k, s in (("a", a), ("b", b))}
     assert np.abs(written[:, :24] - np.clip(alone["a"][:, :24], 0, 255)).mean() < 2.0
     assert np.abs(written[:, -24:] - np.clip(alone["b"][:, -24:], 0, 255)).mean() < 2.0
+
+
+def test_compute_size_scales_the_style_with_the_content(work, runs, stylizer):
+    from keras_style import image_io
+
+    root = work["root"]
+    _ok(runs["results"][("transfer", "compute")])
+    content, style = _load(root / "content" / "big.png"), _load(root / "c.png")
+    work_image = np.clip(image_io.resize_long_side(content, 36), 0, 255)
+    assert work_image.shape[:2] == (20, 36)
+
+    def pipeline(style_image):
+        prepared = stylizer.prepare_style([style_image])
+        small = prepared.palette.apply(stylizer.stylize(work_image, style=prepared, alpha=0.7))
+        return np.clip(np.round(np.clip(image_io.resize_image(small, content.shape[:2]), 0, 255)), 0, 255)
+
+    half_style = np.clip(image_io.resize_long_side(style, 80), 0, 255)
+    assert half_style.shape[:2] == (64, 80)
+    written = _load(root / "out" / "compute.png")
+    assert written.shape == (HEIGHT, WIDTH, 3)
+    assert np.abs(written - pipeline(half_style)).max() <= 1
+    # The unscaled style gives another picture: the scaling is not a no-op.
+    assert np.abs(written - pipeline(style)).mean() > 5.0  # measured 13.5
+
+
+def test_scaled_styles_keep_a_floor_and_never_enlarge():
+    from keras_style.cli.adain_transfer import MIN_SCALED_STYLE_SIZE, scaled_styles
+
+    big, small = np.zeros((300, 400, 3), np.float32), np.zeros((40, 50, 3), np.float32)
+    assert [s.shape for s in scaled_styles([big, small], 0.375)] == [(112, 150, 3), (40, 50, 3)]
+    assert scaled_styles([big], 0.1)[0].shape == (48, MIN_SCALED_STYLE_SIZE, 3)
+    assert scaled_styles([big], 1.0)[0] is big
 
 
 def test_histogram_colour_preservation(work, runs):

@@ -23,6 +23,12 @@ against every content image; still before any output is written), and
 * Style images larger than `STYLE_MAX_SIZE` on their long side are scaled down to
   it (the paper's test-time default): only their statistics are used, and those
   of a 4000-pixel scan mostly measure its resolution, not its style.
+* With --compute_size the style images are scaled by the same factor as the
+  content (`style_scale`; not below `MIN_SCALED_STYLE_SIZE`): VGG statistics
+  depend on scale, and a style kept at full size is matched at the small size and
+  then enlarged with the result. On the examples the scaled run is as close to a
+  full-size run, and encoding the style costs a sixth
+  (benchmarks/compute_size_benchmark.py).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ from keras_style.errors import StyleError
 from keras_style.inference.tiling import stylize_tiled
 
 STYLE_MAX_SIZE = 512
+# Below this long side a style leaves too few relu4_1 positions (8x8 here) for its statistics.
+MIN_SCALED_STYLE_SIZE = 64
 
 # Without --tile, an AdaIN run picks a tile size from the image size that keeps the whole
 # process under AUTO_TILE_BUDGET_MB MiB resident (a 1024² photo untiled took 1.6 GiB with
@@ -121,7 +129,7 @@ class AdaINTransfer:
     style_palette: bool = False
     styles: list = dataclasses.field(default_factory=list)
     masks: list | None = None
-    _prepared: object = None
+    _prepared: dict = dataclasses.field(default_factory=dict)  # the scaled styles' shapes -> prepared style
 
     @classmethod
     def from_flags(cls, styles, style_weights, alpha, masks, preserve_color, style_palette=False) -> "AdaINTransfer":
@@ -154,11 +162,15 @@ class AdaINTransfer:
                         f"--mask '{mask_path}' must be the size of --content '{content_path}'"
                     )
 
-    def stylize(self, model, content: np.ndarray, tile: int | None = 0, overlap: int = 64) -> np.ndarray:
+    def stylize(
+        self, model, content: np.ndarray, tile: int | None = 0, overlap: int = 64, style_scale: float = 1.0
+    ) -> np.ndarray:
         """Stylizes one content image (already resized by --max_size); colour handled.
 
         The masks, checked against the full-size content, are resized with it.
         `tile`: 0 for the whole image, None for `auto_tile`'s choice (whole images with masks).
+        `style_scale`: below 1, `content` was scaled down by it (--compute_size) and the
+        style images are scaled alike (`scaled_styles`).
         """
         if tile is None:
             tile = 0 if self.masks else auto_tile(model.backend, content.shape[0], content.shape[1], overlap)
@@ -166,14 +178,16 @@ class AdaINTransfer:
                 print(f"AdaIN: {content.shape[1]}x{content.shape[0]} image in tiles of {tile} px to stay under "
                       f"~{AUTO_TILE_BUDGET_MB / 1000:.0f} GB of memory (--tile=0: whole image)",
                       file=sys.stderr, flush=True)
+        styles = scaled_styles(self.styles, style_scale)
         if self.preserve_color == "histogram":
             # The paper's colour preservation: recolour the styles to this content, then stylize.
-            styles = [color.match_color_histogram(s, content) for s in self.styles]
+            styles = [color.match_color_histogram(s, content) for s in styles]
             prepared = model.prepare_style(styles, self.weights)
         else:
-            if self._prepared is None:
-                self._prepared = model.prepare_style(self.styles, self.weights)
-            prepared = self._prepared
+            key = tuple(s.shape for s in styles)
+            if key not in self._prepared:
+                self._prepared[key] = model.prepare_style(styles, self.weights)
+            prepared = self._prepared[key]
         masks = None
         if self.masks:
             masks = [
@@ -193,6 +207,19 @@ class AdaINTransfer:
         elif self.style_palette:
             result = prepared.palette.apply(result, masks=masks)
         return result
+
+
+def scaled_styles(styles: list, scale: float) -> list:
+    """`styles` scaled by `scale` (Lanczos) when it is below 1, each kept at least
+    `MIN_SCALED_STYLE_SIZE` on its long side (or its own size, if smaller)."""
+    if scale >= 1.0:
+        return list(styles)
+    out = []
+    for style in styles:
+        long_side = max(style.shape[:2])
+        size = min(long_side, max(round(long_side * scale), MIN_SCALED_STYLE_SIZE))
+        out.append(style if size == long_side else np.clip(image_io.resize_long_side(style, size), 0.0, 255.0))
+    return out
 
 
 def _image_size(path) -> tuple[int, int]:

@@ -80,9 +80,12 @@ class MetaNetTransfer:
         del content_paths
         self.styles = [image_io.load_image(path, **load_kwargs) for path in self.style_paths]
 
-    def stylize(self, model, content, tile: int | None = 0, overlap: int = 64):
+    def stylize(self, model, content, tile: int | None = 0, overlap: int = 64, style_scale: float = 1.0):
         """Stylizes one content image (already resized by --max_size); colour handled.
-        `tile` 0 or None: the whole image."""
+        `tile` 0 or None: the whole image. `style_scale` (--compute_size's factor) is not
+        used: the model resizes every style to its training style size, and the
+        generated network, not the style's size, sets the texture scale."""
+        del style_scale
         if self._prepared is None:
             self._prepared = model.prepare_style(self.styles, self.weights)
         style = self._prepared

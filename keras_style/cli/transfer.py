@@ -44,8 +44,8 @@ _MAX_SIZE = flags.DEFINE_integer("max_size", None, "Resize each content image so
 _COMPUTE_SIZE = flags.DEFINE_integer(
     "compute_size", None, "Stylize each image at most this many pixels on its long side and resize the result "
     "(Lanczos) back to the image's size: much less compute and memory on large photos, at the cost of fine "
-    "detail (texture is drawn at the smaller size). Default: full size. The output keeps the image's size, "
-    "unlike --max_size.")
+    "detail (texture is drawn at the smaller size). AdaIN scales its --style images down by the same "
+    "factor (to at least 64 px). Default: full size. The output keeps the image's size, unlike --max_size.")
 _PRESERVE_COLOR = flags.DEFINE_enum(
     "preserve_color", "none", ["none", "luminance", "histogram"],
     "Keep the content's colours: luminance (stylized luminance, content chroma) or histogram (match colour "
@@ -233,7 +233,8 @@ def main(argv):
         if styled:  # style statistics computed once, colour preservation included
             # No --tile: None lets the kind choose (AdaIN picks a tile size from the image size).
             tile = _TILE.value if flags.FLAGS["tile"].present else None
-            result = styled.stylize(model, work, tile=tile, overlap=_TILE_OVERLAP.value)
+            result = styled.stylize(model, work, tile=tile, overlap=_TILE_OVERLAP.value,
+                                    style_scale=max(work.shape[:2]) / max(content.shape[:2]))
         elif _TILE.value:
             result = stylize_tiled(model, work, tile=_TILE.value, overlap=_TILE_OVERLAP.value)
         else:
