@@ -47,7 +47,7 @@ _MAX_PIXELS = flags.DEFINE_integer("max_image_pixels", None, "Refuse input image
                                    "(decompression-bomb guard); default: the library's limit.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
 _PRECISION = common.define_precision_flag(
-    "A local fast-style or AdaIN SavedModel runs from a copy computing in it, made once and kept in "
+    "A local fast-style, AdaIN or MetaNet SavedModel runs from a copy computing in it, made once and kept in "
     "$KERAS_STYLE_CACHE (default ~/.cache/keras_style).")
 _FAILURES_FILE = flags.DEFINE_string("failures_file", None, "Where to list failed inputs (path<TAB>reason); "
                                      "default OUTPUT_DIR/style_batch_failures.txt, replaced each run.")

@@ -78,8 +78,9 @@ _STYLE_PALETTE = flags.DEFINE_bool(
     "which keeps the content's colours instead.")
 
 _PRECISION = common.define_precision_flag(
-    "SavedModels only (a .tflite file runs as converted): a fast-style or AdaIN SavedModel is run from a copy "
-    "computing in that precision, made once and kept in $KERAS_STYLE_CACHE (default ~/.cache/keras_style).")
+    "SavedModels only (a .tflite file runs as converted): a fast-style, AdaIN or MetaNet SavedModel is run "
+    "from a copy computing in that precision, made once and kept in $KERAS_STYLE_CACHE (default "
+    "~/.cache/keras_style).")
 
 flags.mark_flags_as_required(["model", "content"])
 
