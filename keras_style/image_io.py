@@ -421,6 +421,13 @@ def _decode(fp: BinaryIO, name: str, max_size: int | None, max_pixels: int | Non
             target = box = None
             if max_size is not None:
                 target = _resized(img.size, max_size)
+                if max_pixels is not None and target[0] * target[1] > max_pixels:
+                    # Enlarging is not bounded by the file's size: guard the result too.
+                    raise StyleError(
+                        f"resizing image '{name}' to {max_size} pixels on its long side would make it "
+                        f"{target[0]}×{target[1]} = {target[0] * target[1]} pixels, over the limit of {max_pixels}; "
+                        "use a smaller --max_size (or raise --max_image_pixels)"
+                    )
                 # A JPEG is decoded at 1/2, 1/4 or 1/8 scale (other formats: a no-op);
                 # `box` is then the whole image in the smaller image's coordinates.
                 drafted = img.draft(None, (target[0] * _REDUCING_GAP, target[1] * _REDUCING_GAP))

@@ -125,16 +125,24 @@ def test_style_batch_command(fast_model, inputs, tmp_path):
         (["--style=" + STYLE_IMAGE], "fixed-style model"),
         (["--output_format=gif"], "unknown --output_format"),
         (["--runner=DirectRunner", "--no_such_option=1"], "unknown flag --no_such_option"),
+        # The failures list is written on every run: never over a folder, an image or a user's file.
+        (["--failures_file={tmp}/in"], "is a directory; pass a file path such as"),
+        (["--failures_file={tmp}/in/one.png"], "--failures_file '{tmp}/in/one.png' is an input image"),
+        (["--failures_file={tmp}/out/two.png"], "--failures_file '{tmp}/out/two.png' is an output image"),
+        (["--failures_file={tmp}/notes.txt"], "--failures_file '{tmp}/notes.txt' exists; pass --overwrite"),
     ],
 )
 def test_style_batch_bad_input_is_one_error_line(fast_model, inputs, tmp_path, args, message):
+    (tmp_path / "notes.txt").write_text("keep")
     defaults = {"--input": str(inputs), "--model": fast_model, "--output_dir": str(tmp_path / "out")}
     given = [a.format(tmp=tmp_path) for a in args]
     for a in given:
         defaults.pop(a.split("=")[0], None)
     result = run_command("keras_style.cli.batch", *[f"{k}={v}" for k, v in defaults.items()], *given)
-    assert_one_line_error(result, message)
-    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    assert_one_line_error(result, message.format(tmp=tmp_path))
+    assert not (tmp_path / "out").exists()  # not even the output directory is created
+    assert (tmp_path / "notes.txt").read_text() == "keep"
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == sorted([*(f"{n}.png" for n in GOOD), "broken.jpg"])
 
 
 def test_style_batch_without_beam_names_the_extra(tmp_path):

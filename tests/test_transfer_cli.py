@@ -60,6 +60,7 @@ def work(tmp_path_factory):
     (root / "o_glob" / "a.png").write_bytes(b"old")  # replaced: --overwrite
     (root / "o_exist" / "a.png").write_bytes(b"keep")  # kept: no --overwrite
     Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / "painting.png")
+    (root / "latin1.cfg").write_bytes("--max_size=8\n--style=caf\u00e9.png\n".encode("latin-1"))
     return {"root": root, "content": content, "tflite": tflite, "env": {"KERAS_STYLE_MODELS": str(models)},
             "unwritable": _unwritable_dir(root), "painting": (root / "painting.png").read_bytes()}
 
@@ -86,6 +87,11 @@ def _cases(w):
         "corrupt_image": [f"--model={tflite}", f"--content={root / 'bad'}", f"--output_dir={root / 'o_x3'}"],
         "style_on_fast_model": ["--model=toy", f"--content={content}", f"--output_dir={root / 'o_x4'}",
                                 f"--style={content / 'a.png'}"],
+        # Enlarging is bounded like decoding: 10^6 px on the long side is 7.5e11 pixels.
+        "huge_max_size": [f"--model={tflite}", f"--content={content / 'a.png'}", f"--output_dir={root / 'o_x6'}",
+                          "--max_size=1000000"],
+        "latin1_flagfile": [f"--flagfile={root / 'latin1.cfg'}", f"--model={tflite}", f"--content={content}",
+                            f"--output_dir={root / 'o_x7'}"],
         # An input is never an output, --overwrite or not: the style image too (issue 15).
         "output_is_style": ["--model=adain", f"--content={content / 'a.png'}", f"--style={root / 'painting.png'}",
                             f"--output={root / 'painting.png'}", "--overwrite"],
@@ -162,6 +168,8 @@ def test_compute_size_stylizes_smaller_and_writes_the_image_size(work, runs):
     "case, message",
     [
         ("bad_compute_size", "--compute_size must be at least 16 pixels, got 8"),
+        ("huge_max_size", "would make it 1000000×750000 = 750000000000 pixels, over the limit of"),
+        ("latin1_flagfile", "latin1.cfg) is not UTF-8 text (invalid continuation byte at byte 24)"),
         ("missing_model", "nope.tflite' not found"),
         ("missing_content", "missing.png' not found"),
         ("existing_output", "a.png' exists; pass --overwrite to replace it"),
@@ -177,7 +185,7 @@ def test_bad_input_one_line_and_no_outputs(work, runs, case, message):
         pytest.skip("no unwritable directory available (running as root without a read-only /sys)")
     assert_one_line_error(runs[case], message)
     root = work["root"]
-    for name in ("o_x1", "o_x2", "o_x3", "o_x4", "o_x5"):
+    for name in ("o_x1", "o_x2", "o_x3", "o_x4", "o_x5", "o_x6", "o_x7"):
         assert not (root / name).exists(), name  # the output directory is not even created
     assert _listing(root / "o_exist") == ["a.png"] and (root / "o_exist" / "a.png").read_bytes() == b"keep"
     assert (root / "painting.png").read_bytes() == work["painting"]

@@ -32,7 +32,8 @@ atomically, never replacing a file unless `overwrite`; remote paths through
 Beam's FileSystems, where an object appears only once complete). Images the
 model fails on or that cannot be written are counted in `failed_images`. The
 failures, one `path<TAB>reason` line each, go to `failures_file` (default
-`output_dir/style_batch_failures.txt`, replaced on every run).
+`output_dir/style_batch_failures.txt`, replaced on every run; an existing file named by
+`failures_file` needs `overwrite`).
 
 `--input` is a directory, a glob, an image file, a comma-separated list, a
 `.txt` file listing one path per line (relative paths from the current
@@ -91,7 +92,8 @@ class BatchConfig:
       max_size: resize each input so its long side is this many pixels.
       max_pixels: refuse larger inputs (decompression-bomb guard).
       overwrite: replace existing outputs.
-      failures_file: where the failures list goes (default in output_dir).
+      failures_file: where the failures list goes (default in output_dir); an existing
+        file there is replaced only with `overwrite`.
       precision: a `keras_style.precision` setting; a local fast-style or AdaIN
         SavedModel runs from a copy computing in it (`serving_precision.precision_copy`).
     """
@@ -210,6 +212,36 @@ def plan_outputs(inputs: Sequence[str], config: BatchConfig) -> list[tuple[str, 
     return jobs
 
 
+def check_failures_file(config: BatchConfig, jobs: Sequence[tuple[str, str]]) -> None:
+    """Checks that the failures list may be written where `config` puts it (local paths).
+
+    It is written on every run, empty when nothing failed. The default file in the output
+    directory is this command's own and is replaced; a path given as `failures_file` is
+    the user's, so an existing file there needs `overwrite`, like the images.
+
+    Raises:
+      StyleError: the path is a directory, an input or output image, or an existing
+        file given without `overwrite`.
+    """
+    path = config.failures_path()
+    if _is_remote(path):
+        return
+    if os.path.isdir(path):
+        raise StyleError(f"--failures_file '{path}' is a directory; pass a file path such as "
+                         f"'{os.path.join(path, FAILURES_FILENAME)}'")
+    for image_path, out in jobs:
+        for role, other in (("input", image_path), ("output", out)):
+            same = os.path.abspath(other) == os.path.abspath(path) or (
+                os.path.exists(other) and os.path.exists(path) and os.path.samefile(other, path))
+            if same:
+                raise StyleError(f"--failures_file '{path}' is an {role} image; choose another path")
+    if config.failures_file and not config.overwrite and os.path.lexists(path):
+        raise StyleError(f"--failures_file '{path}' exists; pass --overwrite to replace it, or another path")
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.abspath(directory) != os.path.abspath(config.output_dir) and not os.path.isdir(directory):
+        raise StyleError(f"cannot write --failures_file '{path}': directory '{directory}' does not exist")
+
+
 def _read_and_decode(job, max_size, max_pixels):
     """(input, output) -> ((input, output), image); unreadable inputs go to the failures output."""
     from apache_beam.io.filesystems import FileSystems
@@ -325,8 +357,9 @@ def run_batch(config: BatchConfig, pipeline_args: Sequence[str] = ()) -> dict:
     options = _pipeline_options(pipeline_args)
     inputs = expand_inputs(config.input)
     if not _is_remote(config.output_dir):
-        image_io.make_output_dir(config.output_dir)
+        image_io.check_output_dir(config.output_dir)  # created once the model has loaded
     jobs = plan_outputs(inputs, config)
+    check_failures_file(config, jobs)
     style = load_style(config)
     model_dir = config.model if _is_remote(config.model) else resolve_model(config.model, "saved_model").path
     computed_in = config.precision
@@ -336,6 +369,8 @@ def run_batch(config: BatchConfig, pipeline_args: Sequence[str] = ()) -> dict:
         computed_in = serving_precision.model_precision(read_metadata(model_dir))
     handler = StyleModelHandler(model_dir, style=style, alpha=config.alpha, style_palette=config.style_palette)
     handler.load_model()  # fails here, with one message, rather than inside a worker
+    if not _is_remote(config.output_dir):
+        image_io.make_output_dir(config.output_dir)
 
     with beam.Pipeline(options=PipelineOptions(options)) as pipeline:
         build_pipeline(pipeline, jobs, handler, config)

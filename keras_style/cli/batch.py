@@ -50,7 +50,8 @@ _PRECISION = common.define_precision_flag(
     "A local fast-style, AdaIN or MetaNet SavedModel runs from a copy computing in it, made once and kept in "
     "$KERAS_STYLE_CACHE (default ~/.cache/keras_style).")
 _FAILURES_FILE = flags.DEFINE_string("failures_file", None, "Where to list failed inputs (path<TAB>reason); "
-                                     "default OUTPUT_DIR/style_batch_failures.txt, replaced each run.")
+                                     "default OUTPUT_DIR/style_batch_failures.txt, replaced each run. An "
+                                     "existing file given here needs --overwrite.")
 
 flags.mark_flags_as_required(["input", "model", "output_dir"])
 

@@ -53,7 +53,13 @@ def _parse_flags(argv):
     try:
         return flags.FLAGS(argv)
     except flags.Error as e:
-        _fail(str(e).splitlines()[0])
+        # absl words a missing flag file "ERROR:: Unable to open flagfile: ..."
+        _fail(str(e).splitlines()[0].removeprefix("ERROR:: "))
+    except UnicodeDecodeError as e:  # absl reads flag files as UTF-8 text
+        given = [arg.split("=", 1)[1] for arg in argv if arg.startswith("--flagfile=")]
+        which = f" ({', '.join(given)})" if given else ""
+        _fail(f"a --flagfile{which} is not UTF-8 text ({e.reason} at byte {e.start}); flag files hold one "
+              f"--name=value a line")
 
 
 def run(main: Callable[[list[str]], int | None]):
