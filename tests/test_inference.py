@@ -115,7 +115,7 @@ def test_bad_model_files(tmp_path, saved_model_dir):
     (tmp_path / "broken.tflite").write_bytes(b"\x00" * 64)
     with pytest.raises(StyleError, match="cannot load TFLite model"):
         load_stylizer(str(tmp_path / "broken.tflite"))
-    with pytest.raises(StyleError, match="is a saved_model model, not tflite"):
+    with pytest.raises(StyleError, match="is a SavedModel; a .tflite file is needed here"):
         resolve_model(saved_model_dir, format="tflite")
     broken = tmp_path / "broken_sm"
     broken.mkdir()

@@ -69,8 +69,10 @@ MIN_AUTO_TILE = 256
 def auto_tile(backend: str, height: int, width: int, overlap: int = 64) -> int:
     """The tile size an AdaIN run uses without --tile: 0 (whole image) if the image fits the
     memory budget, else the smallest tile (`tiling.balanced_tile`) needing no more tiles
-    than the largest tile that fits. At least `MIN_AUTO_TILE` (and 4 x `overlap`), below
-    which the overlaps would cost more than the memory saved."""
+    than the largest tile that fits, that largest tile taken as at least `MIN_AUTO_TILE`
+    (and 4 x `overlap`), below which the overlaps would cost more than the memory saved.
+    Balancing can return less than `MIN_AUTO_TILE` (a 512² image with the SavedModel: 3
+    tiles of 216 rather than 3 of 256), never more tiles."""
     from keras_style.inference.tiling import balanced_tile
 
     fixed_mb, kb_per_pixel = _MEMORY_MODEL.get(backend, _MEMORY_MODEL["saved_model"])

@@ -185,7 +185,9 @@ def read_metadata(directory: str | os.PathLike) -> dict:
 
 def _check_format(spec: str, actual: str, wanted: str) -> None:
     if wanted not in ("auto", actual):
-        raise StyleError(f"model '{spec}' is a {actual} model, not {wanted}; drop the format option")
+        names = {"tflite": "a .tflite file", "saved_model": "a SavedModel"}
+        raise StyleError(f"model '{spec}' is {names[actual]}; {names[wanted]} is needed here "
+                         f"(style_transfer: drop --model_format=...; style_batch runs SavedModels only)")
 
 
 def _shipped_files(directory: Path) -> tuple[Path | None, Path | None]:
