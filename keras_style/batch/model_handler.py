@@ -16,6 +16,7 @@ from keras_style import registry
 from keras_style.errors import StyleError
 from keras_style.export.saved_model import IMAGES_INPUT, IMAGES_OUTPUT, SERVING_DEFAULT, STYLIZE_FLOAT
 from keras_style.inference.model_spec import METADATA_FILENAME, read_metadata
+from keras_style.inference.saved_model import load_or_raise
 from keras_style.native_logs import native_logs_filtered
 
 try:
@@ -121,11 +122,7 @@ class StyleModelHandler(ModelHandler):
         with native_logs_filtered():
             import tensorflow as tf
 
-            try:
-                loaded = tf.saved_model.load(self.model_dir)
-            except (OSError, ValueError, tf.errors.OpError) as e:
-                reason = " ".join(str(e).split())[:300]
-                raise StyleError(f"cannot load SavedModel '{self.model_dir}': {reason}") from None
+            loaded = load_or_raise(tf, self.model_dir)
         signatures = loaded.signatures
         names = [self.signature] if self.signature else [STYLIZE_FLOAT, SERVING_DEFAULT]
         name = next((n for n in names if n in signatures), None)

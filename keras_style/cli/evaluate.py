@@ -47,7 +47,8 @@ _SEED = flags.DEFINE_integer("seed", _D.seed, "Gatys random seed.")
 _CELL = flags.DEFINE_integer("cell_size", _D.cell_size, "Contact sheet cell size in pixels.")
 _MAX_PAIRS = flags.DEFINE_integer("max_pairs", None, "Evaluate only the first N pairs of the grid "
                                   "(content, then style, then method order).")
-_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing figures, contact sheets and output images.")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing summary.csv, figures, contact sheets and output "
+                               "images.")
 _WEIGHTS = flags.DEFINE_string("weights", "auto", "VGG19 weights for the metrics and Gatys: auto (cached, else "
                                "fetched once), imagenet, or a Keras .h5 file.")
 _PRECISION = common.define_precision_flag("Applies to Gatys; the metrics always score in float32.")

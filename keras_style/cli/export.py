@@ -80,7 +80,8 @@ def main(argv):
         if _TFLITE.value or not _EXPORT_DIR.value:
             why = " (TFLite has no bfloat16 kernels; use --quantize=float16 for phones)" if asked.startswith(
                 "--precision") else ""
-            raise StyleError(f"{asked} writes a SavedModel: pass --export_dir, not --tflite{why}")
+            instead = ", not --tflite" if _TFLITE.value else ""
+            raise StyleError(f"{asked} writes a SavedModel: pass --export_dir{instead}{why}")
         import_tensorflow()  # with its start-up lines filtered
         path = export_in_precision(_SAVED_MODEL.value, _EXPORT_DIR.value, policy, overwrite=_OVERWRITE.value,
                                    weights_dtype=_WEIGHTS_DTYPE.value, default_alpha=_DEFAULT_ALPHA.value)

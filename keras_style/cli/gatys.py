@@ -93,17 +93,39 @@ def _config():
     )
 
 
+def _snapshot_path(stage: int, evaluation: int) -> str:
+    """Where --save_every writes the image after `evaluation` of `stage` (0-based)."""
+    stem, ext = os.path.splitext(_OUTPUT.value)
+    return f"{stem}_s{stage + 1}_{evaluation:05d}{ext}"
+
+
+def _snapshot_paths(config) -> list[str]:
+    """Every path --save_every may write: each stage's multiples of N within the budget."""
+    every = _SAVE_EVERY.value
+    if not every:
+        return []
+    return [
+        _snapshot_path(stage, evaluation)
+        for stage in range(len(config.stage_sizes()))
+        for evaluation in range(every, config.iterations + 1, every)
+    ]
+
+
 def main(argv):
     del argv
     config = _config()
     config.validate()
+    if _SAVE_EVERY.value < 0:
+        raise StyleError(f"--save_every must be >= 0 (0 turns snapshots off), got {_SAVE_EVERY.value}")
     load_kwargs = {} if _MAX_PIXELS.value is None else {"max_pixels": _MAX_PIXELS.value}
     # Every input is checked before the (long) optimisation starts.
-    image_io.check_output_path(_OUTPUT.value, overwrite=_OVERWRITE.value)
+    outputs = [_OUTPUT.value] + _snapshot_paths(config)
+    for path in outputs:  # a snapshot found taken mid-run would leave the earlier ones behind
+        image_io.check_output_path(path, overwrite=_OVERWRITE.value)
     inputs = [("content image", _CONTENT.value)] + [("style image", path) for path in _STYLES.value]
     if config.init not in ("content", "noise"):
         inputs.append(("init image", config.init))
-    image_io.check_not_an_input([_OUTPUT.value], inputs)  # even with --overwrite
+    image_io.check_not_an_input(outputs, inputs)  # even with --overwrite
     content = image_io.load_image(_CONTENT.value, **load_kwargs)
     styles = [image_io.load_image(path, **load_kwargs) for path in _STYLES.value]
     if config.init not in ("content", "noise"):
@@ -113,9 +135,14 @@ def main(argv):
 
     from keras_style import gatys
 
+    # Too thin an image fails inside VGG mid-run; refuse it now, naming the file.
+    gatys.check_image_sizes(
+        config, content, styles,
+        names=[f"content image '{_CONTENT.value}'"] + [f"style image '{path}'" for path in _STYLES.value],
+    )
+
     precision_line = common.PrecisionLine(config.precision)
     config.precision = precision_line.policy
-    stem, ext = os.path.splitext(_OUTPUT.value)
     bar = {}
 
     def on_progress(p: gatys.Progress):
@@ -129,9 +156,10 @@ def main(argv):
             f"loss {p.loss:.4g} (content {p.content_loss:.3g} style {p.style_loss:.3g} tv {p.tv_loss:.3g}) "
             f"{p.evaluations_per_second:.2f} eval/s",
         )
-        if _SAVE_EVERY.value and p.evaluation % _SAVE_EVERY.value == 0:
-            path = f"{stem}_s{p.stage + 1}_{p.evaluation:05d}{ext}"
-            image_io.save_image(p.image(), path, overwrite=_OVERWRITE.value)
+        # L-BFGS-B may overrun its budget to finish a line search; snapshots stay within
+        # it, so every path was checked up front.
+        if _SAVE_EVERY.value and p.evaluation % _SAVE_EVERY.value == 0 and p.evaluation <= p.total_evaluations:
+            image_io.save_image(p.image(), _snapshot_path(p.stage, p.evaluation), overwrite=_OVERWRITE.value)
 
     result = gatys.stylize(gatys.loss_network(config), content, styles, config=config, on_progress=on_progress)
     image_io.save_image(result, _OUTPUT.value, overwrite=_OVERWRITE.value)

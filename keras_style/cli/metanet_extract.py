@@ -90,6 +90,8 @@ def main(argv):
             representative = _example_images(_PARITY_SIZE.value)
         if not representative:
             raise StyleError("--quantize=int8 needs --representative_images (typical content photos)")
+        # Before the export directory is staged: a set that cannot calibrate would crash LiteRT later.
+        representative = tflite.check_representative_images(representative, source=_REPRESENTATIVE.value)
 
     import_tensorflow()  # checks done: TensorFlow, with its start-up lines filtered
     style_name = _STYLE_NAME.value or "+".join(os.path.splitext(os.path.basename(p))[0] for p in _STYLE.value)

@@ -179,12 +179,15 @@ def _probe_writable(directory: str) -> None:
         raise StyleError(f"cannot write to directory '{directory}': {e.strerror or e}; check its permissions") from None
 
 
-def _in_precision(spec):
+def _in_precision(spec, precision_line):
     """The SavedModel to run for --precision (a cached bfloat16 copy on CPUs with bfloat16 units)."""
     import dataclasses
 
-    policy = common.PrecisionLine(_PRECISION.value).announce()
-    path = serving_precision.precision_copy(spec.path, policy, log=lambda line: print(line, file=sys.stderr))
+    def log(line):
+        precision_line.announce()  # the choice first: it is why a copy is made
+        print(line, file=sys.stderr)
+
+    path = serving_precision.precision_copy(spec.path, precision_line.policy, log=log)
     if path == spec.path:
         return spec
     return dataclasses.replace(spec, path=path, metadata=model_spec.read_metadata(path))
@@ -210,9 +213,14 @@ def main(argv):
         del image
     if styled:
         styled.load_inputs(inputs, load_kwargs)  # style images and masks (mask sizes too)
+    precision_line = None
     if spec.format == "saved_model":
-        spec = _in_precision(spec)
+        precision_line = common.PrecisionLine(_PRECISION.value)
+        spec = _in_precision(spec, precision_line)
     model = spec.load()
+    if precision_line is not None:
+        # Announced once the model has loaded: a model that cannot load stays the only line.
+        precision_line.announce()
     if styled and _ALPHA.value is None and model.default_alpha != 1.0:
         print(f"alpha {model.default_alpha:g}: {spec.source}'s default (--alpha=1 for full strength)",
               file=sys.stderr, flush=True)

@@ -40,7 +40,7 @@ Output directory:
   sheet_<method>.jpg  contact sheet: style images across the top, one row per
                    content image (the content first, then its outputs).
   outputs/<method>/<content>__<style>.png  each output, for the sheets.
-Figures and sheets are never replaced unless `overwrite`: a run that would add
+The summary, figures and sheets are never replaced unless `overwrite`: a run that would add
 rows to a finished evaluation stops before any work if they exist; a rerun with
 nothing to add leaves them as they are. An output image without its row in
 results.csv is left over from an interrupted pair and is replaced on resume.
@@ -544,19 +544,20 @@ def evaluate(
     pending = [p for p in pairs if p.key not in done]
     used = [m for m in methods if any(p.method is m for p in pairs)]
 
+    summary_path = os.path.join(config.output_dir, SUMMARY_CSV)
     artifacts = [os.path.join(config.output_dir, n) for n in (SCATTER_PNG, BARS_PNG)]
     artifacts += [os.path.join(config.output_dir, f"sheet_{m.label}.jpg") for m in used]
     side_by_side = len(used) > 1 and any(not m.fixed_style for m in used)
     if side_by_side:
         artifacts.append(os.path.join(config.output_dir, SIDE_BY_SIDE_JPG))
     if pending and not config.overwrite:
-        existing = [a for a in artifacts if os.path.lexists(a)]
+        existing = [a for a in [summary_path] + artifacts if os.path.lexists(a)]
         if not resuming:
             existing += [o for o in map(lambda p: _output_path(config.output_dir, p), pending) if os.path.lexists(o)]
         if existing:
             raise StyleError(
                 f"'{existing[0]}' exists and {len(pending)} new pair(s) would change it; pass --overwrite "
-                "to replace figures and sheets, or use another --output_dir"
+                "to replace the summary, figures and sheets, or use another --output_dir"
             )
 
     # Decode every image now: a corrupt file fails before hours of work.
@@ -567,6 +568,8 @@ def evaluate(
         reference = pair.method.reference(pair.style)
         if reference and reference not in style_images:  # a fixed-style model's training image
             style_images[reference] = image_io.load_image(reference, **load)
+    _check_image_sizes(config, content_images, contents, "content")
+    _check_image_sizes(config, style_images, styles, "style")
     for pair in pending:
         pair.method.check(pair)
     # Load every model needed, and the metrics' VGG19, before computing (or writing)
@@ -591,16 +594,17 @@ def evaluate(
     keys = {p.key for p in pairs}
     rows = [r for r in results.rows if row_key(r) in keys]
     summary = report.summarize(rows, [m.label for m in used])
-    summary_path = os.path.join(config.output_dir, SUMMARY_CSV)
-    report.write_summary_csv(summary, summary_path)
 
     written, unchanged = [], []
 
     def needs(path) -> bool:
-        """Whether to (re)write `path`; a finished evaluation's figures are kept."""
+        """Whether to (re)write `path`; a finished evaluation's summary and figures are kept."""
         write = config.overwrite or not os.path.lexists(path)
         (written if write else unchanged).append(path)
         return write
+
+    if needs(summary_path):
+        report.write_summary_csv(summary, summary_path)
 
     if needs(artifacts[0]):
         report.ec_scatter(rows, [m.label for m in used], artifacts[0], overwrite=config.overwrite)
@@ -623,6 +627,23 @@ def evaluate(
         "written": written,
         "unchanged": unchanged,
     }
+
+
+def _check_image_sizes(config: EvaluationConfig, images: dict, paths: dict, what: str) -> None:
+    """Refuses an image too thin for the metrics or Gatys at `image_size` (images are
+    loaded at that long side already): VGG's poolings take a side of a few pixels to 0,
+    which fails inside TensorFlow after results.csv is written."""
+    from keras_style.evaluation.metrics import min_image_side
+
+    minimum = min_image_side(config.gatys_config())
+    for stem, image in images.items():
+        height, width = image.shape[:2]
+        if min(height, width) < minimum:
+            name = paths.get(stem, stem)
+            raise StyleError(
+                f"{what} image '{name}' is {width}x{height} pixels at image_size {config.image_size}; the metrics "
+                f"need at least {minimum} pixels on each side, so use a larger image_size or a less elongated image"
+            )
 
 
 def _run_pairs(config, pending, content_images, style_images, results, metrics, on_progress, total):

@@ -97,6 +97,17 @@ SRGB_TO_XYZ = np.array([
 D65_WHITE = SRGB_TO_XYZ.sum(axis=1)
 
 
+def min_image_side(gatys_config=None) -> int:
+    """Smallest side, in pixels, of an image every metric (and Gatys with `gatys_config`,
+    default `GatysConfig()`) can score: SSIM's window and the VGG19 poolings before the
+    deepest layer (E's block5_conv1: 16)."""
+    from keras_style.gatys import GatysConfig
+    from keras_style.vgg import min_input_side
+
+    config = gatys_config or GatysConfig()
+    return max(SSIM_FILTER_SIZE, min_input_side(EFFECTIVENESS_LAYERS), config.min_image_side())
+
+
 def gaussian_kl(mean_p, var_p, mean_q, var_q) -> np.ndarray:
     """KL(N(mean_p, var_p) ‖ N(mean_q, var_q)), elementwise, in float64.
 

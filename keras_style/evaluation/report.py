@@ -73,7 +73,7 @@ def summarize(rows: Sequence[dict], methods: Sequence[str]) -> list[dict]:
 
 
 def write_summary_csv(summary: Sequence[dict], path: str):
-    """Writes the summary atomically (a CSV is always replaced: it is derived data)."""
+    """Writes the summary atomically, replacing `path` (`evaluate` decides whether it may)."""
     directory, base = os.path.split(os.path.abspath(path))
     tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
     try:

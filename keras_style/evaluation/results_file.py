@@ -47,9 +47,9 @@ class ResultsFile:
 
     Args:
       path: the CSV file.
-      create: write the header now if the file is missing; otherwise that waits
-        for `create()` or the first `append`, so a caller that still refuses its
-        input leaves no file behind.
+      create: write the header now if the file is missing (and drop torn lines
+        now); otherwise that waits for `create()` or the first `append`, so a
+        caller that still refuses its input leaves the file as it was, or none.
 
     Raises:
       StyleError: the file exists with other columns (written by another
@@ -60,15 +60,18 @@ class ResultsFile:
     def __init__(self, path: str | os.PathLike, create: bool = True):
         self.path = os.fspath(path)
         self.rows: list[dict[str, str]] = []
+        self._stale = False  # the file holds torn or malformed lines, to be rewritten
         if os.path.exists(self.path):
             self._load()
-        elif create:
-            self._rewrite()
+        if create:
+            self.create()
 
     def create(self):
-        """Writes the header (and any rows held) if the file does not exist yet."""
-        if not os.path.exists(self.path):
+        """Writes the header (and any rows held) if the file does not exist yet, or
+        rewrites it without the torn or malformed lines found on opening."""
+        if self._stale or not os.path.exists(self.path):
             self._rewrite()
+            self._stale = False
 
     def _load(self):
         try:
@@ -81,7 +84,8 @@ class ResultsFile:
         reader = csv.reader(io.StringIO(complete))
         header = next(reader, None)
         if header is None:
-            self._rewrite()
+            # With create=False the caller may still refuse its input: rewrite in create().
+            self._stale = True
             return
         if tuple(header) != COLUMNS:
             raise StyleError(
@@ -96,7 +100,7 @@ class ResultsFile:
             seen[row_key(row)] = row  # a duplicate keeps the latest
         self.rows = list(seen.values())
         if complete != text or len(self.rows) != max(0, complete.count("\n") - 1):
-            self._rewrite()
+            self._stale = True
 
     def _rewrite(self):
         """Writes header + rows to a temporary file and renames it over `path`."""

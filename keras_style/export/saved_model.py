@@ -31,6 +31,7 @@ import keras_style
 from keras_style import data as data_lib
 from keras_style.errors import StyleError
 from keras_style.inference.model_spec import METADATA_FILENAME, SAVED_MODEL_FILENAME
+from keras_style.inference.saved_model import load_or_raise
 
 # Signature names and their tensor names, shared by all exporters.
 SERVING_DEFAULT = "serving_default"
@@ -49,10 +50,14 @@ Signature = tuple[Callable[..., Any], Sequence[Any]]
 
 
 def saved_model_weights(saved_model_dir: str) -> dict:
-    """{variable name: numpy value} of every variable a SavedModel's signatures use."""
+    """{variable name: numpy value} of every variable a SavedModel's signatures use.
+
+    Raises:
+      StyleError: the SavedModel cannot be loaded (e.g. missing or truncated variables).
+    """
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(saved_model_dir)
+    loaded = load_or_raise(tf, saved_model_dir)
     weights = {}
     for function in loaded.signatures.values():
         for variable in function.variables:

@@ -86,7 +86,8 @@ def _rebuildable_kinds() -> tuple[str, ...]:
 
 def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: str,
                         overwrite: bool = False, weights_dtype: str | None = None,
-                        default_alpha: float | None = None) -> str:
+                        default_alpha: float | None = None, *,
+                        on_loaded: Callable[[], None] | None = None) -> str:
     """Writes a copy of a keras-style SavedModel that computes in `precision_name`.
 
     Args:
@@ -100,13 +101,16 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
       default_alpha: arbitrary-style models: the style strength the copy runs at when a
         caller gives none (`Stylizer.default_alpha`), recorded in its `keras_style.json`;
         None keeps the original's.
+      on_loaded: called once the original's weights have loaded, before the copy is
+        built (so a progress line never precedes a cannot-load error).
 
     Returns:
       The absolute path of the new SavedModel.
 
     Raises:
-      StyleError: not a keras-style SavedModel, a kind without a rebuilder, bad paths, or
-        a default alpha outside [0, 1] or for a fixed-style model.
+      StyleError: not a keras-style SavedModel, a kind without a rebuilder, bad paths,
+        a SavedModel that cannot be loaded (e.g. missing or truncated variables), or a
+        default alpha outside [0, 1] or for a fixed-style model.
     """
     policy = precision.canonical(precision_name)
     if default_alpha is not None:
@@ -139,6 +143,8 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
         extra[DEFAULT_ALPHA_KEY] = default_alpha
     build, export = registry.get(kind).part("serving_rebuilder")(metadata, export_dir, overwrite, extra)
     weights = saved_model.saved_model_weights(saved_model_dir)
+    if on_loaded is not None:
+        on_loaded()
     with precision.policy_scope(policy):
         model = build()
     saved_model.assign_weights(model, weights)
@@ -159,6 +165,8 @@ def model_precision(metadata: dict) -> str:
 
 
 def _fingerprint(saved_model_dir: str) -> str:
+    """The cache key of a SavedModel's precision copy: it changes when the graph or any
+    variables file does."""
     import hashlib
 
     digest = hashlib.sha256()
@@ -167,6 +175,15 @@ def _fingerprint(saved_model_dir: str) -> str:
         if os.path.isfile(path):
             with open(path, "rb") as f:
                 digest.update(f.read())
+    # The index alone does not change when the weights data is rewritten (retrained,
+    # copied over, truncated), which would reuse a stale copy; reading the data (tens
+    # of MB) on every run is slow, so each data file's name, size and mtime stand in.
+    variables = os.path.join(saved_model_dir, "variables")
+    names = sorted(os.listdir(variables)) if os.path.isdir(variables) else []
+    for name in names:
+        if name.startswith("variables.data"):
+            stat = os.stat(os.path.join(variables, name))
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return digest.hexdigest()[:16]
 
 
@@ -175,7 +192,10 @@ def precision_copy(saved_model_dir: str, policy: str, log: Callable[[str], None]
     does (or its kind has no rebuilder), else a copy made once and kept in `cache_dir()`,
     keyed by the original's graph and variables, so an updated model gets a new copy.
 
-    `log` receives one line when a copy is made.
+    `log` receives one line when a copy is made (once the original has loaded).
+
+    Raises:
+      StyleError: as `export_in_precision`, e.g. the original cannot be loaded.
     """
     policy = precision.resolve(policy)
     metadata = read_metadata(saved_model_dir)
@@ -184,10 +204,12 @@ def precision_copy(saved_model_dir: str, policy: str, log: Callable[[str], None]
     target = os.path.join(cache_dir(), "precision", f"{metadata['kind']}-{policy}-{_fingerprint(saved_model_dir)}")
     if os.path.isfile(os.path.join(target, "saved_model.pb")):
         return target
-    if log is not None:
-        log(f"making a {policy} copy of {saved_model_dir} in {target} (once)")
+    def on_loaded():
+        if log is not None:
+            log(f"making a {policy} copy of {saved_model_dir} in {target} (once)")
+
     try:
-        return export_in_precision(saved_model_dir, target, policy)
+        return export_in_precision(saved_model_dir, target, policy, on_loaded=on_loaded)
     except StyleError:
         # Another process made the same copy meanwhile (the export is atomic): use it.
         if os.path.isfile(os.path.join(target, "saved_model.pb")):

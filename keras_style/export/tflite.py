@@ -25,6 +25,7 @@ from keras_style.export.saved_model import quiet_tf_logging
 from keras_style.inference.model_spec import SAVED_MODEL_FILENAME, read_metadata
 from keras_style.inference.fast_style import FastStyleSavedModelStylizer as SavedModelStylizer
 from keras_style.inference.fast_style import FastStyleTFLiteStylizer as TFLiteStylizer
+from keras_style.inference.saved_model import load_or_raise
 from keras_style.native_logs import captured_stderr, native_logs_filtered
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
@@ -84,7 +85,8 @@ def convert_saved_model_to_tflite(
       `tflite_path` as a str.
 
     Raises:
-      StyleError: bad arguments, unreadable SavedModel, conversion failure
+      StyleError: bad arguments (e.g. representative images that cannot calibrate,
+        `check_representative_images`), unreadable SavedModel, conversion failure
         (e.g. ops that need TensorFlow's Flex delegate), or a converted model
         that fails to run.
     """
@@ -100,9 +102,7 @@ def convert_saved_model_to_tflite(
         raise StyleError("no signature to convert; pass signature_keys such as ('stylize_float',)")
     representative = None
     if quantize == "int8":
-        representative = [check_rgb_image(image) for image in (representative_images or [])]
-        if not representative:
-            raise StyleError("int8 quantization needs representative images (typical content photos)")
+        representative = check_representative_images(representative_images or [])
 
     with native_logs_filtered():
         loaded = load_saved_model(saved_model_dir)
@@ -216,10 +216,7 @@ def load_saved_model(saved_model_dir: str):
     """`tf.saved_model.load(saved_model_dir)`; StyleError on failure (imports TensorFlow)."""
     import tensorflow as tf
 
-    try:
-        return tf.saved_model.load(saved_model_dir)
-    except (OSError, ValueError, tf.errors.OpError) as e:
-        raise StyleError(f"cannot load SavedModel '{saved_model_dir}': {one_line(e)}") from None
+    return load_or_raise(tf, saved_model_dir)
 
 
 def _check_signature(loaded, key: str, saved_model_dir: str) -> None:
@@ -420,8 +417,44 @@ def representative_inputs(spec: str | None, size: int) -> list[np.ndarray]:
     else the repository's example content photos, else eight synthetic images."""
     paths = image_io.list_images(spec) if spec else _example_images("content")
     if paths:
-        return [image_io.load_image(p, max_size=size) for p in paths]
+        images = [image_io.load_image(p, max_size=size) for p in paths]
+        return check_representative_images(images, source=spec)
     return [_synthetic_image(size, seed) for seed in range(8)]
+
+
+# Images at most this many pixels high and wide cannot calibrate int8 (see below).
+_TINY_CALIBRATION_SIDE = 2
+
+
+def check_representative_images(images: Iterable[np.ndarray], source: str | None = None) -> list[np.ndarray]:
+    """`images` as float32 (H, W, 3) arrays, if they can calibrate full-integer int8.
+
+    Raises:
+      StyleError: no images, or every one is a single plain colour or at most 2x2 pixels
+        (`source`, e.g. the flag value, names them in the message).
+    """
+    images = [check_rgb_image(image) for image in images]
+    if not images:
+        raise StyleError("int8 quantization needs representative images (typical content photos)")
+    # Measured (TF 2.21 converter, ai-edge-litert 2.3, TransformNet): when EVERY calibration image
+    # is one plain colour (white, black; grey alone happened to pass, grey with white did
+    # not) or 2x2 pixels, the instance norms' variances calibrate to a range of ~0, and the
+    # int8 model then aborts the process (SIGABRT, no message) when LiteRT first runs it.
+    # One ordinary image among them is enough, so only an all-degenerate set is refused.
+    # (`representative_inputs` scales small files up to the parity size, so for the
+    # commands only the plain-colour case remains.)
+    def degenerate(image):
+        height, width = image.shape[:2]
+        tiny = height <= _TINY_CALIBRATION_SIDE and width <= _TINY_CALIBRATION_SIDE
+        return tiny or bool(np.all(image == image[:1, :1]))
+
+    if all(degenerate(image) for image in images):
+        named = f" '{source}'" if source else ""
+        raise StyleError(
+            f"representative images{named} cannot calibrate int8: each is one plain colour or at most "
+            f"{_TINY_CALIBRATION_SIDE}x{_TINY_CALIBRATION_SIDE} pixels; use typical content photos"
+        )
+    return images
 
 
 @contextlib.contextmanager

@@ -25,7 +25,31 @@ def load_saved_model(path: str, name: str, alternative: str):
             raise StyleError(
                 f"model '{name}' is a SavedModel, which needs TensorFlow; install tensorflow or use {alternative}"
             ) from None
-        try:
-            return tf, tf.saved_model.load(path)
-        except (OSError, ValueError, tf.errors.OpError) as e:
-            raise StyleError(f"cannot load SavedModel '{name}': {one_line(e)}") from None
+        return tf, load_or_raise(tf, path, name)
+
+
+def load_errors(tf) -> tuple[type[BaseException], ...]:
+    """The exceptions `tf.saved_model.load` raises for a damaged or unreadable SavedModel."""
+    # Deleted variables: FileNotFoundError (an OSError); variables data cut short:
+    # IndexError ("Read less bytes than requested") from the checkpoint reader;
+    # a corrupt graph or index: ValueError, KeyError or an OpError (DataLossError).
+    return (OSError, ValueError, IndexError, KeyError, tf.errors.OpError)
+
+
+# TensorFlow appends this advice to every variables-restore error, even when the
+# files are simply missing or damaged; it misleads, so the one-line reason drops it.
+_DEVICE_HINT = " You may be trying to load on a different device"
+
+
+def load_or_raise(tf, path: str, name: str | None = None):
+    """`tf.saved_model.load(path)`.
+
+    Raises:
+      StyleError: "cannot load SavedModel 'NAME': REASON" (NAME defaults to `path`)
+        for any of `load_errors`, e.g. deleted or truncated variables.
+    """
+    try:
+        return tf.saved_model.load(path)
+    except load_errors(tf) as e:
+        reason = one_line(e).split(_DEVICE_HINT)[0]
+        raise StyleError(f"cannot load SavedModel '{name or path}': {reason}") from None

@@ -23,20 +23,55 @@ def training_record(config, metadata: dict | None = None, **extra) -> dict:
     return {**dataclasses.asdict(config), **extra, **(metadata or {})}
 
 
-def check_non_negative(config, names: Sequence[str], finite: bool = False) -> None:
-    """Raises StyleError if a named field of `config` is < 0 (or, with `finite`, not finite)."""
+# Training crops larger than this (pixels a side) are refused: a batch of them, and
+# VGG19's 64-channel first block over it, outgrows any accelerator, and TensorFlow fails
+# only after the model and data are built (crop_size 100000: a 240 GB batch tensor).
+MAX_CROP_SIZE = 4096
+
+
+def check_finite(config, names: Sequence[str]) -> None:
+    """Raises StyleError if a named field of `config` is NaN or infinite (NaN passes every
+    `< 0` test, and either fails training only after it has started)."""
     for name in names:
         value = getattr(config, name)
-        if (finite and not math.isfinite(value)) or value < 0:
+        if not math.isfinite(value):
+            raise StyleError(f"{name} must be a finite number, got {value}")
+
+
+def check_non_negative(config, names: Sequence[str]) -> None:
+    """Raises StyleError if a named field of `config` is not finite or is < 0."""
+    check_finite(config, names)
+    for name in names:
+        value = getattr(config, name)
+        if value < 0:
             raise StyleError(f"{name} must be >= 0, got {value}")
 
 
+def check_learning_rate(config) -> None:
+    """Raises StyleError unless `config.learning_rate` is finite and > 0."""
+    check_finite(config, ("learning_rate",))
+    if config.learning_rate <= 0:
+        raise StyleError(f"learning_rate must be > 0, got {config.learning_rate}")
+
+
+def check_crop_size(crop_size: int, minimum: int) -> None:
+    """Raises StyleError unless minimum <= crop_size <= `MAX_CROP_SIZE`."""
+    if crop_size < minimum:
+        raise StyleError(f"crop_size must be >= {minimum}, got {crop_size}")
+    if crop_size > MAX_CROP_SIZE:
+        raise StyleError(
+            f"crop_size must be <= {MAX_CROP_SIZE}, got {crop_size}; a batch of larger crops does not fit in memory"
+        )
+
+
 def check_layer_weights(layers: Sequence[str], weights: Sequence[float] | None) -> None:
-    """Raises StyleError unless `weights` is None or one weight >= 0 per layer."""
+    """Raises StyleError unless `weights` is None or one finite weight >= 0 per layer."""
     if weights is None:
         return
     if len(weights) != len(layers):
         raise StyleError(f"{len(weights)} style layer weights for {len(layers)} style layers")
+    if not all(math.isfinite(w) for w in weights):
+        raise StyleError(f"style layer weights must be finite numbers, got {list(weights)}")
     if any(w < 0 for w in weights):
         raise StyleError(f"style layer weights must be >= 0, got {list(weights)}")
 

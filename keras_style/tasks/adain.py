@@ -37,7 +37,9 @@ from keras_style.errors import StyleError
 from keras_style.export.adain import export_adain_model
 from keras_style.tasks._common import (
     StyleLossTask,
+    check_crop_size,
     check_layer_weights,
+    check_learning_rate,
     check_non_negative,
     first_sample_batch,
     layer_weight_map,
@@ -116,12 +118,12 @@ class AdaINConfig:
     def validate(self):
         """Checks the numbers and layer lists (not the files); raises StyleError."""
         check_non_negative(self, ("content_weight", "style_weight", "learning_rate_decay"))
-        if self.learning_rate <= 0:
-            raise StyleError(f"learning_rate must be > 0, got {self.learning_rate}")
+        check_learning_rate(self)
         if self.crop_size < MIN_CROP_SIZE or self.crop_size % CROP_MULTIPLE:
             raise StyleError(
                 f"crop_size must be a multiple of {CROP_MULTIPLE} and >= {MIN_CROP_SIZE}, got {self.crop_size}"
             )
+        check_crop_size(self.crop_size, MIN_CROP_SIZE)
         for name in ("short_side_range", "style_short_side_range"):
             value = getattr(self, name)
             if value is None and name == "style_short_side_range":

@@ -29,6 +29,8 @@ from keras_style.errors import StyleError
 from keras_style.export.fast_style import export_fast_style_model
 from keras_style.tasks._common import (
     StyleLossTask,
+    check_crop_size,
+    check_learning_rate,
     check_loss_network,
     check_non_negative,
     check_pooling,
@@ -99,10 +101,8 @@ class FastStyleConfig:
     def validate(self):
         """Checks the numbers and layer lists (not the files); raises StyleError."""
         check_non_negative(self, ("content_weight", "style_weight", "tv_weight"))
-        if self.learning_rate <= 0:
-            raise StyleError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.crop_size < MIN_CROP_SIZE:
-            raise StyleError(f"crop_size must be >= {MIN_CROP_SIZE}, got {self.crop_size}")
+        check_learning_rate(self)
+        check_crop_size(self.crop_size, MIN_CROP_SIZE)
         if self.batch_size < 1:
             raise StyleError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.base < 1:

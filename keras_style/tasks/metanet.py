@@ -37,8 +37,8 @@ import numpy as np
 from keras_style import data, image_io
 from keras_style.errors import StyleError
 from keras_style.tasks._common import (
-    StyleLossTask, check_loss_network, check_non_negative, check_pooling, first_sample_batch, layer_weight_map,
-    replica_batch_and_seed, train_task, training_record,
+    StyleLossTask, check_crop_size, check_learning_rate, check_loss_network, check_non_negative, check_pooling,
+    first_sample_batch, layer_weight_map, replica_batch_and_seed, train_task, training_record,
 )
 from keras_style.export.metanet import export_metanet_model
 from keras_style.tasks.fast_style import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, MIN_CROP_SIZE
@@ -118,11 +118,9 @@ class MetaNetConfig:
 
     def validate(self):
         """Checks the numbers and layer lists (not the files); raises StyleError."""
-        check_non_negative(self, ("content_weight", "style_weight", "tv_weight", "weight_norm_penalty"), finite=True)
-        if not self.learning_rate > 0:
-            raise StyleError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.crop_size < MIN_CROP_SIZE:
-            raise StyleError(f"crop_size must be >= {MIN_CROP_SIZE}, got {self.crop_size}")
+        check_non_negative(self, ("content_weight", "style_weight", "tv_weight", "weight_norm_penalty"))
+        check_learning_rate(self)
+        check_crop_size(self.crop_size, MIN_CROP_SIZE)
         if self.style_size < MIN_CROP_SIZE:
             raise StyleError(f"style_size must be >= {MIN_CROP_SIZE}, got {self.style_size}")
         for name in ("batch_size", "base", "hidden_per_layer", "style_change_every"):
