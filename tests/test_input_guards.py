@@ -243,3 +243,14 @@ def test_layer_weights_and_crop_size_limits(trainer):
         kwargs = {"short_side_range": (4104, 4104)} if trainer == "adain" else {}
         make(crop_size=4104, **kwargs).validate()
     make(crop_size=4096, **({"short_side_range": (4096, 4096)} if trainer == "adain" else {})).validate()
+
+
+def test_adain_short_sides_are_bounded():
+    from keras_style.errors import StyleError
+
+    make = _configs()["adain"]
+    with pytest.raises(StyleError, match=r"^short_side_range 256\.\.100000: high must be <= 8192"):
+        make(short_side_range=(256, 100000)).validate()
+    with pytest.raises(StyleError, match=r"^style_short_side_range 256\.\.8200: high must be <= 8192"):
+        make(style_short_side_range=(256, 8200)).validate()
+    make(short_side_range=(256, 8192), style_short_side_range=(256, 8192)).validate()

@@ -27,6 +27,9 @@ def training_record(config, metadata: dict | None = None, **extra) -> dict:
 # VGG19's 64-channel first block over it, outgrows any accelerator, and TensorFlow fails
 # only after the model and data are built (crop_size 100000: a 240 GB batch tensor).
 MAX_CROP_SIZE = 4096
+# Images resized to a random short side (AdaIN) are decoded at up to this side: twice the
+# largest crop. One float32 image at 8192 x 8192 is already 0.8 GB in the input pipeline.
+MAX_SHORT_SIDE = 2 * MAX_CROP_SIZE
 
 
 def check_finite(config, names: Sequence[str]) -> None:

@@ -36,6 +36,7 @@ from keras_style import data
 from keras_style.errors import StyleError
 from keras_style.export.adain import export_adain_model
 from keras_style.tasks._common import (
+    MAX_SHORT_SIDE,
     StyleLossTask,
     check_crop_size,
     check_layer_weights,
@@ -133,6 +134,9 @@ class AdaINConfig:
             low, high = value
             if not self.crop_size <= low <= high:
                 raise StyleError(f"{name} {low}..{high} must satisfy crop_size ({self.crop_size}) <= low <= high")
+            if high > MAX_SHORT_SIDE:
+                raise StyleError(f"{name} {low}..{high}: high must be <= {MAX_SHORT_SIDE}; larger images do not "
+                                 "fit the input pipeline's memory")
         if self.batch_size < 1:
             raise StyleError(f"batch_size must be >= 1, got {self.batch_size}")
         if not self.style_layers:
