@@ -8,7 +8,7 @@ result; for AdaIN it scales the --style images by the same factor
 (`keras_style.cli.adain_transfer.scaled_styles`). For every example photo (resized to
 --size, as the cold-start benchmark does) and every example painting, this runs the
 shipped AdaIN model three ways, in one process, the same code path as the command (style
-capped at 512 px, palette step on, the model's default alpha, auto tiles at full size):
+capped at `STYLE_MAX_SIZE`, palette step on, the model's default alpha, auto tiles at full size):
 
   * full      the whole --size image, style at up to 512 px (the reference);
   * unscaled  at --compute_size, style at up to 512 px;
@@ -38,8 +38,6 @@ flags.DEFINE_string("content", "examples/content/*", "Content photos (glob).")
 flags.DEFINE_string("style", "examples/styles/*", "Paintings (glob).")
 flags.DEFINE_string("output_dir", None, "If given, write full/unscaled/scaled pictures here.")
 
-STYLE_MAX_SIZE = 512
-
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / np.mean((a - b) ** 2)))
@@ -63,13 +61,13 @@ def main(argv):
         work = np.clip(image_io.resize_long_side(content, FLAGS.compute_size), 0, 255)
         factor = max(work.shape[:2]) / max(content.shape[:2])
         for style_path in sorted(glob.glob(FLAGS.style)):
-            style = image_io.load_image(style_path)
-            if max(style.shape[:2]) > STYLE_MAX_SIZE:
-                style = np.clip(image_io.resize_long_side(style, STYLE_MAX_SIZE), 0, 255)
+            # The command's own style handling: decoded and capped at STYLE_MAX_SIZE, each
+            # scale's statistics prepared once.
+            transfer = AdaINTransfer([style_path], alpha=alpha, style_palette=True)
+            transfer.load_inputs([], {})
             out, encode = {}, {}
             for name, image, scale in (("full", content, 1.0), ("unscaled", work, 1.0), ("scaled", work, factor)):
-                transfer = AdaINTransfer([style_path], alpha=alpha, style_palette=True, styles=[style])
-                styles = scaled_styles([style], scale)
+                styles = scaled_styles(transfer.styles, scale)
                 model.prepare_style(styles)  # warm-up: the first call of a new size is slower
                 start = time.perf_counter()
                 model.prepare_style(styles)
