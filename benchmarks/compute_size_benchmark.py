@@ -5,9 +5,9 @@ r"""AdaIN with --compute_size: is the style worth scaling with the content?
 
 `style_transfer --compute_size=N` stylizes at N pixels on the long side and enlarges the
 result; for AdaIN it scales the --style images by the same factor
-(`keras_style.cli.adain_transfer.scaled_styles`). For every example photo (resized to
+(`keras_style.inference.pipeline.scaled_styles`). For every example photo (resized to
 --size, as the cold-start benchmark does) and every example painting, this runs the
-shipped AdaIN model three ways, in one process, the same code path as the command (style
+shipped AdaIN model three ways, in one process, through the command's pipeline (`StylePipeline`: style
 capped at `STYLE_MAX_SIZE`, palette step on, the model's default alpha, auto tiles at full size):
 
   * full      the whole --size image, style at up to 512 px (the reference);
@@ -46,8 +46,8 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 def main(argv):
     del argv
     from keras_style import image_io
-    from keras_style.cli.adain_transfer import AdaINTransfer, scaled_styles
     from keras_style.inference import model_spec
+    from keras_style.inference.pipeline import StyleOptions, StylePipeline, scaled_styles
 
     model = model_spec.resolve_model(FLAGS.model, FLAGS.model_format).load()
     alpha = model.default_alpha
@@ -61,20 +61,22 @@ def main(argv):
         work = np.clip(image_io.resize_long_side(content, FLAGS.compute_size), 0, 255)
         factor = max(work.shape[:2]) / max(content.shape[:2])
         for style_path in sorted(glob.glob(FLAGS.style)):
-            # The command's own style handling: decoded and capped at STYLE_MAX_SIZE, each
-            # scale's statistics prepared once.
-            transfer = AdaINTransfer([style_path], alpha=alpha, style_palette=True)
-            transfer.load_inputs([], {})
+            # The command's own pipeline: the style capped at STYLE_MAX_SIZE, each scale's
+            # statistics prepared once; "unscaled" stylizes the small image itself.
+            base = StylePipeline(model, StyleOptions(styles=(image_io.load_image(style_path),), alpha=alpha))
+            runs = {"full": (base.replace(tile=None), content, 1.0), "unscaled": (base, work, 1.0),
+                    "scaled": (base.replace(compute_size=FLAGS.compute_size), content, factor)}
             out, encode = {}, {}
-            for name, image, scale in (("full", content, 1.0), ("unscaled", work, 1.0), ("scaled", work, factor)):
-                styles = scaled_styles(transfer.styles, scale)
+            for name, (pipeline, image, scale) in runs.items():
+                styles = scaled_styles(list(base.options.styles), scale)
                 model.prepare_style(styles)  # warm-up: the first call of a new size is slower
                 start = time.perf_counter()
                 model.prepare_style(styles)
                 encode[name] = time.perf_counter() - start
-                result = transfer.stylize(model, image, tile=None if name == "full" else 0, style_scale=scale)
-                out[name] = np.clip(np.round(np.clip(image_io.resize_image(result, content.shape[:2]), 0, 255)),
-                                    0, 255)
+                result = pipeline.stylize(image)
+                if result.shape != content.shape:
+                    result = np.clip(image_io.resize_image(result, content.shape[:2]), 0, 255)
+                out[name] = np.clip(np.round(result), 0, 255)
             small = {k: image_io.resize_long_side(v, 256) for k, v in out.items()}
             row = (_psnr(out["full"], out["unscaled"]), _psnr(out["full"], out["scaled"]),
                    _psnr(small["full"], small["unscaled"]), _psnr(small["full"], small["scaled"]),

@@ -16,14 +16,19 @@ import time
 from typing import Callable, Sequence
 
 import numpy as np
-import scipy.optimize
 
-from keras_style import checks, color, image_io, losses, precision as precision_lib
+# Keras (`losses`, `vgg`) and scipy's optimiser are imported where they are used, so
+# `GatysConfig` and its checks (style_gatys' and style_evaluate's flag defaults and input
+# checks) load quickly.
+from keras_style import checks, color, image_io, precision as precision_lib
 from keras_style.errors import StyleError
 
 DEFAULT_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 DEFAULT_CONTENT_LAYERS = ("block4_conv2",)
 MIN_IMAGE_SIZE = 32  # below this, block5 features are under 2x2 pixels
+# The largest image_size (or stage of scales); L-BFGS keeps 20 float64 copies of the image.
+MAX_IMAGE_SIZE = checks.MAX_WORK_SIDE
+BLEND_WEIGHTS = "style blend weights"  # how messages name them
 
 
 @dataclasses.dataclass
@@ -91,14 +96,12 @@ class GatysConfig:
                     raise StyleError(f"{name} layer weights must be finite numbers, got {list(layer_weights)}")
                 if any(w < 0 for w in layer_weights):
                     raise StyleError(f"{name} layer weights must be >= 0, got {list(layer_weights)}")
-        if self.style_blend_weights is not None:
-            if not finite(self.style_blend_weights):
-                raise StyleError(f"style blend weights must be finite numbers, got {list(self.style_blend_weights)}")
-            if any(w < 0 for w in self.style_blend_weights):
-                raise StyleError(f"style blend weights must be >= 0, got {list(self.style_blend_weights)}")
+        if self.style_blend_weights is not None:  # their count is checked against the styles in `stylize`
+            checks.normalised_weights(self.style_blend_weights, len(self.style_blend_weights), BLEND_WEIGHTS)
         for size in self.stage_sizes():
-            if size < MIN_IMAGE_SIZE:
+            if isinstance(size, (int, np.integer)) and size < MIN_IMAGE_SIZE:
                 raise StyleError(f"image size {size} is too small; use at least {MIN_IMAGE_SIZE} pixels")
+            checks.check_size(size, "scales" if self.scales else "image_size", MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)
         if not finite([self.style_scale]):
             raise StyleError(f"style_scale must be a finite number, got {self.style_scale}")
         if self.style_scale <= 0:
@@ -129,7 +132,7 @@ class GatysConfig:
 
     def min_image_side(self) -> int:
         """Smallest side, in pixels, the loss network takes (16 for the default layers)."""
-        from keras_style.vgg import min_input_side
+        from keras_style.vgg_layers import min_input_side
 
         return min_input_side(list(self.content_layers) + list(self.style_layers), self.network)
 
@@ -188,6 +191,8 @@ class GatysLoss:
     def __init__(self, extractor, config: GatysConfig, content, styles, blend_weights):
         import tensorflow as tf
 
+        from keras_style import losses
+
         self.extractor = extractor
         self.config = config
         self.content_layers = list(config.content_layers)
@@ -209,6 +214,8 @@ class GatysLoss:
 
     def __call__(self, image):
         """Returns (total, content, style, tv) for a (1, H, W, 3) float32 image tensor."""
+        from keras_style import losses
+
         features = self.extractor(image)
         content = 0.0
         for n in self.content_layers:
@@ -314,6 +321,7 @@ def stylize(
     Raises:
       StyleError: bad images, weights or settings.
     """
+    import scipy.optimize
     import tensorflow as tf
 
     config = GatysConfig() if config is None else config
@@ -326,12 +334,7 @@ def stylize(
     styles = [checks.as_image(s, f"style image {k + 1}") for k, s in enumerate(styles)]
     if not styles:
         raise StyleError("no style images given")
-    blend = list(config.style_blend_weights or [1.0] * len(styles))
-    if len(blend) != len(styles):
-        raise StyleError(f"{len(blend)} style blend weights for {len(styles)} style images")
-    if sum(blend) <= 0:
-        raise StyleError("style blend weights sum to zero")
-    blend = [w / sum(blend) for w in blend]
+    blend = checks.normalised_weights(config.style_blend_weights, len(styles), BLEND_WEIGHTS)
     check_image_sizes(config, content, styles)
 
     extractor = loss_network(config) if model is None else model

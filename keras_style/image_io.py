@@ -17,6 +17,7 @@ import io
 import os
 import re
 import secrets
+import stat
 import struct
 import threading
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from keras_style import files
+from keras_style.checks import check_finite
 from keras_style.errors import StyleError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -114,22 +116,45 @@ def load_image(
         truncated, or over `max_pixels`.
     """
     name = os.fspath(path)
+    with open_image_file(name) as f:
+        return _decode(f, name, max_size, max_pixels)
+
+
+def open_image_file(path: PathLike) -> BinaryIO:
+    """Opens an image file for reading (binary); StyleError, one line, for anything that is
+    not a readable regular file.
+
+    A FIFO, socket or device is refused, not read: it is opened non-blocking (a FIFO
+    would otherwise wait for a writer forever) and checked with `fstat` before any read.
+    """
+    name = os.fspath(path)
     try:
-        f = open(name, "rb")
-    except FileNotFoundError:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError as e:
+        if os.path.islink(name):
+            raise StyleError(f"cannot read image '{name}': it {files.open_problem(name, e)}") from None
         raise StyleError(f"cannot read image '{name}': no such file; check the path") from None
     except IsADirectoryError:
-        raise StyleError(
-            f"cannot read image '{name}': it is a directory; pass an image file"
-        ) from None
+        raise StyleError(f"cannot read image '{name}': it is a directory; pass an image file") from None
     except PermissionError:
         raise StyleError(
             f"cannot read image '{name}': permission denied; check the file's permissions"
         ) from None
     except OSError as e:
-        raise StyleError(f"cannot read image '{name}': {_reason(e)}") from None
-    with f:
-        return _decode(f, name, max_size, max_pixels)
+        raise StyleError(f"cannot read image '{name}': it {files.open_problem(name, e)}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise StyleError(f"cannot read image '{name}': it is a directory; pass an image file")
+        problem = files.mode_problem(mode, "an image file")
+        if problem:
+            raise StyleError(f"cannot read image '{name}': it {problem}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def decode_image_bytes(
@@ -319,37 +344,8 @@ def remove_stale_temp_files(path: PathLike) -> list[str]:
     return removed
 
 
-def check_not_an_input(outputs, inputs) -> None:
-    """Refuses to write an output over one of the command's own input files.
-
-    Args:
-      outputs: output paths (existing or not).
-      inputs: (description, path) pairs, e.g. ("content image", "photo.jpg").
-
-    Paths are compared as files (`os.path.samefile`: hard links and symlinks
-    count) when both exist, and by `os.path.realpath` otherwise.
-
-    Raises:
-      StyleError: naming the output and the input it would replace.
-    """
-    known: dict[object, tuple[str, str]] = {}
-    for what, path in inputs:
-        path = os.fspath(path)
-        known.setdefault(os.path.realpath(path), (what, path))
-        with contextlib.suppress(OSError):
-            st = os.stat(path)
-            known.setdefault((st.st_dev, st.st_ino), (what, path))
-    for out in outputs:
-        out = os.fspath(out)
-        keys: list[object] = [os.path.realpath(out)]
-        with contextlib.suppress(OSError):
-            st = os.stat(out)
-            keys.append((st.st_dev, st.st_ino))
-        for key in keys:
-            if key in known:
-                what, path = known[key]
-                same = "itself" if os.path.realpath(out) == os.path.realpath(path) else f"'{path}'"
-                raise StyleError(f"output '{out}' is the {what} {same}; choose another output")
+# The rule lives in `files` (every command's outputs, not only images); kept here for callers.
+check_not_an_input = files.check_not_an_input
 
 
 def encode_image(image: np.ndarray, format: str = "PNG", quality: int = 95) -> bytes:
@@ -372,21 +368,28 @@ def list_images(spec: str) -> list[str]:
 
     `spec` is a file, a directory (its image files by extension, sorted, not
     recursive), a glob pattern (matching image files, sorted), or a
-    comma-separated list of these. Duplicates are dropped, order is kept.
-    A file named explicitly is returned whatever its extension. Hidden files
-    (names starting with ".") are skipped in directories and, as `glob` does,
-    by patterns whose last part does not itself start with ".".
+    comma-separated list of these. A path that exists is always taken as it is
+    named, before any comma splitting or pattern matching: `photo[1].jpg` is that
+    file (not `photo1.jpg`), and a file whose name holds a comma can be named (see
+    `join_split_paths`). Duplicates are dropped, order is kept. A file named
+    explicitly is returned whatever its extension. Hidden files (names starting
+    with ".") are skipped in directories and, as `glob` does, by patterns whose
+    last part does not itself start with ".".
 
     Raises:
-      StyleError: a named file is missing, or a directory or pattern matches
-        no images.
+      StyleError: a named path is missing or not a file or directory (a FIFO, a
+        symlink loop...), or a directory or pattern matches no images.
     """
     paths: list[str] = []
-    parts = [os.path.expanduser(p.strip()) for p in spec.split(",") if p.strip()]
+    whole = os.path.expanduser(spec.strip())
+    if whole and os.path.lexists(whole):
+        parts = [whole]
+    else:
+        parts = join_split_paths([os.path.expanduser(p.strip()) for p in spec.split(",") if p.strip()])
     if not parts:
         raise StyleError("no images given; pass a file, directory or glob pattern")
     for part in parts:
-        if any(ch in part for ch in "*?["):
+        if not os.path.lexists(part) and any(ch in part for ch in "*?["):
             matches = sorted(p for p in glob.glob(part) if _is_image_file(p))
             if not matches:
                 raise StyleError(f"no images match '{part}'; check the pattern")
@@ -394,8 +397,11 @@ def list_images(spec: str) -> list[str]:
         elif os.path.isdir(part):
             # Hidden files are skipped, as glob does: among them an interrupted
             # save's temporary file (".out.png.<hex>.png"), which may be truncated.
-            with os.scandir(part) as entries:
-                found = sorted(e.name for e in entries if not e.name.startswith(".") and _is_image_file(e.path))
+            try:
+                with os.scandir(part) as entries:
+                    found = sorted(e.name for e in entries if not e.name.startswith(".") and _is_image_file(e.path))
+            except OSError as e:
+                raise StyleError(f"cannot list directory '{part}': {_reason(e)}") from None
             if not found:
                 raise StyleError(
                     f"no images in directory '{part}'; "
@@ -404,9 +410,37 @@ def list_images(spec: str) -> list[str]:
             paths.extend(os.path.join(part, n) for n in found)
         elif os.path.isfile(part):
             paths.append(part)
-        else:
+        elif not os.path.lexists(part):
             raise StyleError(f"image '{part}' not found; check the path")
+        else:
+            raise StyleError(f"image '{part}' {files.path_problem(part, 'an image file or directory')}")
     return list(dict.fromkeys(paths))
+
+
+# `join_split_paths` rejoins at most this many comma-separated pieces into one name.
+_MAX_JOINED_PIECES = 16
+
+
+def join_split_paths(pieces: list[str]) -> list[str]:
+    """Rejoins comma-split pieces that together name an existing path.
+
+    A comma-separated list was split before anyone looked at the file system (absl's
+    list flags split on commas), so a file named `a,b.jpg` arrives as `a` and `b.jpg`.
+    Where a piece does not exist by itself, the longest run of it and the pieces after
+    it whose comma-joined name exists is taken as one path; every other piece is kept
+    as it is. (absl's list flags also take CSV quoting: --style='"a,b.jpg",c.jpg'.)
+    """
+    joined, i = [], 0
+    while i < len(pieces):
+        take = 1
+        if not os.path.lexists(os.path.expanduser(pieces[i])):
+            for end in range(min(len(pieces), i + _MAX_JOINED_PIECES), i + 1, -1):
+                if os.path.lexists(os.path.expanduser(",".join(pieces[i:end]))):
+                    take = end - i
+                    break
+        joined.append(",".join(pieces[i:i + take]))
+        i += take
+    return joined
 
 
 def _decode(fp: BinaryIO, name: str, max_size: int | None, max_pixels: int | None) -> np.ndarray:
@@ -604,9 +638,10 @@ def _to_pil(image: np.ndarray) -> Image.Image:
             f"expected an (H, W, 3), (H, W, 1) or (H, W) image, got shape {array.shape}"
         )
     if array.dtype != np.uint8:
-        # Network outputs can stray outside [0, 255] (or be NaN); clip, then
-        # round to nearest rather than truncate.
-        array = np.clip(np.nan_to_num(array.astype(np.float32)), 0.0, 255.0)
+        # Network outputs can stray outside [0, 255]; clip, then round to nearest
+        # rather than truncate. A NaN or infinity means the computation broke down:
+        # refused, not written as black.
+        array = np.clip(check_finite(array.astype(np.float32), "the image to write"), 0.0, 255.0)
         array = np.rint(array).astype(np.uint8)
     return Image.fromarray(np.ascontiguousarray(array))
 

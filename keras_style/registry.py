@@ -41,8 +41,9 @@ class ModelKind:
       tflite_stylizer: the `Stylizer` class for its `.tflite` file(s).
       tflite_pair_file: a predicate `(path) -> bool` that recognises one of the kind's `.tflite`
         files when no `keras_style.json` is near it ("" = not recognisable by name).
-      transfer: the `style_transfer` style-flag handler, `transfer_from_flags(spec, ...)`
-        (arbitrary-style kinds).
+      pipeline_steps: the `keras_style.inference.pipeline.StyleSteps` subclass that
+        `StylePipeline` runs the kind's models with (style preparation, tiles, masks,
+        colour); "" = the generic fixed- or arbitrary-style steps.
       serving_rebuilder: `(metadata, export_dir, overwrite, extra) -> (build, export)` that
         rebuilds the Keras model from a SavedModel for a precision or weights-dtype copy
         ("" = not supported).
@@ -56,7 +57,7 @@ class ModelKind:
     saved_model_stylizer: str = ""
     tflite_stylizer: str = ""
     tflite_pair_file: str = ""
-    transfer: str = ""
+    pipeline_steps: str = ""
     serving_rebuilder: str = ""
 
     def part(self, field: str) -> Any:
@@ -151,7 +152,7 @@ register(ModelKind(
     saved_model_stylizer="keras_style.inference.adain:AdaINSavedModelStylizer",
     tflite_stylizer="keras_style.inference.adain:AdaINTFLiteStylizer",
     tflite_pair_file="keras_style.inference.adain:is_pair_file",
-    transfer="keras_style.cli.adain_transfer:transfer_from_flags",
+    pipeline_steps="keras_style.inference.pipeline:AdaINSteps",
     serving_rebuilder="keras_style.export.serving_precision:rebuild_adain",
 ))
 register(ModelKind(
@@ -163,6 +164,6 @@ register(ModelKind(
     saved_model_stylizer="keras_style.inference.metanet:MetaNetSavedModelStylizer",
     tflite_stylizer="keras_style.inference.metanet:MetaNetTFLiteStylizer",
     tflite_pair_file="keras_style.inference.metanet:is_pair_file",
-    transfer="keras_style.cli.metanet_transfer:transfer_from_flags",
+    pipeline_steps="keras_style.inference.pipeline:MetaNetSteps",
     serving_rebuilder="keras_style.export.serving_precision:rebuild_metanet",
 ))

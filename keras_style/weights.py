@@ -34,6 +34,7 @@ import zipfile
 import numpy as np
 from absl import logging
 
+from keras_style import files
 from keras_style.checks import one_line
 from keras_style.errors import StyleError
 
@@ -383,8 +384,9 @@ def resolve_weights(network: str, weights: str | None) -> str | None:
         weights = "imagenet"
     if weights == "imagenet":
         return _keras_download(network)
-    if not os.path.isfile(weights):
-        raise StyleError(f"weights file '{weights}' does not exist")
+    problem = files.path_problem(weights, "a Keras .h5 weights file")
+    if problem:
+        raise StyleError(f"weights file '{weights}' {problem}")
     return weights
 
 

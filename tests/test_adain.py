@@ -289,7 +289,7 @@ def test_preserve_color(model, images):
         (dict(alpha=-0.1), "alpha must be in [0, 1]"),
         (dict(alpha=1.5), "alpha must be in [0, 1]"),
         (dict(alpha=float("nan")), "alpha must be in [0, 1]"),
-        (dict(style_weights=[1.0]), "1 style weight(s) for 2 style(s)"),
+        (dict(style_weights=[1.0]), "style weights: 1 value(s) for 2 style(s)"),
         (dict(style_weights=[1.0, -1.0]), "must be finite and >= 0"),
         (dict(style_weights=[0, 0]), "sum to 0"),
         (dict(masks=[np.ones((32, 48))]), "1 mask(s) for 2 style(s)"),
@@ -306,7 +306,7 @@ def test_bad_arguments_are_style_errors(model, images, kwargs, message):
 
 
 def test_mix_statistics_errors(stats):
-    with pytest.raises(StyleError, match="2 style weight"):
+    with pytest.raises(StyleError, match=r"style weights: 2 value\(s\) for 1 style"):
         adain.mix_statistics(stats[:1], [0.5, 0.5])
     with pytest.raises(StyleError, match="no styles"):
         adain.mix_statistics([], None)

@@ -114,8 +114,8 @@ def _transfer_cases(w):
                       f"mask is 20x20, content is {HEIGHT}x{WIDTH}"),
         "alpha_high": (case("x4", styles, "--alpha=1.5"), "--alpha must be in [0, 1], got 1.5"),
         "alpha_negative": (case("x5", styles, "--alpha=-0.1"), "--alpha must be in [0, 1], got -0.1"),
-        "weights_count": (case("x6", styles, "--style_weights=1"), "--style_weights has 1 value(s) for 2"),
-        "weights_negative": (case("x7", styles, "--style_weights=-1,2"), "style weights must be finite and >= 0"),
+        "weights_count": (case("x6", styles, "--style_weights=1"), "--style_weights: 1 value(s) for 2 style(s)"),
+        "weights_negative": (case("x7", styles, "--style_weights=-1,2"), "--style_weights must be finite and >= 0"),
         "weights_text": (case("x8", styles, "--style_weights=a,b"), "must be comma-separated numbers"),
         "masks_count": (case("x9", styles, f"--mask={root / 'left.png'}"), "--mask has 1 file(s) for 2"),
         "mask_with_tile": (case("x10", styles, masks, *TILE), "drop --tile"),
@@ -263,7 +263,7 @@ def test_compute_size_scales_the_style_with_the_content(work, runs, stylizer):
 
 
 def test_scaled_styles_keep_a_floor_and_never_enlarge():
-    from keras_style.cli.adain_transfer import MIN_SCALED_STYLE_SIZE, scaled_styles
+    from keras_style.inference.pipeline import MIN_SCALED_STYLE_SIZE, scaled_styles
 
     big, small = np.zeros((300, 400, 3), np.float32), np.zeros((40, 50, 3), np.float32)
     assert [s.shape for s in scaled_styles([big, small], 0.375)] == [(112, 150, 3), (40, 50, 3)]

@@ -150,7 +150,8 @@ def test_style_batch_without_beam_names_the_extra(tmp_path):
     code = (
         "import sys; sys.modules['apache_beam'] = None\n"
         "from keras_style.cli import batch\n"
-        f"sys.argv = ['style_batch', '--input={CONTENT_IMAGE}', '--model=m', '--output_dir={tmp_path}']\n"
+        # a real model: inputs are checked before Beam is imported
+        f"sys.argv = ['style_batch', '--input={CONTENT_IMAGE}', '--model=great_wave', '--output_dir={tmp_path}']\n"
         "batch.run()\n"
     )
     import subprocess

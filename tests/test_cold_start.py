@@ -303,7 +303,7 @@ def test_balanced_tile():
 
 
 def test_adain_auto_tile_sizes():
-    from keras_style.cli.adain_transfer import AUTO_TILE_BUDGET_MB, auto_tile
+    from keras_style.inference.pipeline import AUTO_TILE_BUDGET_MB, auto_tile
 
     assert AUTO_TILE_BUDGET_MB < 1000
     assert auto_tile("tflite", 1024, 1024) == 544
@@ -314,9 +314,9 @@ def test_adain_auto_tile_sizes():
 
 _COUNT_TILES = r"""
 import atexit, sys
-from keras_style.cli import adain_transfer
-adain_transfer.AUTO_TILE_BUDGET_MB = 160.01  # the .tflite pair's fixed part: tiles for any image
-adain_transfer.MIN_AUTO_TILE = 48
+from keras_style.inference import pipeline
+pipeline.AUTO_TILE_BUDGET_MB = 160.01  # the .tflite pair's fixed part: tiles for any image
+pipeline.MIN_AUTO_TILE = 48
 from keras_style.inference.adain import AdaINTFLiteStylizer
 calls = []
 original = AdaINTFLiteStylizer.stylize_statistics

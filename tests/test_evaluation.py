@@ -204,7 +204,9 @@ def test_results_file_drops_a_torn_last_line(tmp_path):
     from keras_style.evaluation.results_file import COLUMNS, ResultsFile
 
     path = tmp_path / "results.csv"
-    row = ["gatys", "c", "s", "s.jpg", "1.0", "0.5", "12.5", "2", "3", "4.5", "10", "48", "40", "48", "5"]
+    # E, then E per VGG block, texture rank and hit, C, palette, ...
+    row = ["gatys", "c", "s", "s.jpg", "1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1", "1", "0.5", "12.5", "2", "3",
+           "4.5", "10", "48", "40", "48", "5"]
     path.write_text(",".join(COLUMNS) + "\n" + ",".join(row) + "\n" + "gatys,c2,s,s.j", encoding="utf-8")
     results = ResultsFile(path)
     assert results.keys() == {("gatys", "c", "s")}

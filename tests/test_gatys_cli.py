@@ -55,7 +55,7 @@ def bad_files(tmp_path):
         (["--image_size=10"], "too small"),
         (["--output_image={tmp}/no/such/dir/out.png"], "does not exist"),
         (["--output_image={tmp}/out.xyz"], "xyz"),
-        (["--style_blend_weights=1,2"], "2 --style_blend_weights for 1 style images"),
+        (["--style_blend_weights=1,2"], "--style_blend_weights: 2 value(s) for 1 style(s)"),
         (["--style_blend_weights=a"], "--style_blend_weights must be comma-separated numbers"),
         (["--iterations=x"], "--iterations"),
         (["--max_image_pixels=1000"], "over the limit"),

@@ -136,17 +136,18 @@ def test_style_transfer_runs_a_bfloat16_copy_close_to_float32(work, runs):
 
 def test_style_transfer_tiled_mix_with_alpha(work, runs, stylizer):
     from keras_style import image_io
-    from keras_style.cli.metanet_transfer import MetaNetTransfer
+    from keras_style.inference.pipeline import StyleOptions, StylePipeline
 
     _ok(runs["tiled"])
     assert "wrote 2 images" in runs["tiled"].stderr
-    transfer = MetaNetTransfer([STYLE_IMAGE, STYLE_IMAGE_2], [1.0, 3.0], alpha=0.6, style_palette=True)
-    transfer.load_inputs([], {})
+    styles = tuple(image_io.load_image(path) for path in (STYLE_IMAGE, STYLE_IMAGE_2))
+    pipeline = StylePipeline(stylizer, StyleOptions(styles=styles, style_weights=(1.0, 3.0), alpha=0.6,
+                                                    tile=24, overlap=8))
     for name, (h, w) in SIZES.items():
         out = _load(work["root"] / "out" / "tiled" / name)
         assert out.shape == (h, w, 3)
         content = image_io.load_image(str(work["content"] / name))
-        expected = np.clip(transfer.stylize(stylizer, content, tile=24, overlap=8), 0, 255)
+        expected = np.clip(pipeline.stylize(content), 0, 255)
         assert np.abs(out - expected).max() <= 1.0
 
 
@@ -212,12 +213,12 @@ def test_train_metanet_smoke_and_export_loads(work, runs):
 
 @pytest.mark.parametrize("case,message", [
     ("no_style", "is a MetaNet (arbitrary-style) model; pass --style"),
-    ("weights_count", "--style_weights has 3 value(s) for 2 --style image(s)"),
-    ("weights_negative", "style weights must be >= 0"),
+    ("weights_count", "--style_weights: 3 value(s) for 2 style(s)"),
+    ("weights_negative", "--style_weights must be finite and >= 0"),
     ("mask", "--mask is not supported for MetaNet model"),
     ("alpha", "--alpha must be in [0, 1], got 1.5"),
     ("style_missing", "nope.jpg"),
-    ("extract_weights", "--style_weights has 1 value(s) for 2 --style image(s)"),
+    ("extract_weights", "--style_weights: 1 value(s) for 2 style(s)"),
     ("extract_not_metanet", "holds no saved_model.pb"),
     ("train_batch", "batch_size must be an integer >= 1"),
     ("train_styles", "no_styles"),

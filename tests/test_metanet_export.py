@@ -378,7 +378,7 @@ def test_prepare_style_mixes_statistics_like_the_library(model, stylizer, extrac
     assert all(min(s.shape[:2]) == 48 for s in resized)  # the model's style_size
     expected = metanet_lib.generate_weights(model.get_layer("metanet"), extractor, resized, [3.0, 1.0])
     np.testing.assert_allclose(prepared.weights, expected, atol=1e-5)
-    with pytest.raises(StyleError, match="1 style weights for 2 style images"):
+    with pytest.raises(StyleError, match=r"style weights: 1 value\(s\) for 2 style\(s\)"):
         stylizer.prepare_style(styles, [1.0])
     with pytest.raises(StyleError, match=">= 0"):
         stylizer.prepare_style(styles, [1.0, -1.0])
@@ -411,25 +411,27 @@ def test_alpha_follows_the_library(model, stylizer, extractor):
 def test_tiles_reuse_weights_generated_once(stylizer):
     """--tile: the filters are generated once per run (once more per image for alpha < 1),
     never per tile; with alpha the content statistics come from the tiles, pooled."""
-    from keras_style.cli.metanet_transfer import MetaNetTransfer
+    from keras_style import image_io
     from keras_style.inference.metanet import IMAGE_STATISTICS, STATISTICS_TO_WEIGHTS, STYLIZE_WITH_WEIGHTS
+    from keras_style.inference.pipeline import StyleOptions, StylePipeline
     from keras_style.inference.tiling import tile_starts
 
     content = photos(64)[0]  # 64 x 64 -> 3 x 3 tiles of 28 with overlap 8
     tiles = len(tile_starts(content.shape[0], 28, 8)) * len(tile_starts(content.shape[1], 28, 8))
     assert tiles >= 4
-    transfer = MetaNetTransfer([STYLE_IMAGE, STYLE_IMAGE_2], [1.0, 1.0], alpha=None)
-    transfer.load_inputs([], {})
+    styles = tuple(image_io.load_image(path) for path in (STYLE_IMAGE, STYLE_IMAGE_2))
+    pipeline = StylePipeline(stylizer, StyleOptions(styles=styles, style_weights=(1.0, 1.0), style_palette=False,
+                                                    tile=28, overlap=8))
     before = dict(stylizer.calls)
-    tiled = transfer.stylize(stylizer, content, tile=28, overlap=8)
-    again = transfer.stylize(stylizer, content, tile=28, overlap=8)  # a second content image
+    tiled = pipeline.stylize(content)
+    again = pipeline.stylize(content)  # a second content image
     calls = {k: stylizer.calls[k] - before[k] for k in before}
     assert calls == {IMAGE_STATISTICS: 2, STATISTICS_TO_WEIGHTS: 1, STYLIZE_WITH_WEIGHTS: 2 * tiles}, calls
     np.testing.assert_array_equal(tiled, again)
 
-    transfer.alpha = 0.5
+    pipeline = pipeline.replace(alpha=0.5)  # the style stays prepared
     before = dict(stylizer.calls)
-    transfer.stylize(stylizer, content, tile=28, overlap=8)
+    pipeline.stylize(content)
     calls = {k: stylizer.calls[k] - before[k] for k in before}
     stats_tiles = len(tile_starts(content.shape[0], 28, 0)) * len(tile_starts(content.shape[1], 28, 0))
     assert calls == {IMAGE_STATISTICS: stats_tiles, STATISTICS_TO_WEIGHTS: 1, STYLIZE_WITH_WEIGHTS: tiles}, calls

@@ -131,7 +131,8 @@ def test_single_file_tiled_with_colour_preservation(work, runs):
 def test_folder_with_shipped_model_name(work, runs):
     result = runs["folder"]
     assert result.returncode == 0, result.stderr
-    assert "stylizing (saved_model)" in result.stderr  # a name prefers the SavedModel
+    # A name with both files: small images run on LiteRT (--model_format=auto), said in one line.
+    assert "stylizing (tflite)" in result.stderr and result.stderr.count("runtime: LiteRT (") == 1
     out = work["root"] / "o_folder" / "new"  # created
     assert _listing(out) == ["a.jpg", "b.jpg", "c.jpg"]
     for name, size in SIZES.items():
@@ -197,8 +198,8 @@ def test_a_successful_run_prints_no_tensorflow_start_up_lines(tmp_path):
     """TensorFlow's first import, wherever a command makes it (here: the precision
     choice), goes through `native_logs.import_tensorflow`, so none of its native
     start-up lines ("I0000 ... oneDNN custom operations", the absl preamble) show."""
-    result = run_command("keras_style.cli.transfer", "--model=starry_night", f"--content={CONTENT_IMAGE}",
-                         "--max_size=32", f"--output={tmp_path / 'out.png'}")
+    result = run_command("keras_style.cli.transfer", "--model=starry_night", "--model_format=saved_model",
+                         f"--content={CONTENT_IMAGE}", "--max_size=32", f"--output={tmp_path / 'out.png'}")
     assert result.returncode == 0, result.stderr
     assert_no_native_start_up_lines(result.stderr)
     assert "precision: " in result.stderr and "wrote 1 image" in result.stderr

@@ -29,6 +29,7 @@ from absl import flags
 
 from keras_style.cli import common, training
 from keras_style.native_logs import import_tensorflow
+from keras_style.training import distribute
 
 _STYLE = flags.DEFINE_string("style_data", None, "Style images: folder, glob, comma list, or tfds:NAME.")
 _T = training.define_trainer_flags(
@@ -116,6 +117,7 @@ def main(argv):
             if os.path.isdir(os.path.dirname(path)):
                 tflite.check_tflite_path(path, _T.overwrite.value)
 
+    training.claim_model_dir(_T, config)
     import_tensorflow()  # checks done: TensorFlow, with its start-up lines filtered
     from keras_style.tasks.adain import train_adain
 
@@ -123,8 +125,9 @@ def main(argv):
         config, trainer_config, _T.strategy.value, _T.export_dir.value, training.progress_printer(),
         overwrite_export=_T.overwrite.value,
     )
-    training.report_done(metrics, _T.model_dir.value, _T.export_dir.value)
-    if _TFLITE.value and os.path.isfile(os.path.join(_T.export_dir.value, "saved_model.pb")):  # the chief exported
+    training.report_done(metrics, _T.model_dir.value, _T.export_dir.value, _T.strategy.value)
+    # Only the chief exported; another worker of its cluster must not convert it too.
+    if _TFLITE.value and distribute.cluster_role(_T.strategy.value)[0]:
         from keras_style.export.adain import AdaINExporter
 
         AdaINExporter().export_tflite(

@@ -58,6 +58,7 @@ def main(argv):
     trainer_config = training.trainer_config(_T)
     training.check_common(_T, config, trainer_config)
     training.check_export(_T)
+    training.claim_model_dir(_T, config)
     import_tensorflow()  # checks done: TensorFlow, with its start-up lines filtered
     from keras_style.tasks.fast_style import train_fast_style
 
@@ -65,7 +66,7 @@ def main(argv):
         config, trainer_config, _T.strategy.value, _T.export_dir.value, training.progress_printer(),
         overwrite_export=_T.overwrite.value,
     )
-    training.report_done(metrics, _T.model_dir.value, _T.export_dir.value)
+    training.report_done(metrics, _T.model_dir.value, _T.export_dir.value, _T.strategy.value)
     return 0
 
 

@@ -85,6 +85,7 @@ def main(argv):
     styles = training.check_common(_T, config, trainer_config)
 
     training.check_export(_T)
+    training.claim_model_dir(_T, config)
     import_tensorflow()  # checks done: TensorFlow, with its start-up lines filtered
     from keras_style.tasks.metanet import train_metanet
 
@@ -94,7 +95,7 @@ def main(argv):
         config, trainer_config, _T.strategy.value, _T.export_dir.value, training.progress_printer(),
         overwrite_export=_T.overwrite.value,
     )
-    training.report_done(metrics, _T.model_dir.value, _T.export_dir.value)
+    training.report_done(metrics, _T.model_dir.value, _T.export_dir.value, _T.strategy.value)
     return 0
 
 

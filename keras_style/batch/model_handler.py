@@ -1,8 +1,9 @@
 """A Beam `ModelHandler` for keras-style SavedModels (fast style, AdaIN, MetaNet).
 
 Beam's stock `TFModelHandlerTensor` cannot load SavedModels written by Keras 3
-(`keras.export.ExportArchive`), so this handler calls
-`tf.saved_model.load(path).signatures[...]` itself.
+(`keras.export.ExportArchive`), so this handler loads each model with its kind's
+registered SavedModel stylizer and runs every image through
+`keras_style.inference.pipeline.StylePipeline`, as `style_transfer` does.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
-from keras_style import registry
+from keras_style import checks, registry
 from keras_style.errors import StyleError
-from keras_style.export.saved_model import IMAGES_INPUT, IMAGES_OUTPUT, SERVING_DEFAULT, STYLIZE_FLOAT
+from keras_style.inference.fast_style import FLOAT_SIGNATURE, UINT8_SIGNATURE
 from keras_style.inference.model_spec import METADATA_FILENAME, read_metadata
-from keras_style.inference.saved_model import load_or_raise
-from keras_style.native_logs import native_logs_filtered
+from keras_style.inference.pipeline import StyleOptions, StylePipeline
 
 try:
     from apache_beam.ml.inference.base import ModelHandler, PredictionResult
@@ -69,13 +69,13 @@ class StyleModelHandler(ModelHandler):
     memory), the error message as a `str`, so one bad image does not fail a
     bulk job.
 
+    Every kind loads through its registered SavedModel stylizer and runs through
+    `StylePipeline` on whole images:
+
     * kind "fast_style": the `stylize_float` signature (float32 in [0, 255]),
-      or `serving_default` (uint8) for SavedModels without it.
+      or `serving_default` (uint8) with `signature="serving_default"`.
     * kind "adain" / "metanet": the style image's statistics (AdaIN) or
-      generated filters (MetaNet) are computed once in `load_model`, through
-      `keras_style.inference`'s SavedModel stylizers, which run the same
-      signatures (`style_encode` + `stylize`; `image_statistics` +
-      `statistics_to_weights` + `stylize_with_weights`).
+      generated filters (MetaNet) are prepared once in `load_model`.
 
     The handler pickles only the path, settings and style array, so it ships
     to remote workers (Dataflow, Flink, Spark), which need the SavedModel at
@@ -90,7 +90,7 @@ class StyleModelHandler(ModelHandler):
       style_palette: adain / metanet: give each output the style image's colour mean and
         covariance, in full at any `alpha` (`keras_style.inference.style_palette.StylePalette`), as
         `style_transfer` does by default.
-      signature: fast_style only: force "stylize_float" or "serving_default".
+      signature: fast_style only: "stylize_float" (default) or "serving_default".
     """
 
     def __init__(self, model_dir: str, style: np.ndarray | None = None, alpha: float | None = None,
@@ -112,47 +112,26 @@ class StyleModelHandler(ModelHandler):
             )
         if self.alpha is not None and not takes_style and self.alpha != 1.0:
             raise StyleError("--alpha needs an arbitrary-style model (adain, metanet)")
-        if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
-            raise StyleError(f"--alpha must be in [0, 1], got {self.alpha:g}")
+        if self.alpha is not None:
+            checks.check_alpha(self.alpha, "--alpha")
+        if self.signature is not None and (takes_style or self.signature not in (FLOAT_SIGNATURE, UINT8_SIGNATURE)):
+            raise StyleError(f"signature '{self.signature}': only fast-style models take one "
+                             f"({FLOAT_SIGNATURE} or {UINT8_SIGNATURE})")
+        # The pipeline's own checks, now, so a bad setting fails before a worker starts.
+        self._options()
+
+    def _options(self) -> StyleOptions:
+        return StyleOptions(styles=() if self.style is None else (self.style,), alpha=self.alpha,
+                            style_palette=self.style_palette, tile=0)
 
     def load_model(self) -> _LoadedModel:
-        """Loads the SavedModel (and prepares the style, once); raises StyleError."""
-        if registry.get(self.kind, self.model_dir).takes_style:
-            return self._load_arbitrary_style()
-        with native_logs_filtered():
-            import tensorflow as tf
-
-            loaded = load_or_raise(tf, self.model_dir)
-        signatures = loaded.signatures
-        names = [self.signature] if self.signature else [STYLIZE_FLOAT, SERVING_DEFAULT]
-        name = next((n for n in names if n in signatures), None)
-        if name is None:
-            raise StyleError(
-                f"SavedModel '{self.model_dir}' has no {' or '.join(names)} signature (it has: "
-                f"{', '.join(sorted(signatures)) or 'none'}); export it with keras_style.export"
-            )
-        signature = signatures[name]
-        as_uint8 = name == SERVING_DEFAULT  # serving_default takes and returns uint8
-
-        def stylize(image):
-            batch = np.asarray(image, np.float32)[None]
-            if as_uint8:
-                batch = np.rint(np.clip(batch, 0.0, 255.0)).astype(np.uint8)
-            out = signature(**{IMAGES_INPUT: tf.constant(batch)})[IMAGES_OUTPUT]
-            return np.asarray(out[0], np.float32)
-
-        return _LoadedModel(stylize, loaded)
-
-    def _load_arbitrary_style(self) -> _LoadedModel:
+        """Loads the SavedModel with its kind's stylizer (and prepares the style, once); raises StyleError."""
         stylizer_class = registry.get(self.kind, self.model_dir).part("saved_model_stylizer")
-        stylizer = stylizer_class(self.model_dir, metadata=self.metadata)
-        prepared = stylizer.prepare_style([self.style])  # once per worker, not per image
-
-        def stylize(image):
-            out = stylizer.stylize(image, style=prepared, alpha=self.alpha)
-            return prepared.palette.apply(out) if self.style_palette else out
-
-        return _LoadedModel(stylize, stylizer)
+        kwargs = {"signature": self.signature} if self.signature else {}
+        stylizer = stylizer_class(self.model_dir, metadata=self.metadata, **kwargs)
+        pipeline = StylePipeline(stylizer, self._options())
+        pipeline.prepare()  # once per worker, not per image
+        return _LoadedModel(pipeline.stylize, pipeline)
 
     def run_inference(self, batch: Sequence[np.ndarray], model: _LoadedModel,
                       inference_args: Optional[dict[str, Any]] = None) -> Iterable[PredictionResult]:

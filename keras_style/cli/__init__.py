@@ -10,3 +10,9 @@ commands that need it: a `.tflite` run of `style_transfer` never loads it.
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from keras_style import native_logs  # noqa: E402  (after the variable it reads)
+
+# Whatever module imports TensorFlow first (Keras, an exporter, Beam), its start-up
+# lines are filtered.
+native_logs.filter_tensorflow_start_up()

@@ -13,20 +13,28 @@ style_batch flag is passed to Beam's PipelineOptions (on the command line, not
 in a --flagfile). Unreadable or corrupt images are skipped, counted and listed
 at the end (and in style_batch_failures.txt); the exit status is 1 only if no
 image was stylized. Runner examples: keras_style/batch/beam_pipeline.py.
+
+Progress (images done, images per second, time left) goes to stderr: one redrawn
+line on a terminal, a line every --progress_every seconds otherwise. Ctrl-C or
+SIGTERM stops the run with one line and exit status 130 or 143: worker
+processes are killed and temporary files removed; the outputs already written
+stay (an output is only ever written whole), and --resume skips them:
+
+  style_batch --input=photos/ --model=starry_night --output_dir=styled/ --resume
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
+import time
 
 from absl import app, flags
 
-from keras_style import precision
+from keras_style import native_logs, precision
 from keras_style.cli import common
-from keras_style.native_logs import import_tensorflow
-from keras_style.errors import StyleError
 
 _INPUT = flags.DEFINE_string("input", None, "Images: a directory, a glob, a file, a,b,c, a .txt list of paths "
                              "(one a line), or a gs://... pattern.")
@@ -51,7 +59,13 @@ _PRECISION = common.define_precision_flag(
     "$KERAS_STYLE_CACHE (default ~/.cache/keras_style).")
 _FAILURES_FILE = flags.DEFINE_string("failures_file", None, "Where to list failed inputs (path<TAB>reason); "
                                      "default OUTPUT_DIR/style_batch_failures.txt, replaced each run. An "
-                                     "existing file given here needs --overwrite.")
+                                     "existing file given here needs --overwrite (or --resume).")
+_RESUME = flags.DEFINE_bool(
+    "resume", False, "Skip the inputs whose output exists (an interrupted run's: outputs are only ever written "
+    "whole) and stylize the rest; not with --overwrite.")
+_PROGRESS_EVERY = flags.DEFINE_float(
+    "progress_every", 5.0, "Seconds between progress lines (images done, images per second, time left) when "
+    "stderr is not a terminal; a terminal gets one line, redrawn.", lower_bound=0.0)
 
 flags.mark_flags_as_required(["input", "model", "output_dir"])
 
@@ -98,8 +112,9 @@ def _config():
         quality=_QUALITY.value,
         max_size=_MAX_SIZE.value,
         overwrite=_OVERWRITE.value,
+        resume=_RESUME.value,
         failures_file=_FAILURES_FILE.value,
-        precision=precision.resolve(_PRECISION.value),
+        precision=precision.canonical(_PRECISION.value),  # resolved by run_batch, after its input checks
         **extra,
     )
 
@@ -121,27 +136,115 @@ def _quiet_beam_warnings():
         target.addFilter(_BeamWarningFilter())
 
 
-def _import_beam():
-    try:
-        import apache_beam  # noqa: F401
-    except ImportError as e:
-        if e.name == "apache_beam":
-            raise StyleError("style_batch needs Apache Beam; install it with: pip install 'keras-style[beam]'") from None
-        raise StyleError(f"Apache Beam is installed but cannot be imported ({e}); reinstall 'keras-style[beam]'") from None
+# Lines that Beam's worker processes (--direct_running_mode=multi_processing) print
+# straight to the stderr they inherit, in Python's default logging format.
+_WORKER_LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING):[\w.<>-]+:")
+
+
+def _is_chatter(line: str) -> bool:
+    return bool(_WORKER_LOG_LINE.match(line)) or native_logs.is_native_chatter(line)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class _RunOutput:
+    """What the terminal shows while the pipeline runs: a progress bar (images done, images
+    per second, time left) and status lines, on a copy of stderr, while stderr itself (file
+    descriptor 2, which worker processes inherit) is held.
+
+    On leaving, what was held is written out without Beam's and TensorFlow's chatter, or
+    dropped when the run was interrupted (its one line then says so). `hold=False`
+    (--verbosity given) holds nothing.
+    """
+
+    def __init__(self, hold: bool, every_seconds: float):
+        self._hold = hold
+        self._every_seconds = every_seconds
+        self._bar = None
+        self._rate_from = None  # (time, done) when the first output appeared
+        self._open_line = False
+        self._held = None
+        try:
+            self.stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", encoding=sys.stderr.encoding or "utf-8",
+                                    errors="replace")
+        except (AttributeError, OSError, ValueError):  # no real stderr (embedded, notebooks)
+            self.stream, self._hold = sys.stderr, False
+
+    def __enter__(self):
+        if self._hold:
+            self._held = native_logs.captured_stderr()
+            self._held_text = self._held.__enter__()
+        return self
+
+    def __exit__(self, kind, error, tb):
+        self._end_line()
+        if self._held is not None:
+            self._held.__exit__(kind, error, tb)
+            if not (kind is not None and issubclass(kind, KeyboardInterrupt)):
+                kept = [line for line in "".join(self._held_text).splitlines(True) if not _is_chatter(line)]
+                if kept:
+                    sys.stderr.write("".join(kept))
+                    sys.stderr.flush()
+        if self.stream is not sys.stderr:
+            self.stream.close()
+        return False
+
+    def log(self, line: str) -> None:
+        self._end_line()
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def progress(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if self._bar is None:
+            self._bar = common.ProgressBar(total, label="stylizing", stream=self.stream,
+                                           every_seconds=self._every_seconds)
+        if self._rate_from is None and done > 0:
+            self._rate_from = (now, done)
+        rate = None
+        if self._rate_from is not None and done > self._rate_from[1] and now > self._rate_from[0]:
+            rate = (done - self._rate_from[1]) / (now - self._rate_from[0])
+        if done >= total:
+            message = ""
+        elif rate:
+            message = f"{rate:.2f} images/s, {_duration((total - done) / rate)} left"
+        else:
+            message = "-- images/s"
+        self._bar.update(done, message)
+        self._open_line = self._bar.tty and done < total
+
+    def _end_line(self) -> None:
+        # A terminal's bar has no newline until it is full; a line printed after it
+        # (an error, a status line) starts on a line of its own.
+        if self._open_line:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open_line = False
 
 
 def main(argv):
     del argv
-    if not flags.FLAGS["verbosity"].present:
+    verbose = flags.FLAGS["verbosity"].present
+    if not verbose:
         _quiet_beam_warnings()
-    _import_beam()
-    import_tensorflow()  # before Beam pulls it in, so its native start-up lines are filtered
+    # Beam and TensorFlow load inside, once the inputs are checked (`keras_style.cli`
+    # filters TensorFlow's start-up lines whoever imports it first).
     from keras_style.batch.beam_pipeline import run_batch
 
-    result = run_batch(_config(), _pipeline_args)
+    config = _config()
+    with _RunOutput(hold=not verbose, every_seconds=_PROGRESS_EVERY.value) as output:
+        result = run_batch(config, _pipeline_args, on_progress=output.progress, log=output.log)
     failures = result["failures"]
+    skipped = f" ({result['skipped']} skipped: their outputs exist)" if config.resume else ""
     print(
-        f"stylized {result['stylized']} of {result['inputs']} image(s) into {_OUTPUT_DIR.value}; "
+        f"stylized {result['stylized']} of {result['inputs']} image(s) into {_OUTPUT_DIR.value}{skipped}; "
         f"{result['bad_images']} bad image(s), {result['failed_images']} failed; computed in {result['precision']}",
         file=sys.stderr,
     )

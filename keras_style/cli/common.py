@@ -11,7 +11,7 @@ from typing import Callable
 
 from absl import app, flags, logging
 
-from keras_style import precision
+from keras_style import checks, precision
 from keras_style.errors import StyleError
 
 EXIT_USAGE = 2
@@ -158,17 +158,12 @@ def float_list(values, name: str) -> list[float] | None:
         raise StyleError(f"--{name} must be comma-separated numbers, got '{','.join(values)}'") from None
 
 
-def style_weight_list(values, num_styles: int, check: Callable[[list[float], int], object]) -> list[float] | None:
-    """Parses --style_weights: one number per --style image, then `check(weights, num_styles)`
-    (the model's own validation, which raises StyleError). None when not given."""
+def style_weight_list(values, num_styles: int) -> list[float] | None:
+    """Parses --style_weights: one number per --style image, checked by
+    `checks.normalised_weights` (the one rule for style weights). None when not given."""
     weights = float_list(values, "style_weights")
     if weights is not None:
-        if len(weights) != num_styles:
-            raise StyleError(
-                f"--style_weights has {len(weights)} value(s) for {num_styles} --style image(s); "
-                "give one weight per style"
-            )
-        check(weights, num_styles)
+        checks.normalised_weights(weights, num_styles, "--style_weights")
     return weights
 
 
@@ -226,17 +221,25 @@ def define_precision_flag(help_extra: str = ""):
 
 
 class PrecisionLine:
-    """A `--precision` value, resolved now and printed once on stderr by `announce()`.
+    """A `--precision` value, checked now, resolved on first use and printed once on
+    stderr by `announce()`.
 
     Commands announce when the work starts, after their input checks, so that a user
-    error stays the only line.
+    error stays the only line. Resolving `auto` asks TensorFlow for GPUs, so it waits
+    for the first use: a flag or input error answers without TensorFlow.
     """
 
     def __init__(self, value: str):
-        from keras_style import precision
-
-        self.choice = precision.choose(value)
+        precision.canonical(value)  # an unknown name is refused now
+        self._value = value
+        self._choice = None
         self._printed = False
+
+    @property
+    def choice(self) -> precision.Choice:
+        if self._choice is None:
+            self._choice = precision.choose(self._value)
+        return self._choice
 
     @property
     def policy(self) -> str:
@@ -248,3 +251,27 @@ class PrecisionLine:
             self._printed = True
             print(self.choice.describe(), file=sys.stderr, flush=True)
         return self.policy
+
+
+class _PathListParser(flags.ListParser):
+    """A comma-separated list of paths in which an existing path is taken as it is named:
+    a value that is itself an existing path is one path (commas and all); otherwise the
+    value is split as CSV (so '"a,b.jpg",c.jpg' quotes a comma) and pieces that together
+    name an existing file are rejoined (`image_io.join_split_paths`)."""
+
+    def parse(self, argument):
+        import os
+
+        from keras_style import image_io
+
+        if isinstance(argument, str) and argument.strip() and os.path.lexists(os.path.expanduser(argument.strip())):
+            return [argument.strip()]
+        values = super().parse(argument)
+        return image_io.join_split_paths(values) if isinstance(values, list) and values else values
+
+
+def define_path_list(name: str, default, help: str, flag_values=flags.FLAGS):
+    """`flags.DEFINE_list` for file paths (--style, --mask, --style_images): a file whose
+    name holds a comma can be passed (see `_PathListParser`)."""
+    return flags.DEFINE(_PathListParser(), name, default, help, flag_values,
+                        serializer=flags.CsvListSerializer(","))

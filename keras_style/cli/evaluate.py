@@ -21,12 +21,10 @@ import sys
 from absl import flags
 
 from keras_style.cli import common
-from keras_style.native_logs import import_tensorflow
-
-import_tensorflow()  # first, so its native start-up lines are filtered
-from keras_style.evaluation.evaluate import PALETTE_MODES, EvaluationConfig  # noqa: E402
-from keras_style.gatys import GatysConfig  # noqa: E402
+# None of these imports TensorFlow: --help and input errors answer without it.
 from keras_style.evaluation import evaluate
+from keras_style.evaluation.evaluate import PALETTE_MODES, EvaluationConfig
+from keras_style.gatys import GatysConfig
 
 _D = EvaluationConfig(content="", style="")  # flag defaults come from the library config
 _G = GatysConfig()
@@ -104,8 +102,9 @@ def main(argv):
         bar["done"] = done
 
     config = _config()
+    # Resolved (for `auto`, by TensorFlow) at the first progress report, after every input
+    # check; `evaluate` resolves `config.precision` the same way for Gatys.
     precision_line = common.PrecisionLine(config.precision)
-    config.precision = precision_line.policy
     result = evaluate(config, on_progress=on_progress)
     print(result["table"])
     print(

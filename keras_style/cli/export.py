@@ -24,7 +24,7 @@ import sys
 
 from absl import flags
 
-from keras_style import precision, registry
+from keras_style import checks, files, precision, registry
 from keras_style.cli import common
 from keras_style.errors import StyleError
 from keras_style.export.serving_precision import export_in_precision
@@ -64,27 +64,37 @@ _DEFAULT_ALPHA = flags.DEFINE_float(
     "default_alpha", None, "Arbitrary-style models: write a SavedModel copy to --export_dir that runs at this "
     "style strength (0..1) when style_transfer, style_batch or a Stylizer is given no alpha (recorded in its "
     "keras_style.json; TF Serving clients still pass alpha). Combines with --precision and --weights_dtype.")
+_MAX_PIXELS = flags.DEFINE_integer(
+    "max_image_pixels", None, "Write a SavedModel copy to --export_dir whose stylize_bytes signature refuses "
+    "images of more pixels than this (decompression bombs; default: the original's limit, else the commands' "
+    "89478485). Combines with --precision, --weights_dtype and --default_alpha.")
 _EXPORT_DIR = flags.DEFINE_string(
-    "export_dir", None, "With --precision, --weights_dtype or --default_alpha: the new SavedModel directory.")
+    "export_dir", None, "With --precision, --weights_dtype, --default_alpha or --max_image_pixels: the new "
+    "SavedModel directory.")
 
 flags.mark_flags_as_required(["saved_model"])
 
 def main(argv):
     del argv
     policy = precision.canonical(_PRECISION.value)
-    if policy != precision.FLOAT32 or _WEIGHTS_DTYPE.value or _DEFAULT_ALPHA.value is not None:
+    if (policy != precision.FLOAT32 or _WEIGHTS_DTYPE.value or _DEFAULT_ALPHA.value is not None
+            or _MAX_PIXELS.value is not None):
         if policy == precision.AUTO:
             policy = common.PrecisionLine(policy).announce()
         asked = (f"--precision={_PRECISION.value}" if policy != precision.FLOAT32
-                 else "--weights_dtype" if _WEIGHTS_DTYPE.value else "--default_alpha")
+                 else "--weights_dtype" if _WEIGHTS_DTYPE.value
+                 else "--default_alpha" if _DEFAULT_ALPHA.value is not None else "--max_image_pixels")
         if _TFLITE.value or not _EXPORT_DIR.value:
             why = " (TFLite has no bfloat16 kernels; use --quantize=float16 for phones)" if asked.startswith(
                 "--precision") else ""
             instead = ", not --tflite" if _TFLITE.value else ""
             raise StyleError(f"{asked} writes a SavedModel: pass --export_dir{instead}{why}")
+        # The library checks it too (export_in_precision); here it fails before TensorFlow loads.
+        files.check_not_an_input([_EXPORT_DIR.value], [("SavedModel it copies", _SAVED_MODEL.value)])
         import_tensorflow()  # with its start-up lines filtered
         path = export_in_precision(_SAVED_MODEL.value, _EXPORT_DIR.value, policy, overwrite=_OVERWRITE.value,
-                                   weights_dtype=_WEIGHTS_DTYPE.value, default_alpha=_DEFAULT_ALPHA.value)
+                                   weights_dtype=_WEIGHTS_DTYPE.value, default_alpha=_DEFAULT_ALPHA.value,
+                                   max_image_pixels=_MAX_PIXELS.value)
         written = read_metadata(path)
         alpha = f", default alpha {written[DEFAULT_ALPHA_KEY]:g}" if DEFAULT_ALPHA_KEY in written else ""
         print(f"wrote {path} (computes in {policy}, weights stored in {written.get('weights_dtype', 'float32')}"
@@ -93,8 +103,7 @@ def main(argv):
     if not _TFLITE.value:
         raise StyleError("pass --tflite (a .tflite file to write), or --export_dir with --precision or "
                          "--weights_dtype")
-    if _PARITY_SIZE.value < 8:
-        raise StyleError(f"--parity_size must be at least 8, got {_PARITY_SIZE.value}")
+    checks.check_size(_PARITY_SIZE.value, "--parity_size", 8, checks.MAX_WORK_SIDE)
     # A SavedModel without keras_style.json predates the kinds: a fast-style model.
     kind_name = read_metadata(_SAVED_MODEL.value).get("kind") if os.path.isdir(_SAVED_MODEL.value) else None
     exporter = registry.get(kind_name or "fast_style", _SAVED_MODEL.value).part("exporter")()

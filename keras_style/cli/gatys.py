@@ -13,18 +13,15 @@ import sys
 
 from absl import flags
 
+from keras_style import checks, image_io
 from keras_style.cli import common
-from keras_style.native_logs import import_tensorflow
-
-import_tensorflow()  # first, so its native start-up lines are filtered
-from keras_style.gatys import GatysConfig  # noqa: E402  (imports Keras)
-from keras_style import image_io
 from keras_style.errors import StyleError
+from keras_style.gatys import GatysConfig  # no Keras: --help and input errors answer without TensorFlow
 
 _D = GatysConfig()  # flag defaults come from the library config, so they cannot drift
 
 _CONTENT = flags.DEFINE_string("content_image", None, "Content image file.")
-_STYLES = flags.DEFINE_list("style_images", None, "Comma-separated style image files.")
+_STYLES = common.define_path_list("style_images", None, "Comma-separated style image files.")
 _BLEND = flags.DEFINE_list("style_blend_weights", None, "One weight per style image (normalised to sum 1).")
 _OUTPUT = flags.DEFINE_string("output_image", None, "Where to write the result (.png, .jpg, .webp, ...).")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
@@ -115,6 +112,8 @@ def main(argv):
     del argv
     config = _config()
     config.validate()
+    if config.style_blend_weights is not None:  # one per style, before any image is read
+        checks.normalised_weights(config.style_blend_weights, len(_STYLES.value), "--style_blend_weights")
     if _SAVE_EVERY.value < 0:
         raise StyleError(f"--save_every must be >= 0 (0 turns snapshots off), got {_SAVE_EVERY.value}")
     load_kwargs = {} if _MAX_PIXELS.value is None else {"max_pixels": _MAX_PIXELS.value}
@@ -125,13 +124,13 @@ def main(argv):
     inputs = [("content image", _CONTENT.value)] + [("style image", path) for path in _STYLES.value]
     if config.init not in ("content", "noise"):
         inputs.append(("init image", config.init))
+    if _WEIGHTS.value not in ("auto", "imagenet", "none"):
+        inputs.append(("VGG weights file", _WEIGHTS.value))
     image_io.check_not_an_input(outputs, inputs)  # even with --overwrite
     content = image_io.load_image(_CONTENT.value, **load_kwargs)
     styles = [image_io.load_image(path, **load_kwargs) for path in _STYLES.value]
     if config.init not in ("content", "noise"):
         image_io.load_image(config.init, **load_kwargs)
-    if config.style_blend_weights is not None and len(config.style_blend_weights) != len(styles):
-        raise StyleError(f"{len(config.style_blend_weights)} --style_blend_weights for {len(styles)} style images")
 
     from keras_style import gatys
 

@@ -23,17 +23,17 @@ import sys
 
 from absl import flags
 
-from keras_style import files, image_io
+from keras_style import checks, files, image_io
 from keras_style.cli import common
 from keras_style.errors import StyleError
 from keras_style.export import saved_model, tflite
 from keras_style.export.metanet import extract_style_model
 from keras_style.inference import model_spec
-from keras_style.inference.metanet import convex_weights
+from keras_style.inference import metanet
 from keras_style.native_logs import import_tensorflow
 
 _MODEL = flags.DEFINE_string("model", None, "MetaNet SavedModel directory (or shipped model name).")
-_STYLE = flags.DEFINE_list("style", None, "Style image(s): a,b,c.")
+_STYLE = common.define_path_list("style", None, "Style image(s): a,b,c.")
 _STYLE_WEIGHTS = flags.DEFINE_list("style_weights", None, "One weight per --style image (normalised); default equal.")
 _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "The standalone SavedModel directory to write.")
 _STYLE_NAME = flags.DEFINE_string("style_name", None, "Style name recorded in the model (default: the style files').")
@@ -67,11 +67,10 @@ def main(argv):
     import contextlib
 
     # Cheap checks first: nothing is read or loaded yet.
-    weights = common.style_weight_list(_STYLE_WEIGHTS.value, len(_STYLE.value), convex_weights)
-    if _STYLE_SIZE.value is not None and _STYLE_SIZE.value < 16:
-        raise StyleError(f"--style_size must be at least 16, got {_STYLE_SIZE.value}")
-    if _PARITY_SIZE.value < 8:
-        raise StyleError(f"--parity_size must be at least 8, got {_PARITY_SIZE.value}")
+    weights = common.style_weight_list(_STYLE_WEIGHTS.value, len(_STYLE.value))
+    if _STYLE_SIZE.value is not None:
+        checks.check_size(_STYLE_SIZE.value, "--style_size", metanet.MIN_STYLE_SIZE, metanet.MAX_STYLE_SIZE)
+    checks.check_size(_PARITY_SIZE.value, "--parity_size", 8, checks.MAX_WORK_SIDE)
     saved_model.check_export_dir(_EXPORT_DIR.value, _OVERWRITE.value)
     if _TFLITE.value:
         tflite.check_tflite_path(_TFLITE.value, overwrite=_OVERWRITE.value)
@@ -80,12 +79,24 @@ def main(argv):
     spec = model_spec.resolve_model(_MODEL.value, "saved_model")
     if spec.kind != "metanet":
         raise StyleError(f"model {spec.source} is of kind '{spec.kind}'; style_metanet_extract needs a MetaNet")
+    calibration = []
+    if _TFLITE.value and _QUANTIZE.value == "int8" and _REPRESENTATIVE.value:
+        calibration = image_io.list_images(_REPRESENTATIVE.value)
+    # Even with --overwrite: the export would replace the MetaNet it is made from.
+    files.check_not_an_input(
+        [_EXPORT_DIR.value] + ([_TFLITE.value] if _TFLITE.value else []),
+        [("MetaNet --model", spec.path)] + [("--style image", path) for path in _STYLE.value]
+        + [("calibration image", path) for path in calibration],
+    )
     styles = [image_io.load_image(path) for path in _STYLE.value]
+    style_size = checks.check_size(_STYLE_SIZE.value or spec.metadata.get("style_size") or metanet.DEFAULT_STYLE_SIZE,
+                                   "--style_size", metanet.MIN_STYLE_SIZE, metanet.MAX_STYLE_SIZE)
+    for path, style in zip(_STYLE.value, styles):  # before TensorFlow: a bounded resize, or one line
+        metanet.resized_style_shape(style.shape, style_size, f"--style '{path}'")
     representative = None
     if _TFLITE.value and _QUANTIZE.value == "int8":
         if _REPRESENTATIVE.value:
-            paths = image_io.list_images(_REPRESENTATIVE.value)
-            representative = [image_io.load_image(p, max_size=_PARITY_SIZE.value) for p in paths]
+            representative = [image_io.load_image(p, max_size=_PARITY_SIZE.value) for p in calibration]
         else:
             representative = _example_images(_PARITY_SIZE.value)
         if not representative:

@@ -7,6 +7,7 @@ help texts, then builds its method's config from the returned `TrainerFlags`.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import sys
@@ -19,6 +20,7 @@ from keras_style.errors import StyleError
 from keras_style.export.saved_model import check_export_dir
 from keras_style.inference import resolve_model
 from keras_style.training import distribute
+from keras_style.training import model_dir as model_dirs
 from keras_style.training.trainer import TrainerConfig
 
 # Flags defined below belong to the program that calls `define_trainer_flags`: they
@@ -46,11 +48,13 @@ _DEFAULTS = {
     "seed": None,
     "precision": "auto",
     "init_from": None,
+    "allow_config_change": False,
 }
 _HELP = {
     "content_data": "Content images: folder, glob, comma list, or tfds:NAME.",
     "tfds_data_dir": "TensorFlow Datasets data_dir for tfds: content data.",
-    "model_dir": "Checkpoints and TensorBoard events; resumes from here.",
+    "model_dir": "Checkpoints, TensorBoard events and the run's settings (run_config.json); resumes from here, "
+    "from the newest checkpoint that reads. One run at a time (locked while training).",
     "export_dir": "Write the serving SavedModel here after training.",
     "overwrite": "Replace an existing SavedModel in --export_dir.",
     "train_steps": "Total training steps.",
@@ -69,9 +73,13 @@ _HELP = {
     "else float32), float32, mixed_bfloat16 or mixed_float16. Checkpoints resume in any precision.",
     "init_from": "Start from this SavedModel's weights (a directory or shipped name of the same kind) when "
     "--model_dir has no checkpoint: fine-tuning, or continuing a shipped model's training.",
+    "allow_config_change": "Resume --model_dir even though its model, style, data, crop or loss settings differ "
+    "from run_config.json (refused otherwise). The schedule (--train_steps, intervals, --learning_rate, "
+    "--batch_size, --seed, --precision) may always change on resume.",
 }
 _DEFINE = {
     "overwrite": flags.DEFINE_bool,
+    "allow_config_change": flags.DEFINE_bool,
     "skip_flat": flags.DEFINE_bool,
     "train_steps": flags.DEFINE_integer,
     "steps_per_loop": flags.DEFINE_integer,
@@ -108,6 +116,7 @@ class TrainerFlags:
     seed: flags.FlagHolder
     precision: flags.FlagHolder
     init_from: flags.FlagHolder
+    allow_config_change: flags.FlagHolder
 
 
 def define_trainer_flags(helps: dict[str, str] | None = None, **defaults) -> TrainerFlags:
@@ -168,6 +177,7 @@ def trainer_config(f: TrainerFlags):
         log=log,
         precision=f.precision.value,
         init_from=f.init_from.value or None,
+        allow_config_change=f.allow_config_change.value,
     )
 
 
@@ -187,7 +197,50 @@ def check_common(f: TrainerFlags, config, trainer_config):
         resolve_model(trainer_config.init_from)  # a missing model fails here, before TensorFlow loads
     if os.path.isfile(f.model_dir.value):
         raise StyleError(f"--model_dir '{f.model_dir.value}' is a file; pass a directory")
+    check_outputs_not_inputs(f, config, trainer_config)
     return inputs
+
+
+def claim_model_dir(f: TrainerFlags, config) -> None:
+    """The last check before TensorFlow loads (the first to create --model_dir): locks it
+    until the command exits and refuses a resume whose `config` differs from the run's
+    run_config.json. The `Trainer` does both again (sharing this process's lock); here a
+    second run or a changed style is refused in a fraction of a second."""
+    chief, task = distribute.cluster_role(f.strategy.value)
+    name = model_dirs.lock_file_name(None if chief else distribute.worker_name(*task))
+    lock = model_dirs.ModelDirLock(f.model_dir.value, name, log=log)
+    lock.acquire()
+    # Released cleanly at exit (errors included); only a killed run leaves its pid behind.
+    atexit.register(lock.release)
+    if model_dirs.checkpoint_candidates(f.model_dir.value):
+        from keras_style.tasks._common import run_settings
+
+        model_dirs.check_resume_settings(f.model_dir.value, run_settings(config), f.allow_config_change.value)
+
+
+def check_outputs_not_inputs(f: TrainerFlags, config, trainer_config) -> None:
+    """Neither --model_dir nor --export_dir is, contains or lies inside an input (the data's
+    images, the style image, --init_from, --weights, --tfds_data_dir), however spelled; the
+    export may go inside --model_dir but may not be or contain it (it would replace the
+    checkpoints)."""
+    from keras_style import data, files, image_io
+
+    inputs = []
+    for flag in ("content_data", "style_data"):
+        spec = getattr(config, flag, None)
+        if spec and data.parse_tfds_spec(spec) is None:
+            inputs += [(f"--{flag} image", path) for path in image_io.list_images(spec)]
+    if getattr(config, "style_image", None):
+        inputs.append(("--style_image", config.style_image))
+    if trainer_config.init_from:
+        inputs.append(("--init_from model", resolve_model(trainer_config.init_from).path))
+    if f.weights.value not in ("auto", "imagenet", "none"):
+        inputs.append(("--weights file", f.weights.value))
+    if f.tfds_data_dir.value:
+        inputs.append(("--tfds_data_dir", f.tfds_data_dir.value))
+    files.check_not_an_input([f.model_dir.value], inputs)
+    if f.export_dir.value:
+        files.check_not_an_input([f.export_dir.value], inputs, holders=[("--model_dir", f.model_dir.value)])
 
 
 def check_export(f: TrainerFlags) -> None:
@@ -213,9 +266,16 @@ def progress_printer() -> Callable:
     return on_progress
 
 
-def report_done(metrics: dict, model_dir: str, export_dir: str | None) -> None:
-    """The final line: last losses, and where the checkpoints and the model are."""
+def report_done(metrics: dict, model_dir: str, export_dir: str | None, strategy: str = "default") -> None:
+    """The final line: last losses, and where the checkpoints and the model are (on a
+    multi-worker cluster's other workers: where the chief wrote them)."""
     summary = " ".join(f"{name} {value:.4g}" for name, value in metrics.items())
+    chief, task = distribute.cluster_role(strategy)
     where = f", model in {export_dir}" if export_dir else ""
+    if chief:
+        saved = f"checkpoints in {model_dir}{where}"
+    else:
+        model = f" and the model in {export_dir}" if export_dir else ""
+        saved = f"{task[0]} {task[1]} saved nothing; the chief wrote the checkpoints in {model_dir}{model}"
     # No losses when a finished run is rerun (e.g. to export again): nothing was trained.
-    log(f"done: {summary}; checkpoints in {model_dir}{where}" if summary else f"done: checkpoints in {model_dir}{where}")
+    log(f"done: {summary}; {saved}" if summary else f"done: {saved}")

@@ -31,9 +31,11 @@ Output directory:
                    Delete it to start over. A rerun must use the same image_size
                    (and iterations, for gatys rows).
   summary.csv      per method: mean / median of E, C, palette distance and seconds;
-                   mean losses.
+                   mean E per VGG block, texture retrieval hit rate and mean reciprocal
+                   rank among the run's styles (`metrics`); mean losses.
   ec_scatter.png   E against C, one colour per method.
   loss_time.png    mean style loss, content loss and seconds per method.
+  e_blocks.png     mean E per VGG block (relu1_1 ... relu5_1), one line per method.
   sheet_side_by_side.jpg  (two or more methods, one of them any-style) one row per
                       (content, style): content, style, the fixed-style model of that
                       style, then each other method, in the order given.
@@ -64,8 +66,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from keras_style import image_io
-from keras_style.checks import check_alpha
+from keras_style import files, image_io
+from keras_style.checks import MAX_WORK_SIDE, check_alpha, check_size
 from keras_style.contact_sheet import contact_sheet
 from keras_style.errors import StyleError
 from keras_style.evaluation import report
@@ -79,6 +81,7 @@ FOLDER_PREFIX = "folder:"
 TIMINGS_CSV = "timings.csv"
 RESULTS_CSV = "results.csv"
 SUMMARY_CSV = "summary.csv"
+BLOCKS_PNG = "e_blocks.png"
 SCATTER_PNG = "ec_scatter.png"
 BARS_PNG = "loss_time.png"
 SIDE_BY_SIDE_JPG = "sheet_side_by_side.jpg"
@@ -161,8 +164,8 @@ class EvaluationConfig:
             raise StyleError(f"image_size {self.image_size} is too small; use at least {MIN_IMAGE_SIZE} pixels")
         if self.iterations < 1:
             raise StyleError(f"iterations must be >= 1, got {self.iterations}")
-        if self.cell_size < 8:
-            raise StyleError(f"cell_size must be >= 8, got {self.cell_size}")
+        check_size(self.image_size, "image_size", max(MIN_IMAGE_SIZE, SSIM_FILTER_SIZE), MAX_WORK_SIDE)
+        check_size(self.cell_size, "cell_size", 8, MAX_WORK_SIDE)
         if self.max_pairs is not None and self.max_pairs < 1:
             raise StyleError(f"max_pairs must be >= 1, got {self.max_pairs}")
         if not self.output_dir:
@@ -289,30 +292,41 @@ class _FixedStyleMethod(_ModelMethod):
         super().__init__(spec, label, model_spec)
         self.own_style = own_style  # the training style's name
         self.style_reference = reference  # stem of the style used for E, or a file path, or ""
+        self.pipeline = None
 
     def stylize(self, pair, content, style, context):
-        return self.stylizer.stylize(content)
+        if self.pipeline is None:
+            from keras_style.inference.pipeline import StylePipeline
+
+            self.pipeline = StylePipeline(self.stylizer)  # whole images, no colour step
+        return self.pipeline.stylize(content)
 
     def reference(self, style):
         return self.style_reference
 
 
 class _ArbitraryStyleMethod(_ModelMethod):
+    """An arbitrary-style model through `StylePipeline` (whole images), as `style_transfer` runs it."""
+
     def __init__(self, spec, label, model_spec, alpha: float, palette: bool, prepared: dict, warmed_up: set):
         super().__init__(spec, label, model_spec, warmed_up)
         self.alpha = alpha
         self.palette = palette  # whether the palette step runs
-        self.prepared = prepared  # style stem -> prepared style, shared by the model's alphas
+        self.prepared = prepared  # style stem -> the style's pipeline, its style shared by the model's alphas
+        self.pipelines = {}  # style stem -> this method's pipeline (its alpha and palette)
 
     def prepare(self, pair, content, style, context):
+        from keras_style.inference.pipeline import StyleOptions, StylePipeline
+
         if pair.style not in self.prepared:  # once per style
-            self.prepared[pair.style] = self.stylizer.prepare_style([style])
+            self.prepared[pair.style] = StylePipeline(self.stylizer, StyleOptions(styles=(style,), tile=0))
+            self.prepared[pair.style].prepare(content)
+        if pair.style not in self.pipelines:
+            self.pipelines[pair.style] = self.prepared[pair.style].replace(alpha=self.alpha, style_palette=self.palette)
         super().prepare(pair, content, style, context)
 
     def stylize(self, pair, content, style, context):
-        prepared = self.prepared[pair.style]
-        output = self.stylizer.stylize(content, style=prepared, alpha=self.alpha)
-        return prepared.palette.apply(output) if self.palette else output
+        return self.pipelines[pair.style].stylize(content)
 
 
 class _RunContext:
@@ -430,6 +444,21 @@ def _resolve_methods(config: EvaluationConfig, styles: dict[str, str]) -> list[_
     return methods
 
 
+def _input_paths(config: EvaluationConfig, contents: dict, styles: dict, methods: list[_Method]) -> list:
+    """(description, path) of everything the evaluation reads, for `files.check_not_an_input`."""
+    inputs = [("content image", p) for p in contents.values()] + [("style image", p) for p in styles.values()]
+    for method in methods:
+        if isinstance(method, _FolderMethod):
+            inputs.append((f"method '{method.spec}' folder", method.folder))
+        elif isinstance(method, _ModelMethod):
+            inputs.append((f"method '{method.spec}' model", method.model_spec.path))
+        if isinstance(method, _FixedStyleMethod) and os.path.isfile(method.style_reference):
+            inputs.append(("reference style image", method.style_reference))
+    if config.weights not in (None, "auto", "imagenet", "none"):
+        inputs.append(("VGG weights file", config.weights))
+    return inputs
+
+
 def _plan(methods: list[_Method], contents: Sequence[str], styles: dict[str, str], max_pairs) -> list[_Pair]:
     pairs = []
     for content in contents:
@@ -536,6 +565,7 @@ def evaluate(
 
     # Nothing is written (no folder, no results.csv) until every input is accepted.
     image_io.check_output_dir(config.output_dir)
+    files.check_not_an_input([config.output_dir], _input_paths(config, contents, styles, methods))
     results_path = os.path.join(config.output_dir, RESULTS_CSV)
     resuming = os.path.exists(results_path)
     results = ResultsFile(results_path, create=False)
@@ -546,12 +576,13 @@ def evaluate(
 
     summary_path = os.path.join(config.output_dir, SUMMARY_CSV)
     artifacts = [os.path.join(config.output_dir, n) for n in (SCATTER_PNG, BARS_PNG)]
+    blocks_path = os.path.join(config.output_dir, BLOCKS_PNG)
     artifacts += [os.path.join(config.output_dir, f"sheet_{m.label}.jpg") for m in used]
     side_by_side = len(used) > 1 and any(not m.fixed_style for m in used)
     if side_by_side:
         artifacts.append(os.path.join(config.output_dir, SIDE_BY_SIDE_JPG))
     if pending and not config.overwrite:
-        existing = [a for a in [summary_path] + artifacts if os.path.lexists(a)]
+        existing = [a for a in [summary_path, blocks_path] + artifacts if os.path.lexists(a)]
         if not resuming:
             existing += [o for o in map(lambda p: _output_path(config.output_dir, p), pending) if os.path.lexists(o)]
         if existing:
@@ -589,11 +620,12 @@ def evaluate(
     if on_progress:
         on_progress(len(pairs) - len(pending), len(pairs), f"{len(pairs) - len(pending)} already in {RESULTS_CSV}")
     if pending:
-        _run_pairs(config, pending, content_images, style_images, results, metrics, on_progress, len(pairs))
+        _run_pairs(config, pending, content_images, style_images, results, metrics, on_progress, len(pairs),
+                   run_styles=list(styles))
 
     keys = {p.key for p in pairs}
     rows = [r for r in results.rows if row_key(r) in keys]
-    summary = report.summarize(rows, [m.label for m in used])
+    summary = report.summarize(rows, [m.label for m in used], styles=len(styles))
 
     written, unchanged = [], []
 
@@ -610,6 +642,8 @@ def evaluate(
         report.ec_scatter(rows, [m.label for m in used], artifacts[0], overwrite=config.overwrite)
     if needs(artifacts[1]):
         report.loss_time_bars(summary, artifacts[1], overwrite=config.overwrite)
+    if needs(blocks_path):
+        report.block_effectiveness_plot(summary, blocks_path, overwrite=config.overwrite)
     for method, path in zip(used, artifacts[2:]):
         if needs(path):
             sheet = _contact_sheet(config, method, pairs, content_images, style_images)
@@ -646,9 +680,13 @@ def _check_image_sizes(config: EvaluationConfig, images: dict, paths: dict, what
             )
 
 
-def _run_pairs(config, pending, content_images, style_images, results, metrics, on_progress, total):
+def _run_pairs(config, pending, content_images, style_images, results, metrics, on_progress, total,
+               run_styles=()):
     context = _RunContext(config, metrics)
-    references = {}
+    # Every output is ranked among all the run's styles (texture retrieval): each
+    # style's reference is computed once, here, and reused for E.
+    references = {name: metrics.style_reference(style_images[name]) for name in run_styles}
+    candidates = {name: references[name] for name in run_styles}
     done = total - len(pending)
     if on_progress:
         context.report = lambda message: on_progress(done, total, message)  # `done` as it is then
@@ -666,7 +704,8 @@ def _run_pairs(config, pending, content_images, style_images, results, metrics, 
         reference_name = method.reference(pair.style)
         if reference_name and reference_name not in references:
             references[reference_name] = metrics.style_reference(style_images[reference_name])
-        values = metrics.evaluate(content, output, references.get(reference_name))
+        values = metrics.evaluate(content, output, references.get(reference_name),
+                                  texture_styles=candidates, own_style=reference_name)
 
         path = _output_path(config.output_dir, pair)
         os.makedirs(os.path.dirname(path), exist_ok=True)

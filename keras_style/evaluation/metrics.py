@@ -53,6 +53,35 @@ the feature MSE at `gatys.DEFAULT_CONTENT_LAYERS`, on the Gatys VGG19 (average
 pooling, `GatysConfig().pooling`). The style image is used at the size it is
 given (the evaluation resizes it to the output's long side, as `gatys.stylize`
 does with style_scale 1).
+
+E per VGG block: `E_relu1_1` ... `E_relu5_1` (`E_BLOCK_COLUMNS`) are the same
+computation restricted to one layer l of `EFFECTIVENESS_LAYERS` (block<b>_conv1
+is VGG's relu<b>_1): E_l = −ln( max( mean over k of KL_lk , KL_FLOOR ) ). Every
+layer has the same K directions, so whenever no floor applies
+
+    E = −ln( mean over l of exp(−E_l) )
+
+exactly (`combine_block_effectiveness`). The fine blocks (1-2) carry
+brushwork and small strokes, the middle ones (3) motifs, the deep ones (4-5)
+layout-level statistics.
+
+Texture retrieval ranks the run's style images by how close their texture is
+to the output's, on luminance only, so colour cannot help. The descriptor of
+an image is, for each layer l of `TEXTURE_LAYERS` (relu1_1 ... relu4_1 of the
+same max-pooling VGG19 as E), the Gram matrix of its Rec. 601 luminance
+(clipped to [0, 255], replicated to 3 channels) features F_l (HW, C):
+G_l = F_lᵀ F_l / (H·W), a mean over positions, so the image size does not
+dominate. The distance between an output o and a style s is
+
+    D(o, s) = mean over l of ‖G_l(o) − G_l(s)‖_F / (‖G_l(o)‖_F + ‖G_l(s)‖_F)
+
+in [0, 1] (symmetric, scale-balanced across layers: each layer counts the
+same however large its activations are). `texture_rank` is the 1-based rank
+of the output's own painting among the run's styles by increasing D (ties
+count against it); `texture_hit` is 1 when that rank is 1. A method's
+retrieval score is its hit rate (chance = 1 / number of styles) and its mean
+reciprocal rank. With fewer than 2 styles in the run, or no own painting
+among them, both are blank.
 """
 
 from __future__ import annotations
@@ -72,6 +101,11 @@ PROJECTION_SEED = 20200913
 VARIANCE_EPSILON = 1e-5
 KL_FLOOR = 1e-12
 MAX_EFFECTIVENESS = -math.log(KL_FLOOR)
+# results.csv column of E restricted to each layer of EFFECTIVENESS_LAYERS (blockN_conv1 = reluN_1).
+E_BLOCK_COLUMNS = tuple(f"E_relu{layer[5]}_1" for layer in EFFECTIVENESS_LAYERS)
+TEXTURE_LAYERS = EFFECTIVENESS_LAYERS[:4]
+# Retrieval needs somewhere else to look.
+MIN_TEXTURE_STYLES = 2
 
 # SSIM settings (Wang et al. 2004 defaults), on 0..255 luminance.
 SSIM_MAX_VAL = 255.0
@@ -102,7 +136,7 @@ def min_image_side(gatys_config=None) -> int:
     default `GatysConfig()`) can score: SSIM's window and the VGG19 poolings before the
     deepest layer (E's block5_conv1: 16)."""
     from keras_style.gatys import GatysConfig
-    from keras_style.vgg import min_input_side
+    from keras_style.vgg_layers import min_input_side
 
     config = gatys_config or GatysConfig()
     return max(SSIM_FILTER_SIZE, min_input_side(EFFECTIVENESS_LAYERS), config.min_image_side())
@@ -154,6 +188,51 @@ def effectiveness_from_moments(output_moments: Sequence, style_moments: Sequence
     ]
     mean_kl = float(np.mean(np.concatenate(kls)))
     return -math.log(max(mean_kl, KL_FLOOR))
+
+
+def block_effectiveness(output_moments: Sequence, style_moments: Sequence) -> list[float]:
+    """E_l per layer (see the module docstring), in the order of the moments given."""
+    return [
+        -math.log(max(float(np.mean(gaussian_kl(mean_o, var_o, mean_s, var_s))), KL_FLOOR))
+        for (mean_o, var_o), (mean_s, var_s) in zip(output_moments, style_moments, strict=True)
+    ]
+
+
+def combine_block_effectiveness(block_values: Sequence[float]) -> float:
+    """E from the per-layer E_l (equal direction counts): −ln(mean exp(−E_l)), floored like E."""
+    mean_kl = float(np.mean(np.exp(-np.asarray(block_values, np.float64))))
+    return -math.log(max(mean_kl, KL_FLOOR))
+
+
+def gram_descriptor(features: Mapping, layers: Sequence[str] = TEXTURE_LAYERS) -> list[np.ndarray]:
+    """Per layer, the (C, C) float64 Gram Fᵀ F / (H·W) of (1, H, W, C) or (H, W, C) features."""
+    grams = []
+    for name in layers:
+        layer = np.asarray(features[name], np.float64)
+        flat = layer.reshape(-1, layer.shape[-1])
+        grams.append(flat.T @ flat / len(flat))
+    return grams
+
+
+def texture_distance(descriptor_a: Sequence[np.ndarray], descriptor_b: Sequence[np.ndarray]) -> float:
+    """D: mean over layers of ‖G_a − G_b‖_F / (‖G_a‖_F + ‖G_b‖_F), in [0, 1]; 0 for equal Grams."""
+    values = []
+    for a, b in zip(descriptor_a, descriptor_b, strict=True):
+        scale = np.linalg.norm(a) + np.linalg.norm(b)
+        values.append(np.linalg.norm(a - b) / scale if scale > 0 else 0.0)
+    return float(np.mean(values))
+
+
+def texture_rank(descriptor: Sequence[np.ndarray], own: str, candidates: Mapping[str, Sequence[np.ndarray]]) -> int:
+    """1-based rank of `candidates[own]` among all candidates by increasing `texture_distance`
+    to `descriptor`; a tie with another candidate counts against `own`."""
+    distances = {name: texture_distance(descriptor, other) for name, other in candidates.items()}
+    return 1 + sum(1 for name, d in distances.items() if name != own and d <= distances[own])
+
+
+def luminance_rgb(image: np.ndarray) -> np.ndarray:
+    """The luminance of an (H, W, 3) RGB image replicated to 3 channels: float32 (H, W, 3)."""
+    return np.repeat(luminance(image), 3, axis=-1)
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
@@ -296,28 +375,47 @@ class StyleMetrics:
             raise StyleError(f"expected an (H, W, 3) image, got shape {image.shape}")
         return extractor(tf.constant(np.clip(image, 0.0, 255.0)[None]))
 
-    def _moments(self, image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        features = self._features(self.effectiveness_extractor, image)
+    def _moments_and_texture(self, image: np.ndarray) -> tuple[list, list[np.ndarray]]:
+        """E's projected moments of `image` and the luminance texture descriptor, from one
+        VGG19 call on the batch [image, its luminance as RGB]."""
+        import tensorflow as tf
+
+        image = np.asarray(image, np.float32)
+        if image.ndim != 3 or image.shape[-1] != 3:
+            raise StyleError(f"expected an (H, W, 3) image, got shape {image.shape}")
+        image = np.clip(image, 0.0, 255.0)
+        features = self.effectiveness_extractor(tf.constant(np.stack([image, luminance_rgb(image)])))
+        features = {name: np.asarray(value) for name, value in features.items()}
         moments = []
         for index, name in enumerate(EFFECTIVENESS_LAYERS):
-            layer = np.asarray(features[name])
+            layer = features[name][0]
             if index not in self._directions:
                 self._directions[index] = projection_directions(
                     layer.shape[-1], index, self.num_directions, self.projection_seed
                 )
             moments.append(projected_moments(layer, self._directions[index]))
-        return moments
+        texture = gram_descriptor({name: features[name][1] for name in TEXTURE_LAYERS})
+        return moments, texture
+
+    def _moments(self, image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        return self._moments_and_texture(image)[0]
+
+    def texture_descriptor(self, image: np.ndarray) -> list[np.ndarray]:
+        """The luminance texture descriptor of an (H, W, 3) image (see the module docstring)."""
+        return self._moments_and_texture(image)[1]
 
     def style_reference(self, style: np.ndarray) -> dict:
-        """Precomputes what E, the palette distance and the style loss need from a style
-        image (float (H, W, 3) in [0, 255], at the size to compare at). Pass the
-        result to `evaluate`."""
+        """Precomputes what E, the texture retrieval, the palette distance and the style loss
+        need from a style image (float (H, W, 3) in [0, 255], at the size to compare at).
+        Pass the result to `evaluate`."""
         from keras_style import losses
 
         features = self._features(self.loss_extractor, style)
         grams = {name: losses.gram_matrix(features[name]) for name in self.style_layers}
+        moments, texture = self._moments_and_texture(style)
         return {
-            "moments": self._moments(style),
+            "moments": moments,
+            "texture": texture,
             "grams": grams,
             "palette": palette_quantiles(style, self._palette_directions),  # clipped by srgb_to_lab
         }
@@ -327,7 +425,9 @@ class StyleMetrics:
         reference = style if isinstance(style, Mapping) else self.style_reference(style)
         return effectiveness_from_moments(self._moments(output), reference["moments"])
 
-    def evaluate(self, content: np.ndarray, output: np.ndarray, style=None) -> dict[str, float]:
+    def evaluate(self, content: np.ndarray, output: np.ndarray, style=None,
+                 texture_styles: Mapping[str, Mapping] | None = None, own_style: str | None = None
+                 ) -> dict[str, float | int]:
         """All metrics of one output.
 
         Args:
@@ -337,9 +437,15 @@ class StyleMetrics:
           style: a style image or `style_reference`; None (e.g. a fixed-style
             model whose training style is unknown) leaves E, the palette
             distance and the style loss NaN.
+          texture_styles: {name: `style_reference`} of every style of the run, for
+            the texture retrieval; it is NaN unless there are at least
+            `MIN_TEXTURE_STYLES` of them and `own_style` is one.
+          own_style: the name in `texture_styles` of this output's painting.
 
         Returns:
-          {"effectiveness", "coherence", "palette", "style_loss", "content_loss"} as floats.
+          {"effectiveness", *E_BLOCK_COLUMNS, "texture_rank", "texture_hit", "coherence",
+          "palette", "style_loss", "content_loss"}: floats, NaN where not defined, except
+          the rank and hit, which are ints when defined.
         """
         from keras_style import losses  # Keras: loaded when metrics are computed
 
@@ -352,19 +458,27 @@ class StyleMetrics:
         content_loss = sum(
             float(losses.content_loss(output_features[n], content_features[n])) for n in self.content_layers
         )
-        effectiveness = palette = style_loss = math.nan
+        effectiveness = palette = style_loss = rank = math.nan
+        blocks = [math.nan] * len(EFFECTIVENESS_LAYERS)
+        moments, texture = self._moments_and_texture(output)
+        if texture_styles and len(texture_styles) >= MIN_TEXTURE_STYLES and own_style in texture_styles:
+            rank = texture_rank(texture, own_style, {n: r["texture"] for n, r in texture_styles.items()})
         if style is not None:
             reference = style if isinstance(style, Mapping) else self.style_reference(style)
             style_loss = float(
                 losses.gram_style_loss({n: output_features[n] for n in self.style_layers}, reference["grams"])
             )
-            effectiveness = self.effectiveness(output, reference)
+            effectiveness = effectiveness_from_moments(moments, reference["moments"])
+            blocks = block_effectiveness(moments, reference["moments"])
             # The same output and style image as E: only the comparison differs.
             palette = float(np.mean(np.abs(
                 palette_quantiles(output, self._palette_directions) - reference["palette"]
             )))
         return {
             "effectiveness": effectiveness,
+            **dict(zip(E_BLOCK_COLUMNS, blocks, strict=True)),
+            "texture_rank": rank,
+            "texture_hit": int(rank == 1) if isinstance(rank, int) else math.nan,
             "coherence": coherence(content, output),
             "palette": palette,
             "style_loss": style_loss,

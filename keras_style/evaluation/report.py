@@ -18,6 +18,7 @@ import numpy as np
 
 from keras_style import image_io
 from keras_style.errors import StyleError
+from keras_style.evaluation.metrics import E_BLOCK_COLUMNS, MIN_TEXTURE_STYLES
 from keras_style.evaluation.results_file import parse_float
 
 SUMMARY_COLUMNS = (
@@ -25,6 +26,10 @@ SUMMARY_COLUMNS = (
     "pairs",
     "effectiveness_mean",
     "effectiveness_median",
+    *(f"{name}_mean" for name in E_BLOCK_COLUMNS),
+    "texture_hit_rate",
+    "texture_mrr",
+    "texture_styles",
     "coherence_mean",
     "coherence_median",
     "palette_mean",
@@ -46,10 +51,18 @@ def _stat(values: np.ndarray, fn) -> float:
     return float(fn(values)) if values.size else math.nan
 
 
-def summarize(rows: Sequence[dict], methods: Sequence[str]) -> list[dict]:
+def summarize(rows: Sequence[dict], methods: Sequence[str], styles: int | None = None) -> list[dict]:
     """Per method (in the given order): pair count, mean and median of E, C, the
-    palette distance and seconds, mean losses and the largest peak RSS. Blank
-    (NaN) cells are left out of each statistic; a statistic with no values is NaN."""
+    palette distance and seconds, mean E per VGG block, the texture retrieval's hit
+    rate and mean reciprocal rank (with the number of styles ranked among:
+    the run's distinct styles, blank below `MIN_TEXTURE_STYLES`), mean losses and the
+    largest peak RSS. Blank (NaN) cells are left out of each statistic; a statistic
+    with no values is NaN.
+
+    `styles`: how many style images the run ranked among (default: the distinct
+    styles of `rows`)."""
+    if styles is None:
+        styles = len({r["style"] for r in rows})
     summary = []
     for method in methods:
         mine = [r for r in rows if r["method"] == method]
@@ -59,6 +72,10 @@ def summarize(rows: Sequence[dict], methods: Sequence[str]) -> list[dict]:
             "pairs": len(mine),
             "effectiveness_mean": _stat(e, np.mean),
             "effectiveness_median": _stat(e, np.median),
+            **{f"{name}_mean": _stat(_values(mine, name), np.mean) for name in E_BLOCK_COLUMNS},
+            "texture_hit_rate": _stat(_values(mine, "texture_hit"), np.mean),
+            "texture_mrr": _stat(1.0 / _values(mine, "texture_rank"), np.mean),
+            "texture_styles": styles if styles >= MIN_TEXTURE_STYLES else math.nan,
             "coherence_mean": _stat(c, np.mean),
             "coherence_median": _stat(c, np.median),
             "palette_mean": _stat(p, np.mean),
@@ -91,15 +108,30 @@ def write_summary_csv(summary: Sequence[dict], path: str):
 
 
 def format_table(summary: Sequence[dict]) -> str:
-    """The summary as an aligned text table (E, C, palette distance and seconds: mean / median)."""
+    """The summary as aligned text: E, C, palette distance, texture retrieval (hit rate,
+    mean reciprocal rank) and seconds, then mean E per VGG block; a line says why
+    the texture retrieval is blank when the run has too few styles."""
     header = ("method", "pairs", "E mean", "E median", "C mean", "C median", "palette mean", "palette median",
-              "s/img mean", "s/img median")
+              "texture hit", "texture MRR", "s/img mean", "s/img median")
     keys = ("effectiveness_mean", "effectiveness_median", "coherence_mean", "coherence_median",
-            "palette_mean", "palette_median", "seconds_mean", "seconds_median")
-    lines = [header]
-    for row in summary:
-        lines.append((row["method"], str(row["pairs"]), *(_cell(row[k]) for k in keys)))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+            "palette_mean", "palette_median", "texture_hit_rate", "texture_mrr", "seconds_mean", "seconds_median")
+    text = _aligned([header] + [(row["method"], str(row["pairs"]), *(_cell(row[k]) for k in keys))
+                                for row in summary])
+    block_header = ("method", *(f"{name} mean" for name in E_BLOCK_COLUMNS))
+    text += "\n\nE per VGG block (higher: closer to the style at that scale; fine brushwork in relu1-2)\n"
+    text += _aligned([block_header] + [(row["method"], *(_cell(row[f"{n}_mean"]) for n in E_BLOCK_COLUMNS))
+                                       for row in summary])
+    styles = summary[0]["texture_styles"] if summary else math.nan  # the run's: the same in every row
+    if summary and math.isnan(styles):
+        text += (f"\n\ntexture retrieval: blank, it ranks each output among the run's style images and "
+                 f"needs at least {MIN_TEXTURE_STYLES} of them")
+    elif summary:
+        text += f"\n\ntexture retrieval among {int(styles)} styles (chance hit rate {1 / styles:.3g}), luminance only"
+    return text
+
+
+def _aligned(lines) -> str:
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     return "\n".join(
         "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
         for line in lines
@@ -178,5 +210,27 @@ def loss_time_bars(summary: Sequence[dict], path: str, overwrite: bool = False):
         ax.set_title(title, fontsize=10)
         ax.margins(y=0.12)  # room for the labels
         ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    _save_figure(fig, path, overwrite)
+
+
+def block_effectiveness_plot(summary: Sequence[dict], path: str, overwrite: bool = False):
+    """Mean E per VGG block (relu1_1 ... relu5_1), one line per method: where in the
+    feature hierarchy a method matches the style (fine brushwork left, layout right).
+    A method without block values (no style to compare with) gets no line."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
+    labels = [name.removeprefix("E_") for name in E_BLOCK_COLUMNS]
+    for index, row in enumerate(summary):
+        values = [row[f"{name}_mean"] for name in E_BLOCK_COLUMNS]
+        if not all(math.isnan(v) for v in values):
+            ax.plot(range(len(labels)), values, marker="o", color=f"C{index % 10}", label=row["method"])
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_xlabel("VGG19 block")
+    ax.set_ylabel("mean E at that block (higher: closer to the style)")
+    ax.set_title("Effectiveness per VGG block")
+    ax.grid(True, alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     _save_figure(fig, path, overwrite)

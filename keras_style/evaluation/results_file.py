@@ -9,6 +9,7 @@ import os
 import secrets
 
 from keras_style.errors import StyleError
+from keras_style.evaluation.metrics import E_BLOCK_COLUMNS
 
 COLUMNS = (
     "method",
@@ -16,6 +17,9 @@ COLUMNS = (
     "style",
     "style_image",
     "effectiveness",
+    *E_BLOCK_COLUMNS,
+    "texture_rank",
+    "texture_hit",
     "coherence",
     "palette",
     "style_loss",
@@ -27,7 +31,8 @@ COLUMNS = (
     "image_size",
     "iterations",
 )
-NUMERIC_COLUMNS = ("effectiveness", "coherence", "palette", "style_loss", "content_loss", "seconds", "peak_rss_mib")
+NUMERIC_COLUMNS = ("effectiveness", *E_BLOCK_COLUMNS, "texture_rank", "texture_hit", "coherence", "palette",
+                   "style_loss", "content_loss", "seconds", "peak_rss_mib")
 # Rows made with other values of these would not be comparable: a rerun must use the same.
 SETTINGS_COLUMNS = ("image_size", "iterations")
 

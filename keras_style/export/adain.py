@@ -31,7 +31,14 @@ Signatures (tensor names in quotes; every batch dimension is 1, H and W are free
   features. One decoder pass for any number of styles.
 
 `alpha` is the style strength, clipped to [0, 1] in the graph (the command-line
-tools reject values outside). With `alpha` of shape [1], every input has batch
+tools reject values outside).
+
+Every signature checks its request first (`serving_checks`): shapes and ranks as
+above, finite values, masks in [0, 1], non-negative style weights, and at most the
+export's `max_image_pixels` per encoded image; a bad request fails with InvalidArgument
+and a readable message. The loaded SavedModel is also callable as TF Hub's arbitrary
+style modules are (`hub.load(path)(content, style)[0]`: float32 [1, H, W, 3] images in
+[0, 1] -> a list of one [1, H, W, 3] picture in [0, 1], at the model's default alpha). With `alpha` of shape [1], every input has batch
 dimension 1, so TF Serving's REST row format works:
 `{"instances": [{"content": [[[r, g, b], ...]], "style": ..., "alpha": 0.8}]}`.
 
@@ -52,9 +59,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from keras_style import data as data_lib
 from keras_style.errors import StyleError
+from keras_style.checks import check_alpha
 from keras_style.export import base, saved_model, tflite
+from keras_style.export import serving_checks as checks
 from keras_style.inference.adain import (
     STATISTICS,
     STYLE_ENCODE,
@@ -64,6 +72,7 @@ from keras_style.inference.adain import (
     AdaINTFLiteStylizer,
     tflite_pair_paths,
 )
+from keras_style.inference.stylizer import DEFAULT_ALPHA_KEY
 
 KIND = "adain"
 SERVING_DEFAULT = saved_model.SERVING_DEFAULT
@@ -93,6 +102,7 @@ def export_adain_model(
     *,
     extra_metadata: dict | None = None,
     weights_dtype: str = "float32",
+    max_image_pixels: int = checks.DEFAULT_MAX_PIXELS,
 ) -> str:
     """Writes an `AdaINStyleTransfer` as a SavedModel for TF Serving and TFLite.
 
@@ -110,6 +120,8 @@ def export_adain_model(
       extra_metadata: further JSON-serialisable metadata (e.g. training settings).
       weights_dtype: "float16" stores the weights in half the bytes (read back as float32,
         `saved_model.stored_as`); "float32" as trained.
+      max_image_pixels: the largest image `stylize_bytes` decodes (the commands'
+        decompression-bomb limit by default), recorded in `keras_style.json`.
 
     Returns:
       The absolute path of the SavedModel directory.
@@ -118,7 +130,7 @@ def export_adain_model(
       StyleError: `model` is not an AdaIN model, or `export_dir` is unusable or
         exists (without `overwrite`).
     """
-    return AdaINExporter(model).export(export_dir, overwrite, extra_metadata, weights_dtype)
+    return AdaINExporter(model).export(export_dir, overwrite, extra_metadata, weights_dtype, max_image_pixels)
 
 
 class AdaINExporter(base.Exporter):
@@ -148,7 +160,7 @@ class AdaINExporter(base.Exporter):
     def signatures(self):
         import tensorflow as tf
 
-        functions = _serving_functions(self.model, self.channels)
+        functions = _serving_functions(self.model, self.channels, self.max_image_pixels)
         image = [1, None, None, 3]
         alpha = tf.TensorSpec([1], tf.float32, name="alpha")
         statistics = tf.TensorSpec([1, 2 * self.channels], tf.float32, name=STATISTICS)
@@ -168,6 +180,14 @@ class AdaINExporter(base.Exporter):
                 alpha,
             ]),
         }
+
+    def call_function(self, metadata):
+        import tensorflow as tf
+
+        alpha = check_alpha(metadata.get(DEFAULT_ALPHA_KEY, 1.0), "the default alpha")
+        functions = _serving_functions(self.model, self.channels, self.max_image_pixels, alpha)
+        image = tf.TensorSpec([1, None, None, 3], tf.float32)
+        return functions[base.CALL], [image, image]
 
     def metadata(self):
         channels = self.channels
@@ -192,12 +212,24 @@ class AdaINExporter(base.Exporter):
         return base.Parity(result["max_abs_diff"], result["mean_abs_diff"], result, details)
 
 
-def _serving_functions(model, channels: int) -> dict:
-    """The signatures' Python functions, built from the model's shared pieces."""
+def _serving_functions(model, channels: int, max_pixels: int = checks.DEFAULT_MAX_PIXELS,
+                       default_alpha: float = 1.0) -> dict:
+    """The signatures' Python functions, built from the model's shared pieces; each checks
+    its request first (`serving_checks`)."""
     import tensorflow as tf
+
+    size = 2 * channels
 
     def alpha_column(alpha):
         return tf.reshape(tf.clip_by_value(tf.cast(alpha, tf.float32), 0.0, 1.0), [1, 1])
+
+    def alpha_rules(alpha):
+        return checks.tensor(alpha, "alpha", [1], "float32 [1], the style strength from 0 to 1")
+
+    def statistics_rules(statistics, rows, rows_text):
+        return checks.tensor(statistics, STATISTICS, [rows, size],
+                             f"float32 [{rows_text}, {size}] (the style_encode output: channel means, then "
+                             "standard deviations)")
 
     def to_uint8(images):
         return tf.cast(tf.round(tf.clip_by_value(images, 0.0, 255.0)), tf.uint8)
@@ -215,27 +247,46 @@ def _serving_functions(model, channels: int) -> dict:
             content, statistics[:, :channels], statistics[:, channels:], alpha_column(alpha)
         ), tf.float32)
 
-    def decode_image(data):
-        # Turned upright by its EXIF orientation and alpha composited onto white, as
-        # the commands do (`keras_style.image_io.load_image`).
-        image = tf.io.decode_image(data[0], channels=0, dtype=tf.uint8, expand_animations=False)
-        image = data_lib.apply_exif_orientation(image, data_lib.exif_orientation(data[0]))
-        return tf.cast(data_lib.flatten_alpha(image), tf.float32)[None]
+    def decode_image(data, name):
+        return checks.decode_image(data[0], name, max_pixels)[None]
 
     def serving_default(content, style, alpha):
+        content, style, alpha = checks.checked(
+            checks.image(content, "content", batch=1), checks.image(style, "style", batch=1), alpha_rules(alpha))
         return {STYLIZED: to_uint8(one_shot(tf.cast(content, tf.float32), tf.cast(style, tf.float32), alpha))}
 
     def stylize_bytes(content_bytes, style_bytes, alpha):
-        stylized = to_uint8(one_shot(decode_image(content_bytes), decode_image(style_bytes), alpha))
+        content_bytes, style_bytes, alpha = checks.checked(
+            checks.tensor(content_bytes, "content_bytes", [1], "string [1] (one encoded image)"),
+            checks.tensor(style_bytes, "style_bytes", [1], "string [1] (one encoded image)"), alpha_rules(alpha))
+        content = decode_image(content_bytes, "content_bytes")
+        style = decode_image(style_bytes, "style_bytes")
+        stylized = to_uint8(one_shot(content, style, alpha))
         return {STYLIZED_BYTES: tf.io.encode_png(stylized[0])[None]}
 
     def style_encode(style):
+        style = checks.checked(checks.image(style, "style", batch=1))
         return {STATISTICS: encode(style)}
 
     def stylize(content, style_statistics, alpha):
+        content, style_statistics, alpha = checks.checked(
+            checks.image(content, "content", batch=1), statistics_rules(style_statistics, 1, "1"), alpha_rules(alpha))
         return {STYLIZED: stylize_from(content, style_statistics, alpha)}
 
     def stylize_masked(content, style_statistics, masks, style_weights, alpha):
+        # Read from the padded run-time shapes: any rank is safe to measure.
+        count = checks.dim(style_statistics, 0)
+        content, style_statistics, masks, style_weights, alpha = checks.checked(
+            checks.image(content, "content", batch=1),
+            statistics_rules(style_statistics, None, "K"),
+            checks.tensor(masks, "masks", [1, checks.dim(content, 1), checks.dim(content, 2), count],
+                          "float32 [1, H, W, K]: the content height and width, one channel per style_statistics "
+                          "row"),
+            checks.in_range(masks, "masks", 0.0, 1.0),
+            checks.tensor(style_weights, "style_weights", [count], "float32 [K], one per style_statistics row"),
+            checks.non_negative(style_weights, "style_weights"),
+            alpha_rules(alpha),
+        )
         # Blending is done in float32 whatever the model computes in (a bfloat16 copy's
         # layers return bfloat16).
         features = tf.cast(model.encode_content(content), tf.float32)  # (1, h, w, C)
@@ -254,12 +305,25 @@ def _serving_functions(model, channels: int) -> dict:
         decoded = model.decode(features + alpha * (target - features), content)
         return {STYLIZED: tf.cast(decoded, tf.float32)}
 
+    def hub_call(content, style):
+        # TF Hub's arbitrary-style convention (Magenta's module): [0, 1] images in, a list
+        # holding the [0, 1] picture out; the style strength is the model's default alpha,
+        # as `style_transfer` runs it.
+        content, style = checks.checked(
+            checks.image(content, "content", batch=1, value_range="in [0, 1]"), checks.unit_range(content, "content"),
+            checks.image(style, "style", batch=1, value_range="in [0, 1]"), checks.unit_range(style, "style"))
+        statistics = encode(tf.clip_by_value(style, 0.0, 1.0) * 255.0)
+        alpha = tf.constant([default_alpha], tf.float32)
+        stylized = stylize_from(tf.clip_by_value(content, 0.0, 1.0) * 255.0, statistics, alpha)
+        return [tf.clip_by_value(stylized / 255.0, 0.0, 1.0)]
+
     return {
         "serving_default": serving_default,
         "stylize_bytes": stylize_bytes,
         "style_encode": style_encode,
         "stylize": stylize,
         "stylize_masked": stylize_masked,
+        base.CALL: hub_call,
     }
 
 

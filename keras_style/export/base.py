@@ -7,6 +7,8 @@ owns the flow and each kind's small subclass says only what is its own.
   the kind's `signatures()` are traced, and they are written with `keras_style.json`
   (`saved_model.base_metadata` plus the kind's `metadata()`) beside the target and
   renamed into place.
+  Every signature checks its request first (`serving_checks`), and a kind may make the
+  loaded SavedModel itself callable (`call_function`: TF Hub's `hub.load(path)(...)`).
 * TFLite (`Exporter.export_tflite`): the kind's `tflite_files()` (one file for fast
   style, a pair for AdaIN and MetaNet, each a role, a path and the signatures it
   holds) are all checked before converting, converted into one hidden folder beside
@@ -31,10 +33,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from keras_style import files
+from keras_style import files, image_io
 from keras_style.errors import StyleError
-from keras_style.export import saved_model, tflite
+from keras_style.export import saved_model, serving_checks, tflite
 from keras_style.inference.model_spec import read_metadata
+
+# The key under which `export` passes `call_function()` through `stored_as` beside the
+# signatures; no signature has this name.
+CALL = "__call__"
 
 # The parity inputs a kind can ask for, and the examples/ folder each defaults to.
 PARITY_EXAMPLE_FOLDERS = {"content": "content", "style": "styles"}
@@ -113,6 +119,8 @@ class Exporter(abc.ABC):
     def __init__(self, model: Any = None):
         """`model`: the Keras model to export; None to convert an existing SavedModel only."""
         self.model = model
+        # The limit the bytes signatures enforce; `export` sets it.
+        self.max_image_pixels = serving_checks.DEFAULT_MAX_PIXELS
 
     # --- SavedModel ---------------------------------------------------------------------------
 
@@ -134,26 +142,43 @@ class Exporter(abc.ABC):
         models = self.model if isinstance(self.model, (tuple, list)) else (self.model,)
         return [weight for model in models for weight in model.weights]
 
+    def call_function(self, metadata: Mapping[str, Any]) -> saved_model.Signature | None:
+        """The function the loaded SavedModel itself answers (its `__call__`, e.g. TF Hub's
+        `hub.load(path)(content, style)`), given the export's `keras_style.json`; None: not
+        callable."""
+        return None
+
     def export(self, export_dir: str | os.PathLike, overwrite: bool = False,
-               extra_metadata: Mapping[str, Any] | None = None, weights_dtype: str = "float32") -> str:
+               extra_metadata: Mapping[str, Any] | None = None, weights_dtype: str = "float32",
+               max_image_pixels: int = serving_checks.DEFAULT_MAX_PIXELS) -> str:
         """Writes the model as a SavedModel with `keras_style.json`; returns its absolute path.
 
         `weights_dtype` "float16" stores the weights in half the bytes, read back as
-        float32 (`saved_model.stored_as`); `keras_style.json` records it.
+        float32 (`saved_model.stored_as`); `keras_style.json` records it. The bytes
+        signatures refuse images of more than `max_image_pixels` pixels (the commands'
+        decompression-bomb limit by default); `keras_style.json` records it too.
 
         Raises:
-          StyleError: no model, an unknown `weights_dtype`, or `export_dir` unusable or
-            existing (without `overwrite`).
+          StyleError: no model, an unknown `weights_dtype`, a bad `max_image_pixels`, or
+            `export_dir` unusable or existing (without `overwrite`).
         """
         if self.model is None:
             raise StyleError(f"{type(self).__name__} has no model to export")
         saved_model.check_weights_dtype(weights_dtype)
+        self.max_image_pixels = serving_checks.check_max_image_pixels(max_image_pixels)
         saved_model.check_export_dir(export_dir, overwrite)  # before tracing, which takes seconds
-        signatures = saved_model.stored_as(self.signatures(), self.serving_weights(), weights_dtype)
         metadata = saved_model.base_metadata(
-            self.kind, **{**self.metadata(), **(extra_metadata or {}), saved_model.WEIGHTS_DTYPE_KEY: weights_dtype})
-        return saved_model.write_saved_model(export_dir, signatures, metadata, overwrite,
-                                             self.variable_collections())
+            self.kind, **{**self.metadata(), **(extra_metadata or {}), saved_model.WEIGHTS_DTYPE_KEY: weights_dtype,
+                          serving_checks.MAX_PIXELS_KEY: self.max_image_pixels})
+        functions = dict(self.signatures())
+        call = self.call_function(metadata)
+        if call is not None:
+            functions[CALL] = call
+        # One float16 store for the signatures and `__call__` alike.
+        functions = saved_model.stored_as(functions, self.serving_weights(), weights_dtype)
+        call = functions.pop(CALL, None)
+        return saved_model.write_saved_model(export_dir, functions, metadata, overwrite,
+                                             self.variable_collections(), call=call)
 
     def read_saved_model(self, saved_model_dir: str | os.PathLike) -> dict:
         """The `keras_style.json` of a SavedModel of this kind.
@@ -196,6 +221,7 @@ class Exporter(abc.ABC):
         outputs = self.tflite_files(output, quantize)
         for output_file in outputs:
             tflite.check_tflite_path(output_file.path, overwrite)
+        files.check_not_an_input([f.path for f in outputs], [("SavedModel", saved_model_dir)])
         return outputs
 
     def convert_tflite(self, saved_model_dir, output, quantize: str = "float16", overwrite: bool = False,
@@ -237,6 +263,10 @@ class Exporter(abc.ABC):
         outputs = self.check_tflite(saved_model_dir, output, quantize, overwrite)
         paths = {output_file.role: output_file.path for output_file in outputs}
         given = {"content": parity_image, "style": parity_style}
+        calibration = image_io.list_images(representative_images) if quantize == "int8" and representative_images else []
+        files.check_not_an_input(
+            paths.values(), [(f"parity {name} image", path) for name, path in given.items() if path]
+            + [("calibration image", path) for path in calibration])
         images, names = [], []
         for seed, name in enumerate(self.parity_inputs):
             image, image_name = tflite.parity_input(given[name], PARITY_EXAMPLE_FOLDERS[name], parity_size, seed)

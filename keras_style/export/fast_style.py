@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from keras_style.errors import StyleError
-from keras_style.export import base, saved_model, tflite
+from keras_style.export import base, saved_model, serving_checks, tflite
 
 KIND = "fast_style"
 
@@ -18,6 +18,7 @@ def export_fast_style_model(
     style_name: str | None = None,
     extra_metadata: dict | None = None,
     weights_dtype: str = "float32",
+    max_image_pixels: int = serving_checks.DEFAULT_MAX_PIXELS,
 ) -> str:
     """Writes a fixed-style image-to-image model as a SavedModel for TF Serving and TFLite.
 
@@ -31,7 +32,12 @@ def export_fast_style_model(
     * `stylize_bytes`: "image_bytes" string [N] (encoded JPEG / PNG / GIF /
       BMP) -> "stylized_bytes" string [N] (PNG). All images in one request
       must have the same size (they are stacked into one batch); send
-      differently sized images in separate requests.
+      differently sized images in separate requests. Images of more than
+      `max_image_pixels` pixels are refused before they are decoded.
+
+    Every signature checks its request first (`serving_checks`): a wrong rank
+    or channel count, or a NaN or infinite value, fails with InvalidArgument
+    and a readable message.
 
     Any H and W work (`TransformNet` pads and crops inside). The directory
     also gets `keras_style.json` (kind "fast_style", base, style name, Keras
@@ -50,6 +56,8 @@ def export_fast_style_model(
       extra_metadata: further JSON-serialisable metadata fields.
       weights_dtype: "float16" stores the weights in half the bytes (read back as float32,
         `saved_model.stored_as`); "float32" as trained.
+      max_image_pixels: the largest image `stylize_bytes` decodes (the commands'
+        decompression-bomb limit by default), recorded in `keras_style.json`.
 
     Returns:
       The absolute path of the SavedModel directory.
@@ -59,7 +67,7 @@ def export_fast_style_model(
         unusable or exists (without `overwrite`).
     """
     exporter = FastStyleExporter(model, style_name=style_name)
-    return exporter.export(export_dir, overwrite, extra_metadata, weights_dtype)
+    return exporter.export(export_dir, overwrite, extra_metadata, weights_dtype, max_image_pixels)
 
 
 class FastStyleExporter(base.Exporter):
@@ -88,7 +96,8 @@ class FastStyleExporter(base.Exporter):
         self.style_name = style_name
 
     def signatures(self):
-        return saved_model.image_signatures(lambda images: self.model(images, training=False))
+        return saved_model.image_signatures(lambda images: self.model(images, training=False),
+                                            max_pixels=self.max_image_pixels)
 
     def metadata(self):
         return {"base": getattr(self.model, "base", None), "style": self.style_name,

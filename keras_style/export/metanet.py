@@ -19,6 +19,12 @@ kernels -> stylized). Its signatures (tensor names in quotes):
 * `serving_default`: "content" uint8 [N, H, W, 3] and "style" uint8 [1, H, W, 3] ->
   "stylized" uint8: the one-shot request (both halves, rounded and clipped).
 
+Every signature checks its request first (`serving_checks`: shapes, ranks, finite
+values); a bad request fails with InvalidArgument and a readable message. The loaded
+SavedModel is also callable as TF Hub's arbitrary-style modules are
+(`hub.load(path)(content, style)[0]`, float32 [1, H, W, 3] images in [0, 1];
+`MetaNetExporter.call_function`).
+
 Clients that stylize many images (or video frames, or tiles) with one style call
 `style_to_weights` once and `stylize_with_weights` for every image. The weights of
 the transform net's style-independent layers (conv1, conv_out, instance norms) are
@@ -45,8 +51,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from keras_style.checks import check_alpha
 from keras_style.errors import StyleError
 from keras_style.export import base, saved_model, tflite
+from keras_style.export import serving_checks as checks
 from keras_style.export.fast_style import export_fast_style_model
 from keras_style.inference.metanet import (
     CONTENT_INPUT,
@@ -64,6 +72,7 @@ from keras_style.inference.metanet import (
     WEIGHTS_OUTPUT,
     tflite_pair_paths,
 )
+from keras_style.inference.stylizer import DEFAULT_ALPHA_KEY
 
 KIND = "metanet"
 SHARED_WEIGHTS_COLLECTION = "generated_net_weights"
@@ -132,6 +141,7 @@ def export_metanet_model(
     style_size: int | None = None,
     extra_metadata: dict | None = None,
     weights_dtype: str = "float32",
+    max_image_pixels: int = checks.DEFAULT_MAX_PIXELS,
 ) -> str:
     """Writes a MetaNet as a SavedModel (see the module docstring for its signatures).
 
@@ -165,7 +175,7 @@ def export_metanet_model(
     """
     exporter = MetaNetExporter(model, network, pooling, vgg_weights=vgg_weights, extractor=extractor,
                                style_size=style_size)
-    return exporter.export(export_dir, overwrite, extra_metadata, weights_dtype)
+    return exporter.export(export_dir, overwrite, extra_metadata, weights_dtype, max_image_pixels)
 
 
 class MetaNetExporter(base.Exporter):
@@ -204,11 +214,12 @@ class MetaNetExporter(base.Exporter):
     def serving_weights(self):
         return [*super().serving_weights(), *self.statistics_extractor().weights]
 
-    def signatures(self):
+    def _halves(self):
+        """(statistics_of, weights_of, stylize): the graph pieces every signature and
+        `__call__` are made of."""
         import tensorflow as tf
 
         from keras_style.metanet import style_statistics_vector
-        from keras_style.models.metanet import STATISTICS_DIM
 
         metanet, generated_net = self.model
         extractor = self.statistics_extractor()
@@ -225,7 +236,40 @@ class MetaNetExporter(base.Exporter):
         def stylize(content, weights):
             return tf.cast(generated_net([content, weights], training=False), tf.float32)
 
+        return statistics_of, weights_of, stylize
+
+    def signatures(self):
+        import tensorflow as tf
+
+        from keras_style.models.metanet import STATISTICS_DIM
+
+        generated_net = self.model[1]
+        statistics_of, weights_of, stylize = self._halves()
+        num_params = generated_net.num_generated_params
+        params = f"float32 [1, {num_params}] (the style_to_weights output)"
+
+        def style_to_weights(style):
+            style = checks.checked(checks.image(style, STYLE_INPUT, batch=1))
+            return {WEIGHTS_OUTPUT: weights_of(statistics_of(style))}
+
+        def stylize_with_weights(content, weights):
+            content, weights = checks.checked(checks.image(content, CONTENT_INPUT),
+                                              checks.tensor(weights, WEIGHTS_OUTPUT, [1, num_params], params))
+            return {STYLIZED_OUTPUT: stylize(content, weights)}
+
+        def image_statistics(image):
+            image = checks.checked(checks.image(image, IMAGE_INPUT, batch=1))
+            return {STATISTICS_OUTPUT: statistics_of(image)}
+
+        def statistics_to_weights(statistics):
+            statistics = checks.checked(checks.tensor(
+                statistics, STATISTICS_OUTPUT, [1, STATISTICS_DIM],
+                f"float32 [1, {STATISTICS_DIM}] (the image_statistics output, or a convex mix of several)"))
+            return {WEIGHTS_OUTPUT: weights_of(statistics)}
+
         def serving_default(content, style):
+            content, style = checks.checked(checks.image(content, CONTENT_INPUT),
+                                            checks.image(style, STYLE_INPUT, batch=1))
             weights = weights_of(statistics_of(tf.cast(style, tf.float32)))
             stylized = stylize(tf.cast(content, tf.float32), weights)
             return {STYLIZED_OUTPUT: tf.cast(tf.round(tf.clip_by_value(stylized, 0.0, 255.0)), tf.uint8)}
@@ -233,21 +277,52 @@ class MetaNetExporter(base.Exporter):
         image_spec = [None, None, None, 3]
         one_image = [1, None, None, 3]
         return {
-            STYLE_TO_WEIGHTS: (lambda style: {WEIGHTS_OUTPUT: weights_of(statistics_of(style))},
-                               [tf.TensorSpec(one_image, tf.float32, name=STYLE_INPUT)]),
-            STYLIZE_WITH_WEIGHTS: (lambda content, weights: {STYLIZED_OUTPUT: stylize(content, weights)}, [
+            STYLE_TO_WEIGHTS: (style_to_weights, [tf.TensorSpec(one_image, tf.float32, name=STYLE_INPUT)]),
+            STYLIZE_WITH_WEIGHTS: (stylize_with_weights, [
                 tf.TensorSpec(image_spec, tf.float32, name=CONTENT_INPUT),
-                tf.TensorSpec([1, generated_net.num_generated_params], tf.float32, name=WEIGHTS_OUTPUT),
+                tf.TensorSpec([1, num_params], tf.float32, name=WEIGHTS_OUTPUT),
             ]),
-            IMAGE_STATISTICS: (lambda image: {STATISTICS_OUTPUT: statistics_of(image)},
-                               [tf.TensorSpec(one_image, tf.float32, name=IMAGE_INPUT)]),
-            STATISTICS_TO_WEIGHTS: (lambda statistics: {WEIGHTS_OUTPUT: weights_of(statistics)},
+            IMAGE_STATISTICS: (image_statistics, [tf.TensorSpec(one_image, tf.float32, name=IMAGE_INPUT)]),
+            STATISTICS_TO_WEIGHTS: (statistics_to_weights,
                                     [tf.TensorSpec([1, STATISTICS_DIM], tf.float32, name=STATISTICS_OUTPUT)]),
             saved_model.SERVING_DEFAULT: (serving_default, [
                 tf.TensorSpec(image_spec, tf.uint8, name=CONTENT_INPUT),
                 tf.TensorSpec(one_image, tf.uint8, name=STYLE_INPUT),
             ]),
         }
+
+    def call_function(self, metadata):
+        """TF Hub's arbitrary-style call (Magenta's module): `loaded(content, style)[0]`, float32
+        [1, H, W, 3] images in [0, 1] -> a list of one [1, H, W, 3] picture in [0, 1]. As
+        `style_transfer` does, the style is resized to a short side of the training style size,
+        and below a default alpha of 1 the content's own statistics are mixed in."""
+        import tensorflow as tf
+
+        statistics_of, weights_of, stylize = self._halves()
+        alpha = check_alpha(metadata.get(DEFAULT_ALPHA_KEY, 1.0), "the default alpha")
+        style_size = int(metadata.get("style_size") or DEFAULT_STYLE_SIZE)
+
+        def resized(style):
+            size = tf.cast(tf.shape(style)[1:3], tf.float64)
+            target = tf.cast(tf.maximum(tf.round(size * (style_size / tf.reduce_min(size))), 1.0), tf.int32)
+            return tf.cond(tf.reduce_all(tf.equal(target, tf.shape(style)[1:3])), lambda: style,
+                           lambda: tf.clip_by_value(tf.image.resize(style, target, "lanczos3", antialias=True),
+                                                    0.0, 255.0))
+
+        def hub_call(content, style):
+            content, style = checks.checked(
+                checks.image(content, CONTENT_INPUT, batch=1, value_range="in [0, 1]"),
+                checks.unit_range(content, CONTENT_INPUT),
+                checks.image(style, STYLE_INPUT, batch=1, value_range="in [0, 1]"),
+                checks.unit_range(style, STYLE_INPUT))
+            content = tf.clip_by_value(content, 0.0, 1.0) * 255.0
+            statistics = statistics_of(resized(tf.clip_by_value(style, 0.0, 1.0) * 255.0))
+            if alpha != 1.0:
+                statistics = alpha * statistics + (1.0 - alpha) * statistics_of(content)
+            return [tf.clip_by_value(stylize(content, weights_of(statistics)) / 255.0, 0.0, 1.0)]
+
+        image = tf.TensorSpec([1, None, None, 3], tf.float32)
+        return hub_call, [image, image]
 
     def variable_collections(self):
         # As tf.Variables: the Keras wrappers would be saved a second time (twice the size on disk).

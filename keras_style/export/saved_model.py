@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 import keras_style
-from keras_style import data as data_lib
 from keras_style.errors import StyleError
+from keras_style.export import serving_checks
 from keras_style.inference.model_spec import METADATA_FILENAME, SAVED_MODEL_FILENAME
 from keras_style.inference.saved_model import load_or_raise
 
@@ -212,6 +212,7 @@ def base_metadata(kind: str, **fields: Any) -> dict:
 def image_signatures(
     fn: Callable[..., Any],
     extra_inputs: Mapping[str, Any] | None = None,
+    max_pixels: int = serving_checks.DEFAULT_MAX_PIXELS,
 ) -> dict[str, Signature]:
     """The three image signatures of an image-to-image model, for `write_saved_model`.
 
@@ -224,8 +225,13 @@ def image_signatures(
       (`tf.map_fn`) and then stylized as one batch, so all images in one
       request must have the same size (after EXIF rotation). A JPEG is turned
       upright by its EXIF orientation, as the commands do. Grayscale becomes
-      RGB; an alpha channel is composited onto white. In TF Serving's REST API the inputs are
+      RGB; an alpha channel is composited onto white. An image of more than
+      `max_pixels` pixels is refused, from its header before decoding where the
+      format allows (`serving_checks.decode_image`). In TF Serving's REST API the inputs are
       `{"b64": ...}` objects and the outputs come back base64-encoded.
+
+    Every signature checks its images' shape (and, for floats, finiteness) first
+    (`serving_checks`): a bad request fails with InvalidArgument and a readable message.
 
     Args:
       fn: `fn(images, *extras)`: float32 [N, H, W, 3] in [0, 255] (and the
@@ -233,31 +239,40 @@ def image_signatures(
       extra_inputs: ordered name -> `tf.TensorSpec` of further inputs that
         every signature takes after the images, passed through to `fn` as
         they are (e.g. AdaIN's `style_images` and `alpha`). Spec names are
-        set from the keys.
+        set from the keys; float extras are checked to be finite.
+      max_pixels: the largest image `stylize_bytes` decodes.
     """
     import tensorflow as tf
 
     extras = [tf.TensorSpec(spec.shape, spec.dtype, name=name) for name, spec in (extra_inputs or {}).items()]
 
+    def checked_extras(args):
+        floats = [(arg, spec) for arg, spec in zip(args, extras) if arg.dtype.is_floating]
+        if not floats:
+            return args
+        values = serving_checks.checked(*(serving_checks.finite(arg, spec.name) for arg, spec in floats))
+        values = iter(values if len(floats) > 1 else (values,))
+        return tuple(next(values) if arg.dtype.is_floating else arg for arg in args)
+
     def to_uint8(images):
         return tf.cast(tf.round(tf.clip_by_value(images, 0.0, 255.0)), tf.uint8)
 
     def serving_default(images, *args):
-        return {IMAGES_OUTPUT: to_uint8(fn(tf.cast(images, tf.float32), *args))}
+        images = serving_checks.checked(serving_checks.image(images, IMAGES_INPUT))
+        return {IMAGES_OUTPUT: to_uint8(fn(tf.cast(images, tf.float32), *checked_extras(args)))}
 
     def stylize_float(images, *args):
-        return {IMAGES_OUTPUT: fn(images, *args)}
+        images = serving_checks.checked(serving_checks.image(images, IMAGES_INPUT))
+        return {IMAGES_OUTPUT: fn(images, *checked_extras(args))}
 
     def decode(data):
-        # Turned upright by its EXIF orientation and alpha composited onto white, as
-        # the commands do (`keras_style.image_io.load_image`).
-        image = tf.io.decode_image(data, channels=0, dtype=tf.uint8, expand_animations=False)
-        image = data_lib.apply_exif_orientation(image, data_lib.exif_orientation(data))
-        return tf.cast(data_lib.flatten_alpha(image), tf.float32)
+        return serving_checks.decode_image(data, BYTES_INPUT, max_pixels)
 
     def stylize_bytes(image_bytes, *args):
+        image_bytes = serving_checks.checked(
+            serving_checks.tensor(image_bytes, BYTES_INPUT, [None], "string [N] (one encoded image each)"))
         images = tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec([None, None, 3], tf.float32))
-        stylized = to_uint8(fn(images, *args))
+        stylized = to_uint8(fn(images, *checked_extras(args)))
         encoded = tf.map_fn(tf.io.encode_png, stylized, fn_output_signature=tf.TensorSpec([], tf.string))
         return {BYTES_OUTPUT: encoded}
 
@@ -325,6 +340,7 @@ def write_saved_model(
     metadata: Mapping[str, Any],
     overwrite: bool = False,
     variable_collections: Mapping[str, Sequence[Any]] | None = None,
+    call: Signature | None = None,
 ) -> str:
     """Traces `signatures` and writes them, with `keras_style.json`, as a SavedModel.
 
@@ -340,17 +356,28 @@ def write_saved_model(
       overwrite: replace an existing SavedModel at `export_dir`.
       variable_collections: name -> variables saved as a named collection
         (e.g. weights a client rebuilds a network from).
+      call: (function, input specs) that the loaded object itself answers
+        (`tf.saved_model.load(path)(...)`, `hub.load(path)(...)`), saved as its
+        `__call__`; not a signature.
 
     Returns:
       The absolute path of the SavedModel directory.
     """
     import keras
+    import tensorflow as tf
 
     archive = keras.export.ExportArchive()
     for name, variables in (variable_collections or {}).items():
         archive.add_variable_collection(name, list(variables))
     for name, (fn, input_signature) in signatures.items():
         archive.add_endpoint(name, fn, input_signature=list(input_signature))
+    if call is not None:
+        fn, input_signature = call
+        # The loaded object is callable only when the saved root has a `__call__` function
+        # (a signature alone gives "'_UserObject' object is not callable"). ExportArchive has
+        # no API for a non-signature function; its root is the trackable it saves. The
+        # variables are those the endpoints already use, so they are tracked.
+        archive._tf_trackable.__call__ = tf.function(fn, input_signature=list(input_signature), autograph=False)
     with atomic_export_dir(export_dir, overwrite) as tmp, quiet_tf_logging():
         write_archive(archive, tmp)
         write_metadata(tmp, metadata)

@@ -18,10 +18,10 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from keras_style import precision, registry
+from keras_style import files, precision, registry
 from keras_style.checks import check_alpha
 from keras_style.errors import StyleError
-from keras_style.export import saved_model
+from keras_style.export import saved_model, serving_checks
 from keras_style.export.adain import export_adain_model
 from keras_style.export.fast_style import export_fast_style_model
 from keras_style.export.metanet import export_metanet_model
@@ -37,9 +37,10 @@ def rebuild_fast_style(metadata: dict, export_dir: str, overwrite: bool, extra: 
     def build():
         return TransformNet(base=int(metadata["base"]), name="transform_net")
 
-    def export(model, weights_dtype):
+    def export(model, weights_dtype, max_image_pixels):
         return export_fast_style_model(model, export_dir, overwrite=overwrite, style_name=metadata.get("style"),
-                                       extra_metadata=extra, weights_dtype=weights_dtype)
+                                       extra_metadata=extra, weights_dtype=weights_dtype,
+                                       max_image_pixels=max_image_pixels)
 
     return build, export
 
@@ -50,9 +51,9 @@ def rebuild_adain(metadata: dict, export_dir: str, overwrite: bool, extra: dict)
     def build():
         return AdaINStyleTransfer(encoder_weights=None, epsilon=float(metadata.get("epsilon", 1e-5)))
 
-    def export(model, weights_dtype):
+    def export(model, weights_dtype, max_image_pixels):
         return export_adain_model(model, export_dir, overwrite=overwrite, extra_metadata=extra,
-                                  weights_dtype=weights_dtype)
+                                  weights_dtype=weights_dtype, max_image_pixels=max_image_pixels)
 
     return build, export
 
@@ -67,12 +68,12 @@ def rebuild_metanet(metadata: dict, export_dir: str, overwrite: bool, extra: dic
                                          pooling=metadata.get("pooling", "max"), weights=None)
         return model, extractor
 
-    def export(models, weights_dtype):
+    def export(models, weights_dtype, max_image_pixels):
         model, extractor = models
         return export_metanet_model(
             model, export_dir, network=metadata.get("network", "vgg19"), pooling=metadata.get("pooling", "max"),
             overwrite=overwrite, extractor=extractor, style_size=metadata.get("style_size"), extra_metadata=extra,
-            weights_dtype=weights_dtype,
+            weights_dtype=weights_dtype, max_image_pixels=max_image_pixels,
         )
 
     return build, export
@@ -80,14 +81,15 @@ def rebuild_metanet(metadata: dict, export_dir: str, overwrite: bool, extra: dic
 
 def _rebuildable_kinds() -> tuple[str, ...]:
     """The kinds whose registry entry has a `serving_rebuilder`: (metadata, export_dir,
-    overwrite, extra metadata) -> (build(), export(model))."""
+    overwrite, extra metadata) -> (build(), export(model, weights_dtype, max_image_pixels))."""
     return registry.names(lambda kind: kind.has("serving_rebuilder"))
 
 
 def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: str,
                         overwrite: bool = False, weights_dtype: str | None = None,
                         default_alpha: float | None = None, *,
-                        on_loaded: Callable[[], None] | None = None) -> str:
+                        on_loaded: Callable[[], None] | None = None,
+                        max_image_pixels: int | None = None) -> str:
     """Writes a copy of a keras-style SavedModel that computes in `precision_name`.
 
     Args:
@@ -103,6 +105,8 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
         None keeps the original's.
       on_loaded: called once the original's weights have loaded, before the copy is
         built (so a progress line never precedes a cannot-load error).
+      max_image_pixels: the largest image the copy's bytes signatures decode; None keeps
+        the original's (the commands' limit for a model that recorded none).
 
     Returns:
       The absolute path of the new SavedModel.
@@ -117,6 +121,8 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
         default_alpha = check_alpha(default_alpha)
     if weights_dtype is not None:
         saved_model.check_weights_dtype(weights_dtype)
+    if max_image_pixels is not None:
+        serving_checks.check_max_image_pixels(max_image_pixels)
     if policy == precision.AUTO:
         raise StyleError("an export needs an explicit precision: float32, mixed_bfloat16 or mixed_float16")
     if not os.path.isfile(os.path.join(saved_model_dir, saved_model.SAVED_MODEL_FILENAME)):
@@ -128,15 +134,15 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
             f"'{saved_model_dir}' is a {kind or 'non-keras-style'} model; precision copies can be made of "
             f"{', '.join(sorted(_rebuildable_kinds()))} models"
         )
-    if os.path.realpath(saved_model_dir) == os.path.realpath(export_dir):
-        raise StyleError("the precision copy must go to another directory than the SavedModel it copies")
+    # Not over, around or into the SavedModel it copies, however the paths are spelled.
+    files.check_not_an_input([export_dir], [("SavedModel it copies", saved_model_dir)])
     if default_alpha is not None and not registry.get(kind).takes_style:
         raise StyleError(f"'{saved_model_dir}' is a fixed-style ({kind}) model; a default alpha needs an "
                          "arbitrary-style model (adain, metanet)")
     saved_model.check_export_dir(export_dir, overwrite)
     skip = {"kind", "format_version", "keras_version", "tensorflow_version", "keras_style_version", "signatures",
             "value_range", "model_class", "base", "style", "epsilon", "statistics_size", "statistics_layout",
-            "tflite_signatures", PRECISION_KEY, saved_model.WEIGHTS_DTYPE_KEY}
+            "tflite_signatures", PRECISION_KEY, saved_model.WEIGHTS_DTYPE_KEY, serving_checks.MAX_PIXELS_KEY}
     extra = {k: v for k, v in metadata.items() if k not in skip}
     extra[PRECISION_KEY] = policy
     if default_alpha is not None:
@@ -148,7 +154,9 @@ def export_in_precision(saved_model_dir: str, export_dir: str, precision_name: s
     with precision.policy_scope(policy):
         model = build()
     saved_model.assign_weights(model, weights)
-    return export(model, weights_dtype or metadata.get(saved_model.WEIGHTS_DTYPE_KEY, "float32"))
+    if max_image_pixels is None:
+        max_image_pixels = metadata.get(serving_checks.MAX_PIXELS_KEY, serving_checks.DEFAULT_MAX_PIXELS)
+    return export(model, weights_dtype or metadata.get(saved_model.WEIGHTS_DTYPE_KEY, "float32"), max_image_pixels)
 
 
 CACHE_ENV = "KERAS_STYLE_CACHE"

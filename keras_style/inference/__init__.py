@@ -9,6 +9,9 @@
     style = adain.prepare_style([painting])
     out = style.palette.apply(adain.stylize(photo, style=style, alpha=0.6))  # + the palette step
 
+    pipeline = StylePipeline(adain, StyleOptions(styles=(painting,), alpha=0.6, compute_size=512))
+    out = pipeline.stylize(photo)                      # every control, as style_transfer runs it
+
 Nothing here imports TensorFlow until a SavedModel is loaded.
 """
 
@@ -20,13 +23,16 @@ from keras_style.inference.model_spec import (
     shipped_model_names,
     shipped_models_dirs,
 )
+from keras_style.inference.pipeline import StyleOptions, StylePipeline
 from keras_style.inference.style_palette import StylePalette
 from keras_style.inference.stylizer import Stylizer
 from keras_style.inference.tiling import stylize_tiled
 
 __all__ = [
     "ModelSpec",
+    "StyleOptions",
     "StylePalette",
+    "StylePipeline",
     "Stylizer",
     "load_stylizer",
     "read_metadata",

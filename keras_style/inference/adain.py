@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from keras_style.checks import as_image, check_masks, normalised_weights, one_line
+from keras_style import image_io
+from keras_style.checks import as_image, check_finite, check_masks, normalised_weights, one_line
 from keras_style.errors import StyleError
 from keras_style.inference.saved_model import load_saved_model
 from keras_style.inference.stylizer import Stylizer
@@ -58,6 +59,17 @@ STYLE_ENCODE = "style_encode"
 STYLIZE = "stylize"
 STYLIZE_MASKED = "stylize_masked"
 STATISTICS = "style_statistics"
+# Style images larger than this on their long side are scaled down to it (the paper's
+# test-time default): only their statistics are used, and those of a 4000-pixel scan
+# mostly measure its resolution, not its style.
+STYLE_MAX_SIZE = 512
+# A style scaled down must keep at least this short side: a 10000x20 strip would be 512x1,
+# which relu4_1 sees as one row of padding.
+MIN_FITTED_STYLE_SIDE = 16
+# What bounds the memory that ran out: a content image's size is bounded by --tile and
+# --max_size; a style image's by its own size (style_transfer scales it to STYLE_MAX_SIZE).
+CONTENT_MEMORY_HINT = "; use --tile or --max_size"
+STYLE_MEMORY_HINT = f"; use a smaller style image (style_transfer scales --style images to {STYLE_MAX_SIZE} px)"
 DEFAULT_PREFIX = "adain"
 PAIR_ROLES = (STYLE_ENCODE, STYLIZE)
 
@@ -95,6 +107,12 @@ class AdaINStylizer(Stylizer):
     takes_style = True
     supports_alpha = True
 
+    @classmethod
+    def check_style_shape(cls, shape, metadata: dict | None = None, what: str = "a style image") -> None:
+        """A style that `fit_style` would scale to a sliver is refused (`fitted_style_shape`)."""
+        del metadata
+        fitted_style_shape(shape, what)
+
     @abc.abstractmethod
     def encode_style(self, style: np.ndarray) -> np.ndarray:
         """One float32 (Hs, Ws, 3) style image in [0, 255] -> float32 (1, 2C) statistics."""
@@ -120,7 +138,11 @@ class AdaINStylizer(Stylizer):
         if not styles:
             raise StyleError("no style images given")
         weights = normalised_weights(weights, len(styles))
-        per_style = np.concatenate([np.asarray(self.encode_style(s), np.float32).reshape(1, -1) for s in styles])
+        per_style = np.concatenate([
+            check_finite(np.asarray(self.encode_style(s), np.float32).reshape(1, -1),
+                         f"the VGG statistics of style image {k + 1}")
+            for k, s in enumerate(styles)
+        ])
         mixed = (np.asarray(weights, np.float64)[:, None] * per_style.astype(np.float64)).sum(axis=0, keepdims=True)
         return AdaINStyle(mixed.astype(np.float32), per_style, tuple(weights), StylePalette.of(styles, weights))
 
@@ -169,7 +191,7 @@ class AdaINSavedModelStylizer(AdaINStylizer):
 
     def encode_style(self, style: np.ndarray) -> np.ndarray:
         style = as_image(style, "style image")
-        return self._run(self._encode, style.shape, STATISTICS, style=style[None])
+        return self._run(self._encode, style.shape, STATISTICS, hint=STYLE_MEMORY_HINT, style=style[None])
 
     def stylize_statistics(self, content, statistics, alpha=1.0):
         content = as_image(content, "content image")
@@ -188,13 +210,13 @@ class AdaINSavedModelStylizer(AdaINStylizer):
             alpha=np.array([alpha], np.float32),
         )
 
-    def _run(self, signature, shape, output: str, **inputs) -> np.ndarray:
+    def _run(self, signature, shape, output: str, hint: str = CONTENT_MEMORY_HINT, **inputs) -> np.ndarray:
         tf = self._tf
         try:
             result = signature(**{k: tf.constant(np.ascontiguousarray(v, np.float32)) for k, v in inputs.items()})
         except tf.errors.ResourceExhaustedError:
             raise StyleError(
-                f"out of memory on a {shape[1]}x{shape[0]} image; use --tile or --max_size"
+                f"out of memory on a {shape[1]}x{shape[0]} image{hint}"
             ) from None
         return result[output].numpy()
 
@@ -227,6 +249,38 @@ def pair_role(path: str | os.PathLike) -> tuple[str, str] | None:
     `_stylize` occurs last in the file name; the partner has the other one there.
     """
     return pair_file_role(path, PAIR_ROLES)
+
+
+def fitted_style_shape(shape, what: str = "the style image") -> tuple[int, int]:
+    """The (height, width) `fit_style` gives a style image of `shape` (H, W, ...): scaled
+    down to `STYLE_MAX_SIZE` on its long side if larger, else as it is. Cheap: commands
+    check every style image with it before the model loads.
+
+    Raises:
+      StyleError: scaled down, its short side would be under `MIN_FITTED_STYLE_SIDE`
+        (`what` names it).
+    """
+    height, width = int(shape[0]), int(shape[1])
+    if max(height, width) <= STYLE_MAX_SIZE:
+        return height, width
+    scale = STYLE_MAX_SIZE / max(height, width)
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    if min(size) < MIN_FITTED_STYLE_SIDE:
+        raise StyleError(
+            f"{what} is {width}x{height} (width x height); scaled to {STYLE_MAX_SIZE} px on its long side its "
+            f"short side would be {min(size)} px, under {MIN_FITTED_STYLE_SIDE}: crop it to at most "
+            f"{STYLE_MAX_SIZE // MIN_FITTED_STYLE_SIDE}:1 (long side to short side)"
+        )
+    return size
+
+
+def fit_style(style: np.ndarray, what: str = "the style image") -> np.ndarray:
+    """`style` scaled down (Lanczos) to `STYLE_MAX_SIZE` on its long side if larger; the
+    same array otherwise (see `fitted_style_shape`, which bounds it)."""
+    size = fitted_style_shape(style.shape, what)
+    if size == style.shape[:2]:
+        return style
+    return np.clip(image_io.resize_image(style, size), 0.0, 255.0)
 
 
 def is_pair_file(path: str | os.PathLike) -> bool:

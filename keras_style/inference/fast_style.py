@@ -24,6 +24,8 @@ from keras_style.native_logs import native_logs_filtered
 
 # The float signature, which `convert_saved_model_to_tflite` converts by default.
 FLOAT_SIGNATURE = "stylize_float"
+# The uint8 signature every export also has (TF Serving's default).
+UINT8_SIGNATURE = "serving_default"
 
 
 class FastStyleSavedModelStylizer(Stylizer):
@@ -36,30 +38,38 @@ class FastStyleSavedModelStylizer(Stylizer):
       path: the SavedModel directory.
       metadata: the model's `keras_style.json` contents, if any.
       name: how to name the model in messages (defaults to `path`).
+      signature: `FLOAT_SIGNATURE` (the default) or `UINT8_SIGNATURE` (images are
+        rounded to uint8 on the way in and out, as a TF Serving client sends them).
 
     Raises:
       StyleError: TensorFlow is not installed, the directory is not a
-        loadable SavedModel, or it lacks the `stylize_float` signature.
+        loadable SavedModel, or it lacks the signature.
     """
 
     backend = "saved_model"
 
-    def __init__(self, path: str | os.PathLike, metadata: dict | None = None, name: str | None = None):
+    def __init__(self, path: str | os.PathLike, metadata: dict | None = None, name: str | None = None,
+                 signature: str = FLOAT_SIGNATURE):
         super().__init__(name or os.fspath(path), metadata)
         self.path = os.fspath(path)
+        if signature not in (FLOAT_SIGNATURE, UINT8_SIGNATURE):
+            raise StyleError(f"unknown signature '{signature}'; use {FLOAT_SIGNATURE} or {UINT8_SIGNATURE}")
         # Held: the signature reads the loaded object's variables.
         tf, self._loaded = load_saved_model(self.path, self.name, "the model's .tflite file")
         signatures = self._loaded.signatures
-        if FLOAT_SIGNATURE not in signatures:
+        if signature not in signatures:
             raise StyleError(
-                f"SavedModel '{self.name}' has no '{FLOAT_SIGNATURE}' signature (it has: "
+                f"SavedModel '{self.name}' has no '{signature}' signature (it has: "
                 f"{', '.join(sorted(signatures)) or 'none'}); export it with keras_style.export"
             )
-        self._signature = signatures[FLOAT_SIGNATURE]
+        self._signature = signatures[signature]
+        self._as_uint8 = signature == UINT8_SIGNATURE
         self._tf = tf
 
     def _stylize_batch(self, images: np.ndarray, style: Any) -> np.ndarray:
         del style
+        if self._as_uint8:
+            images = np.rint(np.clip(images, 0.0, 255.0)).astype(np.uint8)
         try:
             outputs = self._signature(images=self._tf.constant(images))
         except self._tf.errors.ResourceExhaustedError:

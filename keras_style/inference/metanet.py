@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from keras_style import image_io
-from keras_style.checks import check_alpha, one_line
+from keras_style.checks import check_alpha, check_finite, check_size, normalised_weights, one_line
 from keras_style.errors import StyleError
 from keras_style.inference.model_spec import read_metadata
 from keras_style.inference.saved_model import load_saved_model
@@ -77,6 +77,16 @@ PAIR_ROLES = (STYLE_TO_WEIGHTS, STYLIZE_WITH_WEIGHTS)
 
 # MetaNetConfig.style_size's default: the short side of the training style crops.
 DEFAULT_STYLE_SIZE = 256
+# Bounds on the style size (a model's metadata, `style_metanet_extract --style_size`):
+# below 16 px relu4_1 has no positions left; above 1024 (4x the training size) the
+# statistics no longer describe the scale the MetaNet learnt, and memory grows fast.
+MIN_STYLE_SIZE = 16
+MAX_STYLE_SIZE = 1024
+# A style is resized so its short side is the style size, so its long side grows with its
+# aspect ratio (a 10000x20 strip became 128000x256 and VGG ran out of memory). The resized
+# style may have at most this many pixels (a 2048x2048 image's; a 256 style size allows
+# 64:1), checked before it is resized.
+MAX_STYLE_PIXELS = 2048 * 2048
 # keras_style.models.metanet.STATISTICS_CHANNELS / STATISTICS_DIM (not imported: that
 # module imports Keras, and this one must run with LiteRT alone).
 STATISTICS_CHANNELS = (64, 128, 256, 512)
@@ -117,17 +127,41 @@ def preferred_pair_file(directory: str | os.PathLike) -> str | None:
 
 
 def convex_weights(style_weights, count: int) -> np.ndarray:
-    """Style weights normalised to sum 1 (equal when None); as `keras_style.metanet`."""
-    if count < 1:
-        raise StyleError("no style images given")
-    if style_weights is None:
-        return np.full(count, 1.0 / count)
-    weights = np.asarray(style_weights, dtype="float64").reshape(-1)
-    if weights.shape != (count,):
-        raise StyleError(f"{weights.size} style weights for {count} style images")
-    if not np.all(np.isfinite(weights)) or np.any(weights < 0) or weights.sum() <= 0:
-        raise StyleError(f"style weights must be >= 0 with a positive sum; got {weights.tolist()}")
-    return weights / weights.sum()
+    """Style weights normalised to sum 1 (equal when None), as a float64 array:
+    `checks.normalised_weights`, the one rule for style weights."""
+    return np.asarray(normalised_weights(style_weights, count), dtype="float64")
+
+
+def model_style_size(metadata: dict, style_size: int | None = None) -> int:
+    """The short side a model's style images are resized to: `style_size` if given, else its
+    metadata's (the training style size), else `DEFAULT_STYLE_SIZE`.
+
+    Raises:
+      StyleError: outside [MIN_STYLE_SIZE, MAX_STYLE_SIZE].
+    """
+    size = style_size or metadata.get("style_size") or DEFAULT_STYLE_SIZE
+    return check_size(size, "the style size", MIN_STYLE_SIZE, MAX_STYLE_SIZE)
+
+
+def resized_style_shape(shape, style_size: int = DEFAULT_STYLE_SIZE, what: str = "a style image") -> tuple[int, int]:
+    """The (height, width) a style image of `shape` (H, W, ...) is resized to: short side
+    `style_size` (the training scale), at most `MAX_STYLE_PIXELS` pixels. Cheap: a
+    command checks its style images with it before the model loads.
+
+    Raises:
+      StyleError: the resized style would have more pixels than that (`what` names it).
+    """
+    height, width = int(shape[0]), int(shape[1])
+    scale = style_size / min(height, width)
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    if size[0] * size[1] > MAX_STYLE_PIXELS:
+        ratio = MAX_STYLE_PIXELS // (style_size * style_size)
+        raise StyleError(
+            f"{what} is {width}x{height} (width x height); resized to a short side of {style_size} px "
+            f"(the model's style size) it would be {size[1]}x{size[0]}, over the limit of {MAX_STYLE_PIXELS} "
+            f"pixels: crop it to at most {ratio}:1 (long side to short side)"
+        )
+    return size
 
 
 def mix_statistics(vectors: Sequence[np.ndarray], weights) -> np.ndarray:
@@ -198,10 +232,7 @@ class MetaNetStylizer(Stylizer):
 
     def __init__(self, name: str, metadata: dict | None = None, style_size: int | None = None):
         super().__init__(name, metadata)
-        size = style_size or self.metadata.get("style_size") or DEFAULT_STYLE_SIZE
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16:
-            raise StyleError(f"style size must be an integer of at least 16 pixels, got {size!r}")
-        self.style_size = int(size)
+        self.style_size = model_style_size(self.metadata, style_size)
         self.calls = {IMAGE_STATISTICS: 0, STATISTICS_TO_WEIGHTS: 0, STYLIZE_WITH_WEIGHTS: 0}
 
     @property
@@ -224,37 +255,79 @@ class MetaNetStylizer(Stylizer):
 
     # Public API.
 
-    def image_statistics(self, image: np.ndarray) -> np.ndarray:
-        """The (1, 1920) VGG statistics of one (H, W, 3) image, used as given."""
+    def image_statistics(self, image: np.ndarray, what: str = "an image", style: bool = False) -> np.ndarray:
+        """The (1, 1920) VGG statistics of one (H, W, 3) image, used as given (`style`:
+        it is a style image, for the out-of-memory hint).
+
+        Raises:
+          StyleError: out of memory, or non-finite statistics (`what` names the image).
+        """
+        image = _batch(image)
         self.calls[IMAGE_STATISTICS] += 1
-        return np.asarray(self._image_statistics(_batch(image)), np.float32)
+        try:
+            statistics = self._image_statistics(image)
+        except OutOfMemory:
+            raise StyleError(
+                f"out of memory taking the VGG statistics of {what} ({image.shape[2]}x{image.shape[1]})"
+                f"{self._memory_hint(style)}"
+            ) from None
+        return check_finite(np.asarray(statistics, np.float32), f"the VGG statistics of {what}")
 
     def statistics_to_weights(self, statistics: np.ndarray) -> np.ndarray:
-        """The (1, P) filters the MetaNet generates for (1, 1920) statistics."""
-        statistics = np.asarray(statistics, np.float32).reshape(1, STATISTICS_DIM)
+        """The (1, P) filters the MetaNet generates for (1, 1920) statistics.
+
+        Raises:
+          StyleError: non-finite statistics or generated filters.
+        """
+        statistics = check_finite(np.asarray(statistics, np.float32).reshape(1, STATISTICS_DIM), "the mixed statistics")
         self.calls[STATISTICS_TO_WEIGHTS] += 1
-        return np.asarray(self._statistics_to_weights(statistics), np.float32)
+        try:
+            weights = self._statistics_to_weights(statistics)
+        except OutOfMemory:
+            raise StyleError(f"out of memory generating the transform net's filters in MetaNet '{self.name}'") from None
+        return check_finite(np.asarray(weights, np.float32), f"the filters MetaNet '{self.name}' generated")
 
     def style_to_weights(self, style: np.ndarray) -> np.ndarray:
         """The (1, P) filters for one style image, used as given (not resized)."""
-        return self.statistics_to_weights(self.image_statistics(style))
+        return self.statistics_to_weights(self.image_statistics(style, "the style image", style=True))
 
     def stylize_with_weights(self, content: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Runs the transform net on one (H, W, 3) image with (1, P) filters."""
         content = _batch(content)
         self.calls[STYLIZE_WITH_WEIGHTS] += 1
-        out = np.asarray(self._stylize_with_weights(content, np.asarray(weights, np.float32).reshape(1, -1)))
+        try:
+            out = np.asarray(self._stylize_with_weights(content, np.asarray(weights, np.float32).reshape(1, -1)))
+        except OutOfMemory:
+            raise StyleError(
+                f"out of memory stylizing a {content.shape[2]}x{content.shape[1]} image{self._memory_hint(False)}"
+            ) from None
         return out[0].astype(np.float32)
 
-    def resize_style(self, style: np.ndarray) -> np.ndarray:
-        """`style` resized so its short side is `style_size` (the training scale)."""
+    def _memory_hint(self, style: bool) -> str:
+        """The flags that bound the memory of the image that ran out: a content image's
+        size (--tile, --max_size, --compute_size); a style's is set by the style size."""
+        if style:
+            return (f"; styles are resized to a short side of {self.style_size} px (the model's style size), so "
+                    "use a less elongated --style image or a smaller style size (style_metanet_extract --style_size)")
+        return "; use --tile, --max_size or --compute_size"
+
+    @classmethod
+    def check_style_shape(cls, shape, metadata: dict | None = None, what: str = "a style image") -> None:
+        """The resized style's bound (`resized_style_shape`) at the style size in `metadata`."""
+        resized_style_shape(shape, model_style_size(metadata or {}), what)
+
+    def resized_style_shape(self, shape, what: str = "a style image") -> tuple[int, int]:
+        """`resized_style_shape(shape, self.style_size, what)`."""
+        return resized_style_shape(shape, self.style_size, what)
+
+    def resize_style(self, style: np.ndarray, what: str = "a style image") -> np.ndarray:
+        """`style` resized so its short side is `style_size` (the training scale); see
+        `resized_style_shape` for the bound on its size."""
         style = np.asarray(style, np.float32)
         if style.ndim != 3 or style.shape[-1] != 3 or min(style.shape[:2]) < 1:
             raise StyleError(f"a style image is (H, W, 3) RGB; got shape {style.shape}")
-        height, width = style.shape[:2]
-        scale = self.style_size / min(height, width)
-        size = (max(1, round(height * scale)), max(1, round(width * scale)))
-        if size == (height, width):
+        size = self.resized_style_shape(style.shape, what)
+        if size == style.shape[:2]:
             return style
         return np.clip(image_io.resize_image(style, size), 0.0, 255.0)
 
@@ -276,8 +349,12 @@ class MetaNetStylizer(Stylizer):
             styles = [styles]
         styles = list(styles or [])
         mix = convex_weights(weights, len(styles))
-        resized = [self.resize_style(style) for style in styles]
-        statistics = mix_statistics([self.image_statistics(style) for style in resized], mix)
+        names = [f"style image {k + 1}" if len(styles) > 1 else "the style image" for k in range(len(styles))]
+        for style, name in zip(styles, names):  # every size checked before any is resized
+            if np.ndim(style) == 3:
+                self.resized_style_shape(np.shape(style), name)
+        resized = [self.resize_style(style, name) for style, name in zip(styles, names)]
+        statistics = mix_statistics([self.image_statistics(s, name, style=True) for s, name in zip(resized, names)], mix)
         return MetaNetStyle(
             statistics, self.statistics_to_weights(statistics), tuple(float(w) for w in mix),
             palette=StylePalette.of(resized, mix),
@@ -288,14 +365,14 @@ class MetaNetStylizer(Stylizer):
         that side and pooled (`pool_statistics`), so memory stays bounded."""
         content = np.asarray(content, np.float32)
         if not tile or max(content.shape[:2]) <= tile:
-            return self.image_statistics(content)
+            return self.image_statistics(content, "the content image")
         height, width = content.shape[:2]
         vectors, areas = [], []
         # Abutting tiles (the last ones shifted back to fit, so some overlap slightly).
         for y in tile_starts(height, tile, 0):
             for x in tile_starts(width, tile, 0):
                 piece = content[y: y + tile, x: x + tile]
-                vectors.append(self.image_statistics(piece))
+                vectors.append(self.image_statistics(piece, "a content tile"))
                 areas.append(piece.shape[0] * piece.shape[1])
         return pool_statistics(vectors, areas)
 
@@ -387,22 +464,21 @@ class MetaNetSavedModelStylizer(MetaNetStylizer):
         self._tf = tf
 
     def _image_statistics(self, image):
-        return self._run(IMAGE_STATISTICS, image, {IMAGE_INPUT: image})[STATISTICS_OUTPUT]
+        return self._run(IMAGE_STATISTICS, {IMAGE_INPUT: image})[STATISTICS_OUTPUT]
 
     def _statistics_to_weights(self, statistics):
-        return self._run(STATISTICS_TO_WEIGHTS, None, {STATISTICS_OUTPUT: statistics})[WEIGHTS_OUTPUT]
+        return self._run(STATISTICS_TO_WEIGHTS, {STATISTICS_OUTPUT: statistics})[WEIGHTS_OUTPUT]
 
     def _stylize_with_weights(self, images, weights):
         inputs = {CONTENT_INPUT: images, WEIGHTS_OUTPUT: weights}
-        return self._run(STYLIZE_WITH_WEIGHTS, images, inputs)[STYLIZED_OUTPUT]
+        return self._run(STYLIZE_WITH_WEIGHTS, inputs)[STYLIZED_OUTPUT]
 
-    def _run(self, key, image, inputs):
+    def _run(self, key, inputs):
         tf = self._tf
         try:
             outputs = self._signatures[key](**{k: tf.constant(v) for k, v in inputs.items()})
         except tf.errors.ResourceExhaustedError:
-            size = f"a {image.shape[2]}x{image.shape[1]} image" if image is not None else "the MetaNet"
-            raise StyleError(f"out of memory running {key} on {size}; use --tile or --max_size") from None
+            raise OutOfMemory(key) from None  # the public method says for which image, and which flags help
         return {k: v.numpy() for k, v in outputs.items()}
 
 
@@ -482,6 +558,11 @@ class MetaNetTFLiteStylizer(MetaNetStylizer):
                 raise StyleError(f"TFLite MetaNet '{self.name}' failed in {key}: {one_line(e)}") from None
         self._first_run = False
         return {k: np.array(v, np.float32) for k, v in outputs.items()}
+
+
+class OutOfMemory(Exception):
+    """A backend ran out of memory in one signature; the public method that called it
+    turns this into a StyleError that names the image and the flags that bound it."""
 
 
 def _batch(image) -> np.ndarray:

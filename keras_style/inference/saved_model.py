@@ -49,7 +49,9 @@ def load_or_raise(tf, path: str, name: str | None = None):
         for any of `load_errors`, e.g. deleted or truncated variables.
     """
     try:
-        return tf.saved_model.load(path)
+        # A model with float16-stored weights makes oneDNN log an E-level line on load.
+        with native_logs_filtered():
+            return tf.saved_model.load(path)
     except load_errors(tf) as e:
         reason = one_line(e).split(_DEVICE_HINT)[0]
         raise StyleError(f"cannot load SavedModel '{name or path}': {reason}") from None

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_style.checks import as_image, check_alpha
+from keras_style.checks import as_image, check_alpha, check_finite
 from keras_style.errors import StyleError
 
 # The `keras_style.json` key of the style strength an arbitrary-style model runs at when
@@ -64,6 +64,17 @@ class Stylizer(abc.ABC):
     def from_spec(cls, spec) -> "Stylizer":
         """Loads a resolved `keras_style.inference.ModelSpec` (path, metadata, name)."""
         return cls(spec.path, metadata=spec.metadata, name=spec.source)
+
+    @classmethod
+    def check_style_shape(cls, shape, metadata: dict | None = None, what: str = "a style image") -> None:
+        """Refuses, before the model loads, a style image of `shape` (H, W, 3) whose size
+        this kind of model cannot work at within bounded memory (`what` names it; a command
+        passes its flag and file). A model's own rules override this; by default any.
+
+        Raises:
+          StyleError: the style image's size is out of the model's bounds.
+        """
+        del shape, metadata, what
 
     @property
     def kind(self) -> str:
@@ -121,8 +132,9 @@ class Stylizer(abc.ABC):
         [0, 255] for quantized models); `image_io.save_image` clips.
 
         Raises:
-          StyleError: a bad image, style, alpha or masks, or an option the model
-            cannot do.
+          StyleError: a bad image, style, alpha or masks, an option the model
+            cannot do, or an output with a NaN or infinite value (a broken model or
+            input: such a picture would come out black, so none is returned).
         """
         image = as_image(image, "image")
         if style is not None and not self.takes_style:
@@ -141,7 +153,7 @@ class Stylizer(abc.ABC):
             raise StyleError(
                 f"model '{self.name}' returned shape {out.shape[1:]} for a {image.shape} image"
             )
-        return out[0]
+        return check_finite(out[0], f"the output of model '{self.name}'")
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Same as `stylize(image)`, so a stylizer can be passed to `stylize_tiled`."""

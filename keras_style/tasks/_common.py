@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
+import os
 from typing import Callable, Sequence
 
 from keras_style import data
@@ -21,6 +23,54 @@ def training_record(config, metadata: dict | None = None, **extra) -> dict:
     `extra` and the trainer's `metadata` (such as the step count). `tests/test_recipes.py`
     compares it with the config that each shipped model's flagfile builds."""
     return {**dataclasses.asdict(config), **extra, **(metadata or {})}
+
+
+# Settings of a task config that a resumed run may change: how it trains, not what it
+# learns. Every other field (architecture, style, content data, crops, loss weights and
+# layers, loss network) defines the model, and a resume that changes one is refused
+# (`TrainTask.run_settings`, `keras_style.training.model_dir.check_resume_settings`).
+SCHEDULE_FIELDS = (
+    "batch_size", "learning_rate", "learning_rate_decay", "seed", "shuffle_buffer", "tfds_data_dir", "skip_flat",
+    "style_change_every", "weight_norm_penalty",
+)
+# Fields naming input files, recorded by their absolute path (a glob or comma list part by part).
+_DATA_FIELDS = ("content_data", "style_data")
+
+
+def _absolute_spec(spec):
+    if spec is None or data.parse_tfds_spec(spec) is not None:
+        return spec
+    return ",".join(os.path.abspath(part) if part else part for part in spec.split(","))
+
+
+def _file_record(path: str) -> dict:
+    # The content hash identifies the file wherever it is later found; the path is shown.
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"path": os.path.abspath(path), "sha256": digest.hexdigest()}
+
+
+def _json_value(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def run_settings(config) -> dict:
+    """`TrainTask.run_settings` for a task config dataclass: every field, split into
+    "model" (with the config class, e.g. "FastStyleConfig") and "schedule"
+    (`SCHEDULE_FIELDS`); the style image by content hash, data specs by absolute path.
+    TensorFlow-free, so a command can check a resume before TensorFlow loads."""
+    model, schedule = {"config": type(config).__name__}, {}
+    for name, value in dataclasses.asdict(config).items():
+        if name == "style_image":
+            value = _file_record(value)
+        elif name in _DATA_FIELDS:
+            value = _absolute_spec(value)
+        elif name == "weights" and isinstance(value, str) and os.path.isfile(value):
+            value = os.path.abspath(value)
+        (schedule if name in SCHEDULE_FIELDS else model)[name] = _json_value(value)
+    return {"model": model, "schedule": schedule}
 
 
 # Training crops larger than this (pixels a side) are refused: a batch of them, and
@@ -132,6 +182,9 @@ class StyleLossTask(TrainTask):
         variables = model.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
         return metrics
+
+    def run_settings(self) -> dict:
+        return run_settings(self.config)
 
     def divergence_hint(self) -> str:
         return f"lower --learning_rate (now {self.config.learning_rate:g}) or --style_weight"

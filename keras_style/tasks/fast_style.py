@@ -24,10 +24,11 @@ import dataclasses
 import os
 from typing import Callable, Sequence
 
-from keras_style import data, image_io
+from keras_style import checks, data, image_io
 from keras_style.errors import StyleError
 from keras_style.export.fast_style import export_fast_style_model
 from keras_style.tasks._common import (
+    MAX_CROP_SIZE,
     StyleLossTask,
     check_crop_size,
     check_learning_rate,
@@ -109,6 +110,7 @@ class FastStyleConfig:
             raise StyleError(f"base must be >= 1, got {self.base}")
         if self.style_size < MIN_CROP_SIZE:
             raise StyleError(f"style_size must be >= {MIN_CROP_SIZE}, got {self.style_size}")
+        checks.check_size(self.style_size, "style_size", MIN_CROP_SIZE, MAX_CROP_SIZE)  # the style is resized to it
         check_loss_network(self)
         check_pooling(self.pooling)
 

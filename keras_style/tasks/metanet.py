@@ -34,9 +34,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from keras_style import data, image_io
+from keras_style import checks, data, image_io
 from keras_style.errors import StyleError
 from keras_style.tasks._common import (
+    MAX_CROP_SIZE,
     StyleLossTask, check_crop_size, check_learning_rate, check_loss_network, check_non_negative, check_pooling,
     first_sample_batch, layer_weight_map, replica_batch_and_seed, train_task, training_record,
 )
@@ -123,6 +124,7 @@ class MetaNetConfig:
         check_crop_size(self.crop_size, MIN_CROP_SIZE)
         if self.style_size < MIN_CROP_SIZE:
             raise StyleError(f"style_size must be >= {MIN_CROP_SIZE}, got {self.style_size}")
+        checks.check_size(self.style_size, "style_size", MIN_CROP_SIZE, MAX_CROP_SIZE)  # a style_size² crop
         for name in ("batch_size", "base", "hidden_per_layer", "style_change_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -69,13 +69,46 @@ def is_chief(strategy) -> bool:
     True except on the non-chief workers of a multi-worker cluster.
     """
     resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
+    if resolver is None:
         return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    if task_type in ("chief", None):
+    return is_chief_task(resolver.cluster_spec().as_dict(), resolver.task_type, resolver.task_id)
+
+
+def is_chief_task(cluster: dict, task_type: str | None, task_id: int | None) -> bool:
+    """Whether the task (`task_type`, `task_id`) is its cluster's chief (`cluster`: the
+    `TF_CONFIG` "cluster" dict; empty when the process trains alone)."""
+    if not cluster or task_type in ("chief", None):
         return True
     # Without a "chief" job, worker 0 takes the role (as in Keras' multi-worker guide).
-    return task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and int(task_id or 0) == 0 and "chief" not in cluster
+
+
+def chief_of(cluster: dict) -> str:
+    """The chief task's name: "chief" or "worker 0"."""
+    return "chief" if "chief" in cluster else "worker 0"
+
+
+def cluster_role(strategy_name: str, environ=None) -> tuple[bool, tuple[str, int] | None]:
+    """(is chief, this task's (type, index), or None outside a cluster) for a run of
+    `strategy_name`, read from `TF_CONFIG` as `MultiWorkerMirroredStrategy` reads it;
+    no TensorFlow needed, so commands can tell before TensorFlow loads."""
+    environ = os.environ if environ is None else environ
+    if strategy_name != "multi_worker" or not environ.get("TF_CONFIG"):
+        return True, None
+    try:
+        tf_config = json.loads(environ["TF_CONFIG"])
+        cluster, task = tf_config.get("cluster") or {}, tf_config.get("task") or {}
+    except (ValueError, AttributeError):
+        raise StyleError("TF_CONFIG is not valid JSON; see the tf.distribute multi-worker guide") from None
+    if not cluster:
+        return True, None
+    task_type, task_id = task.get("type"), int(task.get("index", 0))
+    return is_chief_task(cluster, task_type, task_id), (task_type, task_id)
+
+
+def worker_name(task_type: str, task_id: int) -> str:
+    """How a non-chief task is named in file names ("worker_1")."""
+    return f"{task_type}_{task_id}"
 
 
 def _device_exists(tf, device):

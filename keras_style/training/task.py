@@ -71,6 +71,17 @@ class TrainTask(abc.ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} has no export")
 
+    def run_settings(self) -> dict | None:
+        """The settings a resumed run must keep, saved in the model directory
+        (`run_config.json`): {"model": {name: JSON value}, "schedule": {name: JSON value}}.
+
+        "model" is what makes the model what it is (its architecture, its style, its data
+        and losses); a resume that changes one of them is refused unless the user allows
+        it. "schedule" is recorded only (e.g. the learning rate, which a resume may
+        lower). None (the default) saves and checks nothing.
+        """
+        return None
+
     def divergence_hint(self) -> str:
         """What to tell a user whose loss became NaN or infinite."""
         return "lower the learning rate"

@@ -14,7 +14,7 @@ from absl import logging
 
 from keras_style import precision
 from keras_style.errors import StyleError
-from keras_style.training import distribute
+from keras_style.training import distribute, model_dir as model_dirs
 
 SUMMARY_SUBDIR = "train"
 
@@ -25,7 +25,10 @@ class TrainerConfig:
 
     Attributes:
       model_dir: checkpoints (`ckpt-STEP`) go here, TensorBoard events under
-        `model_dir/train`. Training resumes from the latest checkpoint found here.
+        `model_dir/train`, the run's settings in `run_config.json`. Training resumes
+        from the newest checkpoint here that reads (a damaged newer one is skipped,
+        with a note). One run at a time: the directory is locked while a `Trainer`
+        uses it (`model_dir/.lock`).
       train_steps: total optimisation steps (a resumed run stops at the same total).
       steps_per_loop: steps run by one call of the compiled loop; progress is reported
         and the NaN guard checks once per loop. Loops also end at every checkpoint and
@@ -46,6 +49,10 @@ class TrainerConfig:
         model_dir: fine-tuning, or continuing a shipped model's training where its
         checkpoints are gone. The step count and optimizer start afresh; ignored when
         model_dir has a checkpoint (the run resumes from it instead).
+      allow_config_change: resume even though the task's model, data or style settings
+        (`TrainTask.run_settings`) differ from those saved in `run_config.json`;
+        otherwise such a resume is refused. The schedule (train_steps, intervals,
+        learning rate, batch size, precision) may always change.
     """
 
     model_dir: str
@@ -57,6 +64,7 @@ class TrainerConfig:
     log: Callable[[str], None] | None = None
     precision: str = precision.AUTO
     init_from: str | None = None
+    allow_config_change: bool = False
 
     def validate(self):
         """Raises StyleError naming the first bad field."""
@@ -89,10 +97,15 @@ class Progress:
 class Trainer:
     """Runs a `TrainTask` under a distribution strategy, with checkpoints and TensorBoard.
 
-    On construction, inside `strategy.scope()`: builds the model, the optimizer (built
-    explicitly for the model's variables, which multi-replica strategies need before the
-    first step; keras-team/keras#19246) and an int64 global step; then restores the
-    latest checkpoint in `config.model_dir`, if any.
+    On construction: locks `config.model_dir` (another run using it is refused with a
+    StyleError naming its process; a lock left by a killed run is taken over, with a
+    note) until `close()`, and refuses a resume whose task settings differ from the
+    run's `run_config.json` (unless `config.allow_config_change`). Then, inside
+    `strategy.scope()`, builds the model, the optimizer (built explicitly for the model's
+    variables, which multi-replica strategies need before the first step;
+    keras-team/keras#19246) and an int64 global step, and restores the newest checkpoint
+    in `config.model_dir` that reads, if any. Use it as a context manager, or call
+    `close()`, to release the directory.
 
     `train()` runs `steps_per_loop` steps per call of one compiled `tf.function`
     (`strategy.run` per step, metrics averaged over replicas), and after each loop:
@@ -109,7 +122,6 @@ class Trainer:
     """
 
     def __init__(self, task, config: TrainerConfig, strategy=None, on_progress: Callable[[Progress], None] | None = None):
-        import keras
         import tensorflow as tf
 
         config.validate()
@@ -119,6 +131,27 @@ class Trainer:
         self.on_progress = on_progress
         self._log = config.log or logging.info
         self.is_chief = distribute.is_chief(self.strategy)
+        # The chief owns model_dir; every other worker locks a file of its own beside it,
+        # so the workers of one cluster never block each other.
+        worker = None if self.is_chief else self._worker_name()
+        self.lock = model_dirs.ModelDirLock(config.model_dir, model_dirs.lock_file_name(worker), log=self._log)
+        self.lock.acquire()
+        try:
+            self._build(task, config)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _build(self, task, config):
+        import keras
+        import tensorflow as tf
+
+        candidates = model_dirs.checkpoint_candidates(config.model_dir)
+        self.run_record = self._run_record()
+        changes = []
+        if candidates and self.run_record is not None:
+            # Before anything is built: a changed style or network is refused at once.
+            changes = model_dirs.check_resume_settings(config.model_dir, self.run_record, config.allow_config_change)
         choice = precision.choose(config.precision)
         self.precision = choice.policy
         with self.strategy.scope():
@@ -145,32 +178,108 @@ class Trainer:
         self.checkpoint_manager = tf.train.CheckpointManager(
             self.checkpoint, self._checkpoint_dir, max_to_keep=config.max_to_keep, step_counter=self.global_step
         )
-        self.initial_step = self._restore()
+        self.initial_step = self._restore(candidates)
+        if changes and self.initial_step:
+            self._log(f"continuing with changed settings ({'; '.join(changes)}), as allow_config_change asks")
+        if self.is_chief and self.run_record is not None:
+            model_dirs.write_run_config(config.model_dir, {**self.run_record, "resumed_from_step": self.initial_step})
         self._log(choice.describe())
         self._loop = None
+
+    def close(self) -> None:
+        """Releases `model_dir` for other runs (also on leaving a `with` block)."""
+        lock = getattr(self, "lock", None)
+        if lock is not None:
+            lock.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+    def wait_for_workers(self) -> None:
+        """Returns once every worker of a multi-worker cluster has called it (at once
+        elsewhere). A worker that exits while the chief is still exporting makes the
+        chief's coordination service report it as crashed."""
+        import tensorflow as tf
+
+        resolver = getattr(self.strategy, "cluster_resolver", None)
+        if resolver is None or not resolver.cluster_spec().as_dict():
+            return
+
+        @tf.function  # eager collectives warn of their overhead
+        def barrier():
+            ones = self.strategy.run(lambda: tf.constant(1.0))
+            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, ones, axis=None)
+
+        barrier()
+
+    def _run_record(self) -> dict | None:
+        """What `run_config.json` holds: the task's settings and this run's schedule."""
+        settings = self.task.run_settings()
+        if settings is None:
+            return None
+        c = self.config
+        schedule = {name: getattr(c, name) for name in (
+            "train_steps", "steps_per_loop", "checkpoint_interval", "summary_interval", "max_to_keep", "precision",
+            "init_from",
+        )}
+        return {
+            model_dirs.MODEL_SETTINGS: settings["model"],
+            "schedule": {**settings.get("schedule", {}), **schedule},
+        }
 
     @property
     def step(self) -> int:
         """The current global step."""
         return int(self.global_step.numpy())
 
-    def _restore(self) -> int:
+    def _restore(self, candidates) -> int:
         import tensorflow as tf
 
-        latest = tf.train.latest_checkpoint(self.config.model_dir)
+        directory = self.config.model_dir
+        latest, damaged = None, []
+        for prefix in candidates:
+            reason = model_dirs.unreadable_reason(prefix)
+            if reason is None:
+                latest = prefix
+                break
+            damaged.append(f"{prefix} ({reason})")
+        if latest is None and damaged:
+            raise StyleError(
+                f"no checkpoint in {directory} can be read: {', '.join(damaged)}; move them away to start "
+                "afresh, or use a new model directory"
+            )
         if latest is None:
             if self.config.init_from:
                 self._initialize_from(self.config.init_from)
             return 0
+        if damaged:
+            self._log(f"note: checkpoint {', '.join(damaged)} {'is' if len(damaged) == 1 else 'are'} damaged; "
+                      f"resuming from {latest}")
         if self.config.init_from:
             self._log(f"init_from {self.config.init_from} not used: resuming from the checkpoint")
         # Keras 3 checkpoints the learning rate as a variable. The configured one must win:
         # "lower the learning rate and rerun" is how a diverged run is rescued.
         learning_rate = getattr(self.optimizer, "learning_rate", None)
         configured_rate = float(learning_rate.numpy()) if hasattr(learning_rate, "assign") else None
+        # Created now, so that a restore that fails part-way leaves no value pending, whose
+        # "unrestored values" warnings TensorFlow would print after the error line.
+        self.checkpoint.save_counter  # noqa: B018
+        status = None
         try:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            status = self.checkpoint.restore(latest)
+            status.assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as e:
+            if status is not None:
+                status.expect_partial()
             message = " ".join(str(e).split())
             raise StyleError(
                 f"checkpoint {latest} does not fit this model ({message[:160]}); was it trained with other "
@@ -210,13 +319,13 @@ class Trainer:
         return path
 
     def last_checkpoint_step(self) -> int | None:
-        """The step of the newest checkpoint in model_dir, or None."""
+        """The step of the newest checkpoint in model_dir that reads, or None."""
         import tensorflow as tf
 
-        latest = tf.train.latest_checkpoint(self.config.model_dir)
-        if latest is None:
-            return None
-        return int(tf.train.load_variable(latest, "global_step/.ATTRIBUTES/VARIABLE_VALUE"))
+        for prefix in model_dirs.checkpoint_candidates(self.config.model_dir):
+            if model_dirs.unreadable_reason(prefix) is None:
+                return int(tf.train.load_variable(prefix, "global_step/.ATTRIBUTES/VARIABLE_VALUE"))
+        return None
 
     def train(self) -> dict:
         """Trains up to `config.train_steps`; returns the last loop's metrics as floats
@@ -357,9 +466,12 @@ class Trainer:
         for name, batch in (images or {}).items():
             _write_images(f"samples/{name}", batch, step)
 
-    def _worker_temp_dir(self) -> str:
+    def _worker_name(self) -> str:
         resolver = self.strategy.cluster_resolver
-        return os.path.join(self.config.model_dir, f".worker_tmp_{resolver.task_type}_{resolver.task_id}")
+        return distribute.worker_name(resolver.task_type, resolver.task_id)
+
+    def _worker_temp_dir(self) -> str:
+        return os.path.join(self.config.model_dir, f".worker_tmp_{self._worker_name()}")
 
 
 def run_training(
@@ -378,16 +490,21 @@ def run_training(
     """
     strategy = distribute.get_strategy(strategy_name)
     task = make_task()
-    trainer = Trainer(task, trainer_config, strategy, on_progress=on_progress)
-    metrics = trainer.train()
-    if export_dir and trainer.is_chief:
-        # Exports compute in float32 (what TFLite converts and every server runs);
-        # `style_export --precision=bfloat16` writes a bfloat16 serving copy.
-        precision.set_model_policy(trainer.model, precision.FLOAT32)
-        metadata = {"train_steps": trainer.step}
-        if trainer_config.init_from:  # the recipe's flags, as rerun to resume
-            metadata["init_from"] = trainer_config.init_from
-        task.export(trainer.model, export_dir, overwrite=overwrite_export, metadata=metadata)
+    # model_dir stays locked through the export, which is the end of the run.
+    with Trainer(task, trainer_config, strategy, on_progress=on_progress) as trainer:
+        metrics = trainer.train()
+        try:
+            if export_dir and trainer.is_chief:
+                # Exports compute in float32 (what TFLite converts and every server runs);
+                # `style_export --precision=bfloat16` writes a bfloat16 serving copy.
+                precision.set_model_policy(trainer.model, precision.FLOAT32)
+                metadata = {"train_steps": trainer.step}
+                if trainer_config.init_from:  # the recipe's flags, as rerun to resume
+                    metadata["init_from"] = trainer_config.init_from
+                task.export(trainer.model, export_dir, overwrite=overwrite_export, metadata=metadata)
+        finally:
+            # Also after a failed export: the other workers are waiting here.
+            trainer.wait_for_workers()
     return metrics
 
 
