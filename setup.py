@@ -17,6 +17,7 @@ CONSOLE_SCRIPTS = [
     "style_metanet_extract=keras_style.cli.metanet_extract:run",
     "style_evaluate=keras_style.cli.evaluate:run",
     "style_batch=keras_style.cli.batch:run",
+    "style_video=keras_style.cli.video:run",
 ]
 
 setup(
@@ -44,7 +45,8 @@ setup(
         "tflite": ["ai-edge-litert"],
         "eval": ["matplotlib"],
         "beam": ["apache-beam"],
-        "test": ["pytest", "pytest-xdist"],
+        "video": ["av", "opencv-python-headless"],
+        "test": ["pytest", "pytest-xdist", "tensorflow-hub"],  # tensorflow-hub: the TF Hub calling-code test
     },
     entry_points={"console_scripts": CONSOLE_SCRIPTS},
 )
