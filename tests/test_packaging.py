@@ -47,7 +47,7 @@ def test_pyproject_selects_the_pep517_setuptools_backend():
 
 def test_every_console_script_lists_its_own_flags_in_helpshort():
     scripts = _console_scripts()
-    assert len(scripts) == 10
+    assert len(scripts) == 11
     for name, module, function in scripts:
         result = _as_installed(name, module, function, "--helpshort")
         output = result.stdout + result.stderr
