@@ -40,12 +40,12 @@ FORMATS = ("auto", "saved_model", "tflite")
 # the image stylized, for which the whole command (start, imports, load, stylize, write)
 # runs faster on LiteRT from the `.tflite` file than on TensorFlow from the SavedModel
 # (in `--precision=auto`, its bfloat16 copy on CPUs with bfloat16 units). Above it
-# TensorFlow's import cost (seconds, ~0.6 GB) is paid back by faster kernels. MetaNet's is
-# set by memory: above it its pair (run-time conv filters, which XNNPACK does not delegate)
-# needs over twice the SavedModel's. None: the `.tflite` file at every size. Measured on a
+# TensorFlow's import cost (seconds, ~0.6 GB) is paid back by faster kernels: MetaNet's pair
+# (run-time conv filters, which XNNPACK does not delegate) falls behind first, and needs
+# several times the SavedModel's memory there. None: the `.tflite` file at every size. Measured on a
 # CPU with AVX-512 bfloat16 units by `benchmarks/runtime_choice_benchmark.py --parts=sweep`
 # (BUILD.md, "Runtime choice").
-TFLITE_MAX_PIXELS = {"fast_style": 1024 * 1024, "adain": 768 * 768, "metanet": 768 * 768}
+TFLITE_MAX_PIXELS = {"fast_style": None, "adain": 1536 * 1536, "metanet": 512 * 512}
 RUNTIME_NAMES = {"tflite": "LiteRT", "saved_model": "TensorFlow"}
 
 
